@@ -1,0 +1,22 @@
+"""Benchmarks: metric helpers and the runner (``python -m lgfa_lite.bench``).
+
+A benchmark group is a function ``fn(quick: bool) -> dict[str, float]`` registered with
+``@register("name")`` in a module ``lgfa_lite/bench/group_<name>.py``; the runner imports
+every ``group_*`` module, so adding a group means adding one file. This module stays free of
+heavy imports so that groups and metric modules can import it cheaply.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+GROUPS: dict[str, Callable[[bool], dict[str, float]]] = {}
+
+
+def register(name: str):
+    """Register ``fn(quick: bool) -> dict[str, float]`` as benchmark group ``name``."""
+    def deco(fn):
+        if GROUPS.get(name, fn) is not fn:
+            raise ValueError(f"benchmark group {name!r} is already registered")
+        GROUPS[name] = fn
+        return fn
+    return deco

@@ -1,0 +1,149 @@
+"""SynthFaces datasets: deterministic by seed, identities split into disjoint train/val/test."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .motions import MOTIONS, caption, motion_clip
+from .params import FaceParams
+from .render import render
+
+SPLITS = ("train", "val", "test")
+
+
+def split_of(identity: int) -> str:
+    """Identity -> split by a stable hash: 80 % train, 10 % val, 10 % test."""
+    h = int(hashlib.sha1(f"synthfaces-id-{int(identity)}".encode()).hexdigest()[:8], 16) % 10
+    return "train" if h < 8 else ("val" if h == 8 else "test")
+
+
+def identities(split: str, n: int) -> list[int]:
+    """The first n identity ids of a split (the same list every time)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    out, i = [], 0
+    while len(out) < n:
+        if split_of(i) == split:
+            out.append(i)
+        i += 1
+    return out
+
+
+def _generator(*key) -> torch.Generator:
+    digest = hashlib.sha1(repr(key).encode()).hexdigest()[:15]
+    return torch.Generator().manual_seed(int(digest, 16))
+
+
+def _to_uint8(img: torch.Tensor) -> np.ndarray:
+    return (img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+class SynthFaceImages(Dataset):
+    """Still faces with ground truth. Item i: identity ids[i % n_identities], its own random
+    expression, pose, light and background. `batch(indices)` renders many at once (fast path).
+
+    cache_dir: renders are stored as .npz chunks (no pickles) and reused when present.
+    """
+
+    CHUNK = 256
+
+    def __init__(self, split="train", size=1000, resolution=64, seed=0, n_identities=None, cache_dir=None):
+        self.split, self.size, self.resolution, self.seed = split, int(size), int(resolution), int(seed)
+        self.ids = identities(split, n_identities or max(1, min(self.size, 2000)))
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+
+    def __len__(self):
+        return self.size
+
+    def params(self, index: int) -> FaceParams:
+        if not 0 <= index < self.size:
+            raise IndexError(index)
+        g = _generator("img", self.split, self.seed, index)
+        return FaceParams.sample(1, generator=g, identities=[self.ids[index % len(self.ids)]])
+
+    def batch(self, indices) -> dict:
+        indices = [int(i) for i in indices]
+        if self.cache_dir is not None:
+            return self._cached(indices)
+        p = FaceParams.cat([self.params(i) for i in indices])
+        out = render(p, self.resolution)
+        return {"image": out.image, "landmarks": out.landmarks, "visibility": out.visibility,
+                "identity": torch.tensor([self.ids[i % len(self.ids)] for i in indices]),
+                **p.tensors(), "caption": caption(p)}
+
+    def __getitem__(self, index):
+        item = self.batch([index])
+        return {k: (v[0] if not isinstance(v, list) else v[0]) for k, v in item.items()}
+
+    def _cached(self, indices):
+        chunks = {}
+        for i in indices:
+            chunks.setdefault(i // self.CHUNK, []).append(i)
+        parts = []
+        for c, members in chunks.items():
+            data = self._chunk(c)
+            rows = [i - c * self.CHUNK for i in members]
+            parts.append({k: v[rows] for k, v in data.items()})
+        merged = {k: np.concatenate([p_[k] for p_ in parts]) for k in parts[0]}
+        order = np.argsort(np.argsort(np.concatenate([m for m in chunks.values()])))
+        merged = {k: v[order] for k, v in merged.items()}
+        out = {k: torch.from_numpy(v) for k, v in merged.items() if k not in ("image", "caption")}
+        out["image"] = torch.from_numpy(merged["image"]).permute(0, 3, 1, 2).float() / 255
+        out["caption"] = [str(c) for c in merged["caption"]]
+        return out
+
+    def _chunk(self, c):
+        path = self.cache_dir / f"{self.split}-s{self.seed}-r{self.resolution}-n{len(self.ids)}-c{c}.npz"
+        if path.exists():
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        lo, hi = c * self.CHUNK, min(self.size, (c + 1) * self.CHUNK)
+        p = FaceParams.cat([self.params(i) for i in range(lo, hi)])
+        out = render(p, self.resolution)
+        data = {"image": _to_uint8(out.image), "landmarks": out.landmarks.numpy(),
+                "visibility": out.visibility.numpy(),
+                "identity": np.array([self.ids[i % len(self.ids)] for i in range(lo, hi)]),
+                **{k: v.numpy() for k, v in p.tensors().items()}, "caption": np.array(caption(p))}
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, **data)
+        tmp.replace(path)
+        return data
+
+
+class SynthFaceClips(Dataset):
+    """Videos from motion programs. Item i: one identity, one motion (or two chained, with
+    probability `chain_prob`), `frames` frames, its caption and per-frame ground truth."""
+
+    def __init__(self, split="train", size=200, frames=16, resolution=64, seed=0, motions=None,
+                 chain_prob=0.25, n_identities=None):
+        self.split, self.size, self.frames, self.resolution, self.seed = split, int(size), int(frames), int(resolution), int(seed)
+        self.motions = list(motions or MOTIONS)
+        self.chain_prob = float(chain_prob)
+        self.ids = identities(split, n_identities or max(1, min(self.size, 2000)))
+
+    def __len__(self):
+        return self.size
+
+    def program(self, index):
+        if not 0 <= index < self.size:
+            raise IndexError(index)
+        g = _generator("clip", self.split, self.seed, index)
+        face = FaceParams.sample(1, generator=g, identities=[self.ids[index % len(self.ids)]])
+        # Clips start from a calm face so the motion is what changes.
+        face = face.replace(aus=face.aus * 0.2, pose=face.pose * 0.5, jaw=face.jaw * 0)
+        k = 2 if torch.rand(1, generator=g).item() < self.chain_prob else 1
+        pick = torch.randperm(len(self.motions), generator=g)[:k].tolist()
+        return face, [self.motions[j] for j in pick]
+
+    def __getitem__(self, index):
+        face, names = self.program(index)
+        seq, text = motion_clip(face, names, self.frames)
+        out = render(seq, self.resolution)
+        return {"video": out.image, "landmarks": out.landmarks, "visibility": out.visibility,
+                "aus": seq.aus, "pose": seq.pose, "jaw": seq.jaw, "caption": text, "motions": names,
+                "identity": self.ids[index % len(self.ids)]}

@@ -1,0 +1,91 @@
+"""Benchmark runner: registry, merging into results.json, RESULTS.md, history, CLI."""
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from lgfa_lite import bench
+from lgfa_lite.bench import runner
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def fake_group():
+    calls = []
+
+    @bench.register("fake")
+    def fake(quick):
+        calls.append(quick)
+        return {"speed": 123.456, "count": 3}
+
+    yield calls
+    del bench.GROUPS["fake"]
+
+
+def test_run_merges_and_renders(tmp_path, fake_group):
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"other": {"x": 1.5}, "env": {"dates": {"other": "2020-01-01T00:00:00+00:00"}}}))
+    data = runner.run(["fake"], quick=True, results=results, log=lambda *a: None)
+    assert fake_group == [True]
+
+    saved = json.loads(results.read_text())
+    assert saved == data
+    assert saved["other"] == {"x": 1.5}  # untouched
+    assert saved["fake"] == {"speed": 123.456, "count": 3}
+    env = saved["env"]
+    assert env["dates"]["other"] == "2020-01-01T00:00:00+00:00" and env["dates"]["fake"]
+    assert {"cpu", "cpu_count", "torch_threads", "torch", "python", "platform"} <= set(env)
+    assert env["quick"] == ["fake"]
+
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert "## fake" in md and "| speed | 123.5 |" in md and "| count | 3 |" in md
+    assert "## other" in md and "| x | 1.5 |" in md and "quick run" in md
+
+    runner.run(["fake"], results=results, log=lambda *a: None)  # a full run clears the quick mark
+    assert json.loads(results.read_text())["env"]["quick"] == []
+    history = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert [(h["group"], h["quick"], h["metrics"]["speed"]) for h in history] == [
+        ("fake", True, 123.456), ("fake", False, 123.456)]
+
+
+def test_unknown_group(tmp_path, fake_group):
+    with pytest.raises(runner.UnknownGroupError, match=r"nope.*known.*'fake'"):
+        runner.run(["nope"], results=tmp_path / "r.json")
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_non_numeric_metrics_rejected(tmp_path):
+    bench.register("badgroup")(lambda quick: {"x": "fast"})
+    try:
+        with pytest.raises(ValueError, match="non-numeric"):
+            runner.run(["badgroup"], results=tmp_path / "r.json", log=lambda *a: None)
+    finally:
+        del bench.GROUPS["badgroup"]
+
+
+def test_cli_list():
+    out = subprocess.run([sys.executable, "-m", "lgfa_lite.bench", "--list"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "synthface" in out.stdout.split() and "broken" not in out.stdout
+
+
+def test_cli_unknown_group(capsys, tmp_path):
+    from lgfa_lite.bench.__main__ import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["nope", "--results", str(tmp_path / "r.json")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown benchmark group" in err and "synthface" in err
+
+
+def test_synthface_group_quick(tmp_path):
+    pytest.importorskip("lgfa_lite.synthface.render")
+    runner.discover()
+    metrics = bench.GROUPS["synthface"](True)
+    assert set(metrics) == {"images_per_s_64", "images_per_s_128"}
+    assert all(v > 0 for v in metrics.values())
