@@ -155,7 +155,7 @@ def test_motions_start_at_the_face_and_move():
         assert seq.batch_size == 12 and text.startswith("The person ")
         assert torch.equal(seq.aus[0], base.aus[0]) and torch.equal(seq.pose[0], base.pose[0])
         lm = render(seq, 64).landmarks
-        assert (lm - lm[0]).norm(dim=-1).max() > 1.0, name
+        assert (lm - lm[0]).norm(dim=-1).max() > 0.6, name  # px at 64: expressions are small
     seq, text = motion_clip(base, ["smile", "turn left"], frames=16)
     assert text == "The person smiles, then turns left."
     assert seq.pose[:8, 0].abs().max() < 1e-6 and seq.pose[-1, 0] > 20 and seq.aus[-1].max() > 0.5

@@ -80,17 +80,9 @@ class SynthFaceImages(Dataset):
         return {k: (v[0] if not isinstance(v, list) else v[0]) for k, v in item.items()}
 
     def _cached(self, indices):
-        chunks = {}
-        for i in indices:
-            chunks.setdefault(i // self.CHUNK, []).append(i)
-        parts = []
-        for c, members in chunks.items():
-            data = self._chunk(c)
-            rows = [i - c * self.CHUNK for i in members]
-            parts.append({k: v[rows] for k, v in data.items()})
-        merged = {k: np.concatenate([p_[k] for p_ in parts]) for k in parts[0]}
-        order = np.argsort(np.argsort(np.concatenate([m for m in chunks.values()])))
-        merged = {k: v[order] for k, v in merged.items()}
+        data = {c: self._chunk(c) for c in {i // self.CHUNK for i in indices}}
+        rows = [(data[i // self.CHUNK], i % self.CHUNK) for i in indices]
+        merged = {k: np.stack([d[k][r] for d, r in rows]) for k in next(iter(data.values()))}
         out = {k: torch.from_numpy(v) for k, v in merged.items() if k not in ("image", "caption")}
         out["image"] = torch.from_numpy(merged["image"]).permute(0, 3, 1, 2).float() / 255
         out["caption"] = [str(c) for c in merged["caption"]]

@@ -14,12 +14,26 @@ import torch
 @dataclass
 class Fragments:
     face: torch.Tensor  # (B, H, W) long, index of the visible face, -1 where empty
-    bary: torch.Tensor  # (B, H, W, 3) barycentric weights of the visible face
     depth: torch.Tensor  # (B, H, W) depth (larger = nearer), -inf where empty
+    planes: torch.Tensor  # (B, F, 9) per-face planes of w0, w1 and depth over pixel x, y
 
     @property
     def mask(self) -> torch.Tensor:
         return self.face >= 0
+
+    def bary_at(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Barycentric weights (N, 3) at flat pixel indices (b * H * W + y * W + x)."""
+        B, H, W = self.face.shape
+        F_ = self.planes.shape[1]
+        b = torch.div(pixels, H * W, rounding_mode="floor")
+        rem = pixels - b * H * W
+        y = torch.div(rem, W, rounding_mode="floor")
+        cx, cy = (rem - y * W).float() + 0.5, y.float() + 0.5
+        pl = self.planes.view(-1, 9)[b * F_ + self.face.view(-1)[pixels].clamp(min=0)]
+        w0 = pl[:, 0] * cx + pl[:, 1] * cy + pl[:, 2]
+        w1 = pl[:, 3] * cx + pl[:, 4] * cy + pl[:, 5]
+        bary = torch.stack([w0, w1, 1 - w0 - w1], -1).clamp(0, 1)
+        return bary / bary.sum(-1, keepdim=True).clamp(min=1e-8)
 
 
 def rasterize(verts: torch.Tensor, faces: torch.Tensor, height: int, width: int) -> Fragments:
@@ -56,7 +70,7 @@ def rasterize(verts: torch.Tensor, faces: torch.Tensor, height: int, width: int)
         front = z >= depth_buf[pix]
         face_buf.scatter_reduce_(0, pix[front], f[front], reduce="amax")
     face_map = face_buf.view(B, height, width)
-    return Fragments(face=face_map, bary=_pixel_bary(planes, face_map), depth=depth_buf.view(B, height, width))
+    return Fragments(face=face_map, depth=depth_buf.view(B, height, width), planes=planes)
 
 
 def _triangle_setup(verts, faces, height, width):
@@ -81,25 +95,21 @@ def _triangle_setup(verts, faces, height, width):
     return planes, area, (xmin, xmax, ymin, ymax)
 
 
-def _pixel_bary(planes, face_map):
-    B, H, W = face_map.shape
-    F_ = planes.shape[1]
-    valid = face_map >= 0
-    idx = (torch.arange(B, device=face_map.device).view(B, 1, 1) * F_ + face_map.clamp(min=0)).view(-1)
-    pl = planes.view(-1, 9)[idx].view(B, H, W, 9)
-    ys, xs = torch.meshgrid(torch.arange(H, device=planes.device) + 0.5,
-                            torch.arange(W, device=planes.device) + 0.5, indexing="ij")
-    w0 = pl[..., 0] * xs + pl[..., 1] * ys + pl[..., 2]
-    w1 = pl[..., 3] * xs + pl[..., 4] * ys + pl[..., 5]
-    bary = torch.stack([w0, w1, 1 - w0 - w1], -1).clamp(0, 1)
-    bary = bary / bary.sum(-1, keepdim=True).clamp(min=1e-8)
-    return bary * valid[..., None]
-
-
-def interpolate(attr: torch.Tensor, faces: torch.Tensor, frags: Fragments) -> torch.Tensor:
-    """Per-vertex attributes (B, V, C) -> per-pixel (B, H, W, C), zeros where empty."""
+def interpolate(attr: torch.Tensor, faces: torch.Tensor, frags: Fragments, pixels: torch.Tensor | None = None):
+    """Per-vertex attributes (B, V, C) -> values at flat pixel indices (N, C); with no
+    `pixels`, at every covered pixel as a map (B, H, W, C), zeros where empty."""
     B, V, C = attr.shape
-    vidx = faces[frags.face.clamp(min=0)]  # (B, H, W, 3)
-    vidx = vidx + torch.arange(B, device=attr.device).view(B, 1, 1, 1) * V
-    vals = attr.reshape(B * V, C)[vidx.view(-1)].view(*vidx.shape, C)
-    return (vals * frags.bary[..., None]).sum(-2)
+    full = pixels is None
+    if full:
+        pixels = frags.face.view(-1).ge(0).nonzero().squeeze(1)
+    Hh, W = frags.face.shape[1:]
+    b = torch.div(pixels, Hh * W, rounding_mode="floor")
+    vidx = faces[frags.face.view(-1)[pixels].clamp(min=0)] + (b * V)[:, None]  # (N, 3)
+    bary = frags.bary_at(pixels)
+    flat = attr.reshape(B * V, C)
+    vals = (flat[vidx[:, 0]] * bary[:, :1] + flat[vidx[:, 1]] * bary[:, 1:2] + flat[vidx[:, 2]] * bary[:, 2:])
+    if not full:
+        return vals
+    out = torch.zeros(B * Hh * W, C, dtype=attr.dtype)
+    out[pixels] = vals
+    return out.view(B, Hh, W, C)

@@ -1,6 +1,6 @@
 """Render SynthFaces: mesh -> z-buffer -> procedural texture in canonical coordinates -> shading.
 
-Anti-aliasing is supersampling (render at `ssaa` x the size, box-filter down). The same
+Anti-aliasing: soft texture edges + silhouette blending, or supersampling (`ssaa`). The same
 rasterizer interpolates any per-vertex attribute with a coverage mask (`rasterize_attributes`).
 """
 from __future__ import annotations
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .. import _memory
 from . import head as H
 from .params import AU_INDEX, FaceParams
 from .raster import Fragments, interpolate, rasterize
@@ -27,12 +28,18 @@ class RenderOutput:
 
 
 class Renderer:
-    """`Renderer(64)(params)` -> RenderOutput. Stateless apart from cached mesh data."""
+    """`Renderer(64)(params)` -> RenderOutput. Stateless apart from cached mesh data.
 
-    def __init__(self, resolution: int = 64, ssaa: int = 2):
+    Anti-aliasing: texture features have soft edges one output pixel wide (in texture space),
+    silhouettes are blended with their neighbours; `ssaa=2` supersamples for still smoother
+    edges at ~4x the cost.
+    """
+
+    def __init__(self, resolution: int = 64, ssaa: int = 1):
         if int(resolution) < 16 or int(resolution) > 1024:
             raise ValueError(f"resolution must be in [16, 1024], got {resolution}")
         self.resolution, self.ssaa = int(resolution), int(ssaa)
+        _memory.keep_freed_memory()  # rendering allocates many large temporaries: reuse their pages
         m = H.morphable_model()
         self.uv, self.part, self.faces, self.grids = m["uv"], m["part"], m["faces"], m["grids"]
         self.n_vertices = self.uv.shape[0]
@@ -59,12 +66,15 @@ class Renderer:
         pts, verts, lmk = self.mesh(params, big)
         frags = rasterize(verts, self.faces, big, big)
         normals = H.vertex_normals(pts, self.grids)
-        attr = torch.cat([self.uv.expand(params.batch_size, -1, -1), normals,
-                          self.part.float().expand(params.batch_size, -1)[..., None]], -1)
-        pix = interpolate(attr, self.faces, frags)
-        image = shade(pix, frags.mask, params, big)
-        image = F.avg_pool2d(image, ss) if ss > 1 else image
-        mask = F.avg_pool2d(frags.mask[:, None].float(), ss) if ss > 1 else frags.mask[:, None].float()
+        B = params.batch_size
+        attr = torch.cat([self.uv.expand(B, -1, -1), normals, self.part.float().expand(B, -1)[..., None]], -1)
+        covered = frags.face.view(-1).ge(0).nonzero().squeeze(1)
+        image = shade(covered, interpolate(attr, self.faces, frags, covered), params, big)
+        mask = frags.mask[:, None].float()
+        if ss > 1:
+            image, mask = F.avg_pool2d(image, ss), F.avg_pool2d(mask, ss)
+        else:
+            image = _smooth_silhouette(image, mask)
         visibility = _landmark_visibility(lmk, frags, ss)
         landmarks = lmk[..., :2] / ss
         return RenderOutput(image=image.clamp(0, 1), mask=mask, landmarks=landmarks,
@@ -81,7 +91,7 @@ class Renderer:
         _, verts, _ = self.mesh(params, big)
         frags = rasterize(verts, self.faces, big, big)
         attr = vertex_attr.expand(params.batch_size, -1, -1).to(verts.dtype)
-        vals = interpolate(attr, self.faces, frags).permute(0, 3, 1, 2)
+        vals = interpolate(attr, self.faces, frags).permute(0, 3, 1, 2)  # zeros where empty
         cover = frags.mask[:, None].float()
         if self.ssaa > 1:
             vals, cover = F.avg_pool2d(vals, self.ssaa), F.avg_pool2d(cover, self.ssaa)
@@ -89,7 +99,17 @@ class Renderer:
         return vals, cover
 
 
-def render(params: FaceParams, resolution: int = 64, ssaa: int = 2) -> RenderOutput:
+def _smooth_silhouette(image, mask):
+    """Blend pixels on the head's outline with their neighbours (a [1 2 1] filter)."""
+    k = torch.tensor([0.25, 0.5, 0.25])
+    k2 = (k[:, None] * k[None, :]).expand(3, 1, 3, 3)
+    blurred = F.conv2d(F.pad(image, (1, 1, 1, 1), mode="replicate"), k2, groups=3)
+    cover = F.avg_pool2d(F.pad(mask, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    edge = (cover > 0) & (cover < 1)
+    return torch.where(edge, blurred, image)
+
+
+def render(params: FaceParams, resolution: int = 64, ssaa: int = 1) -> RenderOutput:
     return _renderer(int(resolution), int(ssaa))(params)
 
 
@@ -140,21 +160,20 @@ def _colours(p: FaceParams):
                 bg_angle=a[:, 14])
 
 
-def shade(pix: torch.Tensor, covered: torch.Tensor, p: FaceParams, res: int) -> torch.Tensor:
-    """pix (B, H, W, 6): canonical theta, phi, normal xyz, part -> image (B, 3, H, W).
+def shade(idx: torch.Tensor, q: torch.Tensor, p: FaceParams, res: int) -> torch.Tensor:
+    """Covered flat pixel indices (N,) + their attributes q (N, 6): canonical theta, phi,
+    normal xyz, part -> image (B, 3, res, res) over the background.
 
     Works on the flat list of covered pixels, and each facial feature only on the pixels of its
     own canonical region: most of the image is skin or background, so this is most of the speed.
     """
-    B, Hh, W, _ = pix.shape
+    B, Hh, W = p.batch_size, res, res
     col = _colours(p)
     lay = H.layout(p)
     img = _background(col, B, Hh, W).reshape(-1, 3)
-    idx = covered.reshape(-1).nonzero().squeeze(1)
     if idx.numel() == 0:
         return img.view(B, Hh, W, 3).permute(0, 3, 1, 2)
     b = torch.div(idx, Hh * W, rounding_mode="floor")
-    q = pix.reshape(-1, 6)[idx]
     th, ph = q[:, 0], q[:, 1]
     px = 0.6 / res  # ~ one output pixel in canonical radians: softness of texture edges
     au = p.aus

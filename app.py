@@ -1,0 +1,46 @@
+"""lgfa-lite Space: `python app.py` serves it (lite profile, CPU, offline).
+
+build_demo() assembles one tab per module listed in demos/__init__.py. Nothing is
+rendered or loaded at import; models load on first use. Host and port come from
+GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860).
+"""
+
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+
+import demos
+from lgfa_lite import __version__
+
+HEADER = f"""
+# lgfa-lite
+Five face-animation and face-editing methods re-implemented on shared PyTorch building
+blocks (v{__version__}). This Space runs the **lite profile** on **CPU**, offline: every
+model is small, trained here on *SynthFaces*, a procedural 3D face world with exact
+ground truth (identity, 68 landmarks, action units, pose, captions).
+"""
+
+def build_demo() -> gr.Blocks:
+    """The whole Space as a gr.Blocks (not launched)."""
+    with gr.Blocks(title="lgfa-lite") as demo:
+        gr.Markdown(HEADER)
+        with gr.Tabs():
+            for tab in demos.TABS:
+                with gr.Tab(tab.TITLE):
+                    tab.build()
+    return demo
+
+
+def launch_kwargs() -> dict:
+    """launch() arguments: host/port from the environment, theme (Gradio 6: on launch)."""
+    return {
+        "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        "theme": gr.themes.Soft(),  # an object: a theme name string may be looked up online
+    }
+
+
+if __name__ == "__main__":
+    build_demo().launch(**launch_kwargs())

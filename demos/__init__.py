@@ -1,0 +1,15 @@
+"""The Space's tabs, one module each.
+
+A tab module defines ``TITLE`` (tab label), ``ORDER`` (position, smaller first) and
+``build()``, which creates the tab's components and events; app.py calls it inside a
+``gr.Tab(TITLE)``. Importing a tab module must stay cheap: load models lazily, on first
+use. To add a tab, write ``demos/<name>.py`` and add one line to ``_TAB_MODULES``.
+"""
+
+from importlib import import_module
+
+_TAB_MODULES = [
+    "synthfaces",  # SynthFaces playground
+]
+
+TABS = sorted((import_module(f"{__name__}.{m}") for m in _TAB_MODULES), key=lambda m: m.ORDER)

@@ -1,0 +1,92 @@
+"""Every notebooks/*.ipynb runs top to bottom under papermill with small parameters,
+is committed without outputs, and matches its source in notebooks/src/."""
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NB_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
+
+# Small values for each notebook's `parameters` cell (out_dir is always added, in tmp_path).
+SMALL_PARAMS = {
+    "00_synthfaces": {"resolution": 64, "n_identities": 2, "sweep_steps": 2, "frames": 4, "fps": 4},
+}
+
+
+def _ids(paths):
+    return [p.stem for p in paths]
+
+
+def _check_python3_kernel():
+    """papermill runs kernel "python3": it must start this interpreter (see .ci/run)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        argv0 = KernelSpecManager().get_kernel_spec("python3").argv[0]
+    except NoSuchKernel:
+        pytest.fail("no Jupyter kernel named python3: run python -m ipykernel install --sys-prefix --name python3")
+    # jupyter_client replaces a bare "python" with the running interpreter
+    same_env = os.path.dirname(os.path.abspath(argv0)) == os.path.dirname(os.path.abspath(sys.executable))
+    if argv0 not in ("python", "python3") and not same_env:
+        pytest.fail(f"kernel python3 starts {argv0}, not {sys.executable}: "
+                    "run python -m ipykernel install --sys-prefix --name python3")
+
+
+def test_notebooks_exist():
+    assert NOTEBOOKS, "no notebooks found in notebooks/"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_committed_without_outputs(nb_path):
+    nb = nbformat.read(nb_path, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{nb_path.name}: a cell has outputs"
+            assert cell.execution_count is None, f"{nb_path.name}: a cell has an execution count"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{nb_path.name}: needs exactly one cell tagged 'parameters'"
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+def test_notebooks_match_sources():
+    spec = importlib.util.spec_from_file_location("make_notebooks", ROOT / "tools" / "make_notebooks.py")
+    mk = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mk)
+    for src in sorted((NB_DIR / "src").glob("*.py")):
+        dst = NB_DIR / f"{src.stem}.ipynb"
+        assert dst.is_file(), f"{dst.name} missing: run python tools/make_notebooks.py"
+        assert dst.read_text() == mk.render(mk.build_notebook(src)), (
+            f"{dst.name} is out of date with notebooks/src/{src.name}: run python tools/make_notebooks.py"
+        )
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_runs(nb_path, tmp_path):
+    papermill = pytest.importorskip("papermill")
+    _check_python3_kernel()
+    params = {**SMALL_PARAMS.get(nb_path.stem, {}), "out_dir": str(tmp_path / "out")}
+    out_nb = tmp_path / nb_path.name
+    papermill.execute_notebook(
+        str(nb_path),
+        str(out_nb),
+        parameters=params,
+        kernel_name="python3",
+        cwd=str(NB_DIR),
+        progress_bar=False,
+        log_output=False,
+        execution_timeout=540,
+    )
+    executed = nbformat.read(out_nb, as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    assert any((tmp_path / "out").iterdir()), "the notebook wrote nothing to out_dir"
