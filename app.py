@@ -8,6 +8,7 @@ GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860).
 from __future__ import annotations
 
 import os
+import threading
 
 import gradio as gr
 
@@ -42,5 +43,16 @@ def launch_kwargs() -> dict:
     }
 
 
+def warm_up() -> None:
+    """Import torch and build the renderer's mesh once, so the first click is fast."""
+    for tab in demos.TABS:
+        if hasattr(tab, "warm_up"):
+            tab.warm_up()
+
+
 if __name__ == "__main__":
-    build_demo().launch(**launch_kwargs())
+    demo = build_demo()
+    # In the background while the server starts: the page is usable at once, the first
+    # render no longer pays the one-time imports and mesh construction.
+    threading.Thread(target=warm_up, daemon=True).start()
+    demo.launch(**launch_kwargs())

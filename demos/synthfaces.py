@@ -161,6 +161,11 @@ def check_motion(name, what: str = "Motion", allow_none: bool = False) -> str | 
 # ---------------------------------------------------------------- rendering
 
 
+def warm_up() -> None:
+    """One small render: imports torch and builds the morphable model (app start-up)."""
+    render_face(0, resolution=64)
+
+
 @functools.lru_cache(maxsize=len(RESOLUTIONS))
 def _renderer(resolution: int):
     return _sf().Renderer(resolution=resolution)

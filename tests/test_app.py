@@ -145,7 +145,9 @@ def test_app_end_to_end(tmp_path):
     port = _free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path))
+        # Generous timeout: on a busy 2-core CI machine the file download can exceed httpx's 5 s.
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path),
+                        httpx_kwargs={"timeout": 120})
         n = len(AU_NAMES)
         img_path, text, seed = client.predict(
             -3, *([0.0] * n), 0.0, 10.0, 0.0, 0.0, 64, True, api_name="/render"
@@ -165,3 +167,12 @@ def test_app_end_to_end(tmp_path):
         assert Image.open(img_path2).size == (256, 256)
     finally:
         demo.close()
+
+
+def test_warm_up_prepares_the_renderer():
+    import app
+
+    app.warm_up()  # what `python app.py` runs in the background at start-up
+    from demos import synthfaces
+
+    assert synthfaces._renderer.cache_info().currsize >= 1

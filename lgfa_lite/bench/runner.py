@@ -13,7 +13,6 @@ import math
 import os
 import pkgutil
 import platform
-import sys
 from pathlib import Path
 
 from lgfa_lite import bench

@@ -5,7 +5,6 @@ Continuous identity/appearance factors have a standard-normal prior; AUs are int
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, fields
 
 import torch
@@ -216,6 +215,3 @@ def _sample_camera(batch, g):
     cam[:, 0] += 1.0
     return cam
 
-
-def fields_dict(params: FaceParams) -> dict:
-    return dataclasses.asdict(params)
