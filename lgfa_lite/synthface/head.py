@@ -330,11 +330,6 @@ def apply_pose(pts, p):
     return torch.einsum("bij,bnj->bni", R, pts - pivot) + pivot
 
 
-def rotation_matrix(pose_deg: torch.Tensor) -> torch.Tensor:
-    """(B, 3) yaw/pitch/roll degrees -> (B, 3, 3), the head rotation the renderer applies."""
-    return _rotation(pose_deg[:, 0], pose_deg[:, 1], pose_deg[:, 2])
-
-
 # Orthographic camera: normalised image coords = BASE_SCALE * scale * (x, -y) + (tx, ty + BASE_TY).
 BASE_SCALE, BASE_TY = 0.74, 0.02
 

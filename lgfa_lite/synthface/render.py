@@ -5,6 +5,7 @@ rasterizer interpolates any per-vertex attribute with a coverage mask (`rasteriz
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -113,14 +114,9 @@ def render(params: FaceParams, resolution: int = 64, ssaa: int = 1) -> RenderOut
     return _renderer(int(resolution), int(ssaa))(params)
 
 
-_CACHE: dict = {}
-
-
+@functools.lru_cache(maxsize=None)
 def _renderer(resolution, ssaa):
-    key = (resolution, ssaa)
-    if key not in _CACHE:
-        _CACHE[key] = Renderer(resolution, ssaa)
-    return _CACHE[key]
+    return Renderer(resolution, ssaa)
 
 
 def _landmark_visibility(lmk, frags: Fragments, ss):
