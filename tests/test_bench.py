@@ -91,3 +91,20 @@ def test_synthface_group_quick(tmp_path):
     assert set(metrics) == speeds | {"cpu_steal_pct"}
     assert all(metrics[k] > 0 for k in speeds) and 0 <= metrics["cpu_steal_pct"] <= 100
     assert metrics["images_per_s_64_best_batch"] >= metrics["images_per_s_64"]
+
+
+def test_perception_group_quick():
+    from lgfa_lite import hub
+    from lgfa_lite.bench.group_perception import NET_WEIGHTS
+
+    runner.discover()
+    metrics = bench.GROUPS["perception"](True)
+    baselines = {"au_mae_baseline_mean", "fan_nme_baseline_mean", "fitter_landmark_px_baseline_mean",
+                 "fitter_pose_deg_baseline_zero", "clip_zero_shot_chance", "n_test_faces"}
+    assert baselines <= set(metrics) and metrics["n_test_faces"] == 64
+    shipped = [n for n, w in NET_WEIGHTS.items() if (hub.default_weights_dir() / w / "config.json").exists()]
+    for net in shipped:  # every shipped net is scored and timed
+        assert f"ms_per_image_{net}" in metrics and metrics[f"ms_per_image_{net}"] > 0
+        assert f"train_minutes_{net}" in metrics
+    if "identity" in shipped:
+        assert 0.5 < metrics["id_auc"] <= 1.0

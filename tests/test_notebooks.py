@@ -16,6 +16,7 @@ NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
 # Small values for each notebook's `parameters` cell (out_dir is always added, in tmp_path).
 SMALL_PARAMS = {
     "00_synthfaces": {"resolution": 64, "n_identities": 2, "sweep_steps": 2, "frames": 4, "fps": 4},
+    "02_train_perception": {"net": "au", "steps": 3, "minutes": 1.0, "batch": 8, "train_size": 256, "test_size": 16},
 }
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,11 @@ from .params import FaceParams
 from .render import render
 
 SPLITS = ("train", "val", "test")
+
+
+def default_cache_dir() -> Path:
+    """Where rendered dataset chunks are kept: $LGFA_CACHE_DIR or ~/.cache/lgfa_lite/synthfaces."""
+    return Path(os.environ.get("LGFA_CACHE_DIR") or Path.home() / ".cache" / "lgfa_lite" / "synthfaces")
 
 
 def split_of(identity: int) -> str:
@@ -80,7 +86,7 @@ class SynthFaceImages(Dataset):
         return {k: (v[0] if not isinstance(v, list) else v[0]) for k, v in item.items()}
 
     def _cached(self, indices):
-        data = {c: self._chunk(c) for c in {i // self.CHUNK for i in indices}}
+        data = {c: self.chunk(c) for c in {i // self.CHUNK for i in indices}}
         rows = [(data[i // self.CHUNK], i % self.CHUNK) for i in indices]
         merged = {k: np.stack([d[k][r] for d, r in rows]) for k in next(iter(data.values()))}
         out = {k: torch.from_numpy(v) for k, v in merged.items() if k not in ("image", "caption")}
@@ -88,16 +94,20 @@ class SynthFaceImages(Dataset):
         out["caption"] = [str(c) for c in merged["caption"]]
         return out
 
-    def _chunk(self, c):
+    def chunk(self, c: int) -> dict:
+        """Numpy arrays of items [c * CHUNK, (c + 1) * CHUNK): images uint8 (N, H, W, 3), ground truth,
+        captions. Rendered on first use, then read from the cache."""
         path = self.cache_dir / f"{self.split}-s{self.seed}-r{self.resolution}-n{len(self.ids)}-c{c}.npz"
         if path.exists():
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
         lo, hi = c * self.CHUNK, min(self.size, (c + 1) * self.CHUNK)
         p = FaceParams.cat([self.params(i) for i in range(lo, hi)])
-        out = render(p, self.resolution)
-        data = {"image": _to_uint8(out.image), "landmarks": out.landmarks.numpy(),
-                "visibility": out.visibility.numpy(),
+        # Small render batches: big ones spend their time allocating temporaries.
+        parts = [render(p[j:j + 32], self.resolution) for j in range(0, hi - lo, 32)]
+        data = {"image": _to_uint8(torch.cat([o.image for o in parts])),
+                "landmarks": torch.cat([o.landmarks for o in parts]).numpy(),
+                "visibility": torch.cat([o.visibility for o in parts]).numpy(),
                 "identity": np.array([self.ids[i % len(self.ids)] for i in range(lo, hi)]),
                 **{k: v.numpy() for k, v in p.tensors().items()}, "caption": np.array(caption(p))}
         self.cache_dir.mkdir(parents=True, exist_ok=True)

@@ -138,3 +138,16 @@ def caption(params: FaceParams) -> list[str]:
         text = f"The person is {expr}." if expr != "neutral" else "The person has a neutral expression."
         out.append(text + " " + ", ".join(details).capitalize() + ".")
     return out
+
+
+# The 28 words of the LGFA prompt template ("The person is {x}.") -> the SynthFaces expression
+# that shows it, or None where SynthFaces has no way to show it (tongues, gaze, attitude).
+LGFA_WORDS: dict[str, str | None] = {
+    "smiling": "smiling", "angry": "angry", "closing eyes": "closing eyes", "winking": "winking",
+    "shocked": "surprised", "pouting": "pouting", "crying": "sad", "disgusted": "disgusted",
+    "appalled": "disgusted", "opening mouth": "opening mouth", "hatred": "angry", "surprised": "surprised",
+    "aha": None, "annoyed": "frowning", "awkward": None, "biting tongues": None, "blank stare": "neutral",
+    "confused": None, "duck lips": "pouting", "incredulous": "raising eyebrows", "mocking": None,
+    "nervous": None, "no comment": None, "oh no": None, "serious": "neutral", "stunned": "surprised",
+    "whatever": None, "wtf": None,
+}

@@ -1,0 +1,60 @@
+"""Benchmark group ``perception``: the lite perception nets on held-out SynthFaces identities.
+
+Each net is loaded from `weights/` and scored on renders of test identities (never seen in
+training), next to a trivial baseline that a net has to beat:
+- au: predicting the training-set mean AUs (`au_mae_baseline_mean`);
+- landmarks: the mean training landmark layout (`fan_nme_baseline_mean`);
+- fitter: the neutral frontal pose and mean landmarks (`fitter_pose_deg_baseline_zero`);
+- identity: chance is an AUC of 0.5; clip: chance is 1 / the expression vocabulary.
+`train_minutes_<net>` are read from each model card (measured by the trainer on this machine).
+"""
+import time
+
+from lgfa_lite.bench import register
+
+NET_WEIGHTS = {"au": "au-synthfaces-64", "identity": "identity-synthfaces-64", "fitter": "fitter-synthfaces-64",
+               "landmarks": "fan-synthfaces-64", "clip": "clip-synthfaces-64"}
+
+
+@register("perception")
+def perception(quick: bool) -> dict:
+    import torch
+
+    from lgfa_lite import hub
+    from lgfa_lite.nets.train_perception import TEST_SIZE, TRAIN_IDS, evaluate, images_of, inter_ocular, load_faces, standard_faces
+    from lgfa_lite.synthface import EXPRESSIONS
+
+    # quick (tests): 64 test faces; the numbers only prove the pipeline runs.
+    n = 64 if quick else TEST_SIZE
+    test = standard_faces("test", n)
+    train = standard_faces("train", 256) if quick else load_faces("train", 1024, 64, TRAIN_IDS)  # the cached chunks
+    out = {"n_test_faces": float(n)}
+    torch.set_grad_enabled(False)
+    try:
+        for net, name in NET_WEIGHTS.items():
+            try:
+                model = hub.load(name)
+            except hub.CheckpointError:
+                continue  # not trained yet: its keys are absent from the results
+            out.update(evaluate(net, model, test))
+            card = hub.read_card(hub.resolve(name))["results"]
+            if f"train_minutes_{net}" in card:
+                out[f"train_minutes_{net}"] = float(card[f"train_minutes_{net}"])
+            one = images_of(test, slice(0, 1))
+            model(one) if net != "clip" else model.encode_image(one)
+            reps, t0 = (2 if quick else 20), time.perf_counter()
+            for _ in range(reps):
+                model(one) if net != "clip" else model.encode_image(one)
+            out[f"ms_per_image_{net}"] = 1000 * (time.perf_counter() - t0) / reps
+    finally:
+        torch.set_grad_enabled(True)
+
+    mean_aus = train["aus"].mean(0)
+    out["au_mae_baseline_mean"] = float((test["aus"] - mean_aus).abs().mean())
+    mean_lmk = train["landmarks"].mean(0)
+    out["fan_nme_baseline_mean"] = float(((test["landmarks"] - mean_lmk).norm(dim=-1).mean(1)
+                                          / inter_ocular(test["landmarks"])).mean())
+    out["fitter_landmark_px_baseline_mean"] = float((test["landmarks"] - mean_lmk).norm(dim=-1).mean())
+    out["fitter_pose_deg_baseline_zero"] = float(test["pose"].abs().mean())
+    out["clip_zero_shot_chance"] = 1.0 / len(EXPRESSIONS)
+    return out

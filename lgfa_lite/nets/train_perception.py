@@ -1,0 +1,387 @@
+"""Train and evaluate the lite perception nets on SynthFaces.
+
+    python -m lgfa_lite.nets.train_perception au --steps 3000
+    python -m lgfa_lite.nets.train_perception {clip,landmarks,au,identity,fitter} [--steps N] [--batch B]
+
+Training is resumable: every `save_every_s` seconds the model, optimizer, RNG and step are
+written to `work_dir` (safetensors + JSON); the same command continues where it stopped.
+At the end the net is scored on held-out test identities (`evaluate`, also used by the
+`perception` benchmark) and saved as a Hub-style folder whose model card holds the numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from lgfa_lite import hub
+from lgfa_lite._memory import keep_freed_memory
+from lgfa_lite.synthface import EXPRESSIONS, LGFA_WORDS, SynthFaceImages, default_cache_dir, expression_name
+from lgfa_lite.train import TrainingState, load_training_state, save_training_state
+
+from .au import AURegressor
+from .clip import TextImageModel
+from .fitter import FaceFitter, landmarks_2d, raw_from_params
+from .identity import IdentityNet
+from .landmarks import LandmarkNet, decode_heatmaps, target_heatmaps
+
+# The standard data: the same renders the cache keeps, so every net and the benchmark share them.
+TRAIN_SIZE, TRAIN_IDS = 16384, 800
+TEST_SIZE, TEST_IDS = 1024, 100
+
+
+def load_faces(split: str, size: int, resolution: int = 64, n_identities: int = 100, cache_dir=None) -> dict:
+    """All faces of a split in memory: images uint8 (N, 3, H, W) and ground truth."""
+    ds = SynthFaceImages(split, size=size, resolution=resolution, seed=0, n_identities=n_identities,
+                         cache_dir=cache_dir or default_cache_dir())
+    # Straight from the uint8 chunks: a float copy of 16k faces is 800 MB of fresh pages.
+    chunks = [ds.chunk(c) for c in range((size + ds.CHUNK - 1) // ds.CHUNK)]
+    out = {k: torch.from_numpy(np.concatenate([c[k] for c in chunks])[:size])
+           for k in chunks[0] if k not in ("image", "caption")}
+    out["image"] = torch.from_numpy(np.concatenate([c["image"] for c in chunks])[:size]).permute(0, 3, 1, 2).contiguous()
+    out["caption"] = [str(t) for c in chunks for t in c["caption"]][:size]
+    return out
+
+
+def standard_faces(split: str, size: int, resolution: int = 64, cache_dir=None) -> dict:
+    """The faces every trainer, notebook and benchmark uses: ~20 renders per training identity,
+    ~10 per test identity (so the standard sizes hit the same cache files)."""
+    n_ids = min(TRAIN_IDS, max(2, size // 20)) if split == "train" else min(TEST_IDS, max(2, size // 8))
+    return load_faces(split, size, resolution, n_ids, cache_dir)
+
+
+def images_of(data: dict, idx) -> torch.Tensor:
+    return data["image"][idx].float() / 255
+
+
+# --------------------------------------------------------------------------- captions
+
+_SYNONYMS: dict[str, list[str]] = {}
+for _word, _expr in LGFA_WORDS.items():
+    if _expr and _expr != _word:
+        _SYNONYMS.setdefault(_expr, []).append(_word)
+
+
+def expression_prompt(expr: str) -> str:
+    return "The person has a neutral expression." if expr == "neutral" else f"The person is {expr}."
+
+
+def caption_variant(caption: str, rng: random.Random) -> str:
+    """Vary a SynthFaces caption: drop details, or say the expression with an LGFA word."""
+    first, _, details = caption.partition(". ")
+    expr = first[len("The person is "):] if first.startswith("The person is ") else "neutral"
+    if expr in _SYNONYMS and rng.random() < 0.3:
+        first = f"The person is {rng.choice(_SYNONYMS[expr])}"
+    elif expr == "neutral" and rng.random() < 0.3:
+        first = f"The person is {rng.choice(_SYNONYMS['neutral'])}"
+    else:
+        first = first.rstrip(".")
+    return first + "." if rng.random() < 0.4 or not details else f"{first}. {details}"
+
+
+# --------------------------------------------------------------------------- evaluation
+
+def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties counted half)."""
+    order = torch.argsort(scores)
+    ranks = torch.empty_like(scores, dtype=torch.float64)
+    ranks[order] = torch.arange(1, len(scores) + 1, dtype=torch.float64)
+    # average ranks of ties
+    uniq, inv = torch.unique(scores, return_inverse=True)
+    if len(uniq) < len(scores):
+        sums = torch.zeros(len(uniq), dtype=torch.float64).index_add_(0, inv, ranks)
+        cnt = torch.zeros(len(uniq), dtype=torch.float64).index_add_(0, inv, torch.ones_like(ranks))
+        ranks = (sums / cnt)[inv]
+    pos = labels.bool()
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+@torch.no_grad()
+def _batched(fn, data, batch=128):
+    outs = [fn(images_of(data, slice(i, i + batch))) for i in range(0, len(data["image"]), batch)]
+    if isinstance(outs[0], torch.Tensor):
+        return torch.cat(outs)
+    return outs
+
+
+def inter_ocular(landmarks: torch.Tensor) -> torch.Tensor:
+    return (landmarks[:, 36] - landmarks[:, 45]).norm(dim=-1)
+
+
+@torch.no_grad()
+def evaluate(net: str, model: nn.Module, data: dict) -> dict:
+    """Held-out metrics of one net (the `perception` benchmark keys)."""
+    model.eval()
+    if net == "au":
+        pred = _batched(model, data)
+        return {"au_mae": float((pred - data["aus"]).abs().mean())}
+    if net == "identity":
+        emb = _batched(model, data)
+        sim = emb @ emb.T
+        same = data["identity"][:, None] == data["identity"][None, :]
+        iu = torch.triu_indices(len(emb), len(emb), 1)
+        return {"id_auc": roc_auc(sim[iu[0], iu[1]], same[iu[0], iu[1]])}
+    if net == "landmarks":
+        pred = _batched(model, data)
+        err = (pred - data["landmarks"]).norm(dim=-1).mean(1) / inter_ocular(data["landmarks"])
+        return {"fan_nme": float(err.mean())}
+    if net == "fitter":
+        res = data["image"].shape[-1]
+        params = _batched(lambda x: model(x), data)
+        from lgfa_lite.synthface import FaceParams
+        p = FaceParams.cat(params)
+        px = (landmarks_2d(p, res) - data["landmarks"]).norm(dim=-1).mean()
+        return {"fitter_landmark_px": float(px), "fitter_pose_deg": float((p.pose - data["pose"]).abs().mean())}
+    if net == "clip":
+        return evaluate_clip(model, data)
+    raise ValueError(f"unknown net {net!r}")
+
+
+@torch.no_grad()
+def evaluate_clip(model: TextImageModel, data: dict) -> dict:
+    img = _batched(model.encode_image, data)
+    names = [expression_name(a) for a in data["aus"]]
+    vocab = list(EXPRESSIONS)
+    keep = [i for i, n in enumerate(names) if n in vocab]
+    txt = model.encode_text([expression_prompt(e) for e in vocab])
+    pred = (img[keep] @ txt.T).argmax(1)
+    truth = torch.tensor([vocab.index(names[i]) for i in keep])
+    # image -> text retrieval among 100 test captions (distinct), each image's own among them
+    seen, uniq = set(), []
+    for i, c in enumerate(data["caption"]):
+        if c not in seen:
+            seen.add(c)
+            uniq.append(i)
+        if len(uniq) == 100:
+            break
+    cap = model.encode_text([data["caption"][i] for i in uniq])
+    r1 = (img[uniq] @ cap.T).argmax(1) == torch.arange(len(uniq))
+    return {"clip_zero_shot_top1": float((pred == truth).float().mean()), "clip_retrieval_r1": float(r1.float().mean())}
+
+
+# --------------------------------------------------------------------------- nets
+
+class CosFace(nn.Module):
+    """Additive-margin softmax over training identities (the classifier is not shipped)."""
+
+    def __init__(self, dim, n_classes, scale=24.0, margin=0.25):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n_classes, dim) * 0.01)
+        self.scale, self.margin = scale, margin
+
+    def forward(self, emb, labels):
+        cos = emb @ F.normalize(self.weight, dim=-1).T
+        cos = cos - self.margin * F.one_hot(labels, cos.shape[1])
+        return F.cross_entropy(self.scale * cos, labels)
+
+
+@dataclass
+class NetSpec:
+    weights: str  # checkpoint folder name in weights/
+    build: Callable[[int], nn.Module]
+    loss: Callable  # (model, aux, data, idx, rng) -> (loss, logs)
+    lr: float
+    steps: int
+    batch: int
+    description: str
+    aux: Callable[[nn.Module, dict], nn.Module] | None = None  # trained with the net, not shipped
+
+
+def _au_loss(model, aux, data, idx, rng):
+    target = data["aus"][idx]
+    logits = model.logits(images_of(data, idx))
+    pred = torch.sigmoid(logits)
+    loss = F.binary_cross_entropy_with_logits(logits, target) + (pred - target).abs().mean()
+    return loss, {"mae": float((pred.detach() - target).abs().mean())}
+
+
+def _identity_loss(model, aux, data, idx, rng):
+    loss = aux(model(images_of(data, idx)), aux.labels[idx])
+    return loss, {}
+
+
+def _identity_aux(model, data):
+    ids = data["identity"]
+    uniq = torch.unique(ids)
+    head = CosFace(model.config["dim"], len(uniq))
+    head.labels = torch.searchsorted(uniq, ids)
+    return head
+
+
+def _landmark_loss(model, aux, data, idx, rng):
+    images, target = images_of(data, idx), data["landmarks"][idx]
+    outs = model.fan(images)  # the lite net sees its training images at input_size
+    size = outs[-1].shape[-1]
+    hm_target = target_heatmaps(target * (model.input_size / images.shape[-1]), size, model.stride)
+    loss = sum(F.mse_loss(o, hm_target) for o in outs) * 100
+    pts = decode_heatmaps(outs[-1]) * model.stride
+    coord = (pts - target).abs().mean()
+    return loss + 0.05 * coord, {"px": float((pts.detach() - target).norm(dim=-1).mean())}
+
+
+def _fitter_loss(model, aux, data, idx, rng):
+    from lgfa_lite.synthface import FaceParams
+    gt = FaceParams(**{k: data[k][idx] for k in ("shape", "appearance", "aus", "jaw", "pose", "camera")})
+    raw = model.raw(images_of(data, idx))
+    raw_gt = raw_from_params(gt)
+    param_loss = F.smooth_l1_loss(raw, raw_gt)
+    res = data["image"].shape[-1]
+    from .fitter import params_from_raw
+    lmk = landmarks_2d(params_from_raw(raw), res)
+    px = (lmk - data["landmarks"][idx]).norm(dim=-1).mean()
+    return param_loss + 0.2 * px, {"px": float(px.detach())}
+
+
+def _clip_loss(model, aux, data, idx, rng):
+    captions = [caption_variant(data["caption"][i], rng) for i in idx.tolist()]
+    img = model.encode_image(images_of(data, idx))
+    txt = model.encode_text(captions)
+    loss = aux(img, txt, model.logit_scale)
+    return loss, {"scale": float(model.logit_scale.detach())}
+
+
+def _clip_aux(model, data):
+    from open_clip.loss import ClipLoss
+    # The 49408-row token table would be most of each step's CPU time (a dense gradient and
+    # Adam update); its random rows are distinct codes already, so the lite text tower learns
+    # on top of them.
+    model.model.token_embedding.weight.requires_grad_(False)
+    return ClipLoss()
+
+
+NETS: dict[str, NetSpec] = {
+    "au": NetSpec("au-synthfaces-64", lambda r: AURegressor(input_size=r, channels=(24, 48, 96, 192)),
+                  _au_loss, 2e-3, 8000, 16,
+                  "Lite AU regressor: small ResNet, BCE + L1 on SynthFaces AU intensities."),
+    "identity": NetSpec("identity-synthfaces-64", lambda r: IdentityNet(input_size=r, channels=(24, 48, 96, 192)),
+                        _identity_loss, 2e-3, 8000, 16,
+                        "Lite identity embedding: small ResNet, CosFace loss over SynthFaces training identities.",
+                        aux=_identity_aux),
+    "fitter": NetSpec("fitter-synthfaces-64", lambda r: FaceFitter(input_size=r, channels=(24, 48, 96, 192)),
+                      _fitter_loss, 2e-3, 8000, 16,
+                      "Lite 3D fitter: small ResNet regressing SynthFaces parameters; parameter + landmark reprojection loss."),
+    "landmarks": NetSpec("fan-synthfaces-64", lambda r: LandmarkNet(num_modules=1, input_size=r, width=64),
+                         _landmark_loss, 1e-3, 8000, 16,
+                         "Lite FAN: face_alignment's FAN, one hourglass, 64 features wide, heatmap MSE + sub-pixel coordinate loss."),
+    "clip": NetSpec("clip-synthfaces-64", lambda r: TextImageModel(),
+                    _clip_loss, 1e-3, 3000, 64,
+                    "Lite open_clip `lgfa-tiny-clip`: ViT 64 px / 8 px patches, 4 layers; text 3 layers; ClipLoss on "
+                    "SynthFaces captions with LGFA-word synonyms.", aux=_clip_aux),
+}
+
+
+def train(net: str, *, steps: int | None = None, batch: int | None = None, resolution: int = 64,
+          lr: float | None = None, out_dir=None, work_dir=None, resume: bool = True,
+          save_every_s: float = 180.0, train_size: int = TRAIN_SIZE, test_size: int = TEST_SIZE,
+          seed: int = 0, progress: bool = True, cache_dir=None, log_every: int = 50,
+          minutes: float | None = None) -> tuple[nn.Module, dict]:
+    """Train one lite net; returns (model, metrics). Writes `out_dir` (default weights/<name>).
+
+    `minutes`: a wall-time budget (summed over resumed runs); training ends at `steps` or at the
+    budget, whichever comes first, and the learning-rate schedule follows whichever is further.
+    """
+    if net not in NETS:
+        raise ValueError(f"unknown net {net!r}; choose from {sorted(NETS)}")
+    spec = NETS[net]
+    steps, batch, lr = int(steps or spec.steps), int(batch or spec.batch), float(lr or spec.lr)
+    out_dir = Path(out_dir) if out_dir else hub.default_weights_dir() / spec.weights
+    work_dir = Path(work_dir) if work_dir else Path.home() / ".cache" / "lgfa_lite" / "train" / f"{net}-{resolution}"
+    torch.manual_seed(seed)
+    keep_freed_memory()  # training allocates the same big activations every step: keep their pages
+    data = standard_faces("train", train_size, resolution, cache_dir)
+    model = spec.build(resolution)
+    aux = spec.aux(model, data) if spec.aux else nn.Module()
+    params = [p for p in list(model.parameters()) + list(aux.parameters()) if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4 if net != "clip" else 0.05)
+    state = (load_training_state(work_dir, {"model": model, "aux": aux}, {"opt": opt}) if resume else None) or TrainingState()
+    rng = random.Random(seed * 1000003 + state.step)
+    warmup = max(1, min(200, steps // 10))
+
+    budget_s = float(minutes) * 60 if minutes else math.inf
+
+    def progress_at(step, seconds):
+        return max(step / steps, seconds / budget_s)
+
+    def lr_at(step, frac):  # linear warm-up, cosine decay over the run's progress
+        if step < warmup:
+            return lr * (step + 1) / warmup
+        return lr * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
+
+    history = state.extra.setdefault("history", [])
+    model.train()
+    bar = tqdm(total=steps, initial=state.step, desc=f"train {net}", disable=not progress)
+    t_run, t_saved = time.time(), time.time()
+    n = len(data["image"])
+    while (frac := progress_at(state.step, state.seconds + time.time() - t_run)) < 1:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(state.step, frac)
+        idx = torch.randint(n, (batch,))
+        loss, logs = spec.loss(model, aux, data, idx, rng)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        state.step += 1
+        bar.update(1)
+        if state.step % log_every == 0:
+            history.append({"step": state.step, "loss": float(loss), **logs})
+            bar.set_postfix(loss=f"{float(loss):.4f}", **{k: f"{v:.3f}" for k, v in logs.items()})
+        if time.time() - t_saved > save_every_s:
+            state.seconds += time.time() - t_run
+            t_run = t_saved = time.time()
+            save_training_state(work_dir, {"model": model, "aux": aux}, {"opt": opt}, state)
+    bar.close()
+    state.seconds += time.time() - t_run
+    save_training_state(work_dir, {"model": model, "aux": aux}, {"opt": opt}, state)
+
+    model.eval()
+    test = standard_faces("test", test_size, resolution, cache_dir)
+    metrics = evaluate(net, model, test)
+    metrics[f"train_minutes_{net}"] = state.seconds / 60
+    budget_note = f" --minutes {minutes}" if minutes else ""
+    hub.save(model, out_dir, dtype=torch.float16, card={
+        "description": spec.description, "metrics": metrics, "task": "face-perception",
+        "training": (f"`python -m lgfa_lite.nets.train_perception {net} --steps {steps} --batch {batch}{budget_note}` on "
+                     f"{train_size} SynthFaces training renders at {resolution} px ({len(data['identity'].unique())} "
+                     f"identities); AdamW lr {lr}, warm-up + cosine; {state.step} steps, {state.seconds / 60:.1f} min "
+                     f"on a 2-core CPU. "
+                     f"Metrics on {test_size} renders of held-out test identities."),
+    })
+    return model, metrics
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("net", choices=sorted(NETS))
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--lr", type=float)
+    ap.add_argument("--minutes", type=float, help="wall-time budget; ends at --steps or this, whichever first")
+    ap.add_argument("--resolution", type=int, default=64)
+    ap.add_argument("--out-dir")
+    ap.add_argument("--work-dir")
+    ap.add_argument("--fresh", action="store_true", help="ignore a saved training state")
+    ap.add_argument("--train-size", type=int, default=TRAIN_SIZE)
+    args = ap.parse_args(argv)
+    _, metrics = train(args.net, steps=args.steps, batch=args.batch, lr=args.lr, resolution=args.resolution,
+                       out_dir=args.out_dir, work_dir=args.work_dir, resume=not args.fresh,
+                       train_size=args.train_size, minutes=args.minutes)
+    for k, v in metrics.items():
+        print(f"{k}: {v:.4f}")
+
+
+if __name__ == "__main__":
+    main()

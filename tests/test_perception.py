@@ -1,0 +1,265 @@
+"""Perception nets: interfaces in both profiles, gradients, training/resume, shipped checkpoints."""
+import json
+
+import pytest
+import torch
+from face_alignment.models import FAN
+
+from lgfa_lite import hub
+from lgfa_lite.nets.au import AURegressor
+from lgfa_lite.nets.clip import OPENAI_MEAN, OPENAI_STD, TextImageModel, register_configs
+from lgfa_lite.nets.fitter import FaceFitter, fit_landmarks, landmarks_2d, params_from_raw, raw_from_params
+from lgfa_lite.nets.identity import IdentityEmbedding, IdentityNet
+from lgfa_lite.nets.landmarks import LandmarkNet, convert_face_alignment, decode_heatmaps, target_heatmaps
+from lgfa_lite.nets.perceptual import PerceptualDistance
+from lgfa_lite.bench.group_perception import NET_WEIGHTS
+from lgfa_lite.nets import train_perception as T
+from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, FaceParams, render
+from lgfa_lite.train import TrainingState, load_training_state, save_training_state
+
+TINY = (8, 16, 32)
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """32 renders of held-out test identities (4 identities x 8 faces)."""
+    return T.standard_faces("test", 32)
+
+
+# ------------------------------------------------------------------ interfaces (tiny configs)
+
+def test_au_regressor_range_and_gradient():
+    net = AURegressor(channels=TINY).eval()
+    x = torch.rand(3, 3, 80, 80, requires_grad=True)  # any size: resized to input_size
+    y = net(x)
+    assert y.shape == (3, len(AU_NAMES)) and float(y.min()) >= 0 and float(y.max()) <= 1
+    y.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_identity_unit_vectors_and_full_profile_wrapper():
+    net = IdentityNet(channels=TINY, dim=16).eval()
+    e = net(torch.rand(2, 3, 64, 64))
+    assert e.shape == (2, 16) and torch.allclose(e.norm(dim=-1), torch.ones(2), atol=1e-5)
+    user_model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1))
+    full = IdentityEmbedding(user_model, input_size=112)
+    assert torch.allclose(full(torch.rand(2, 3, 64, 64)).norm(dim=-1), torch.ones(2), atol=1e-5)
+
+
+def test_fitter_outputs_params_and_raw_round_trip():
+    fitter = FaceFitter(channels=TINY).eval()
+    p = fitter(torch.rand(2, 3, 64, 64))
+    assert isinstance(p, FaceParams) and p.shape.shape == (2, 24) and p.pose.shape == (2, 3)
+    truth = FaceParams.sample(4, seed=1)
+    back = params_from_raw(raw_from_params(truth))
+    assert torch.allclose(back.pose, truth.pose, atol=1e-4) and torch.allclose(back.shape, truth.shape)
+    assert torch.allclose(back.aus, truth.aus.clamp(0.02, 0.98), atol=1e-4)
+
+
+def test_landmarks_2d_match_renderer():
+    p = FaceParams.sample(3, seed=2)
+    assert torch.allclose(landmarks_2d(p, 64), render(p, 64).landmarks, atol=1e-3)
+
+
+def test_fit_landmarks_recovers_pose():
+    truth = FaceParams.sample(4, seed=5)
+    target = landmarks_2d(truth, 64)
+    fitted = fit_landmarks(target, 64, steps=150)
+    assert float((landmarks_2d(fitted, 64) - target).norm(dim=-1).mean()) < 1.0
+    assert float((fitted.pose - truth.pose).abs().mean()) < 4.0
+    with pytest.raises(ValueError, match="68, 2"):
+        fit_landmarks(torch.zeros(1, 5, 2), 64)
+
+
+def test_heatmap_decoding_is_sub_pixel():
+    pts = torch.rand(2, 68, 2) * 48 + 8  # input pixels of a 64 px image
+    hm = target_heatmaps(pts, 16, 4)
+    assert float((decode_heatmaps(hm) * 4 - pts).abs().max()) < 0.35
+
+
+def test_landmark_net_lite_and_full_layouts():
+    lite = LandmarkNet(input_size=64, width=32).eval()
+    x = torch.rand(2, 3, 128, 128, requires_grad=True)
+    hm = lite.heatmaps(x)
+    assert hm.shape == (2, 68, 16, 16)
+    hm.sum().backward()
+    assert x.grad.abs().sum() > 0  # differentiable: the projection loss needs it
+    with torch.no_grad():
+        pts = lite(x)
+    assert pts.shape == (2, 68, 2) and float(pts.max()) <= 128  # pixels of the given image
+    full = LandmarkNet(num_modules=4, input_size=256, width=256)
+    assert type(full.fan) is FAN  # 2DFAN4 is face_alignment's own class: its weights drop in
+    assert list(full.fan.state_dict()) == list(FAN(4).state_dict())
+    assert list(lite.fan.state_dict())[:3] == list(FAN(1).state_dict())[:3]  # same layer names
+
+
+def test_convert_face_alignment_torchscript(tmp_path):
+    fan = FAN(1).eval()
+    scripted = torch.jit.trace(fan, torch.rand(1, 3, 64, 64))
+    scripted.save(str(tmp_path / "2DFAN1.zip"))
+    folder = convert_face_alignment(tmp_path / "2DFAN1.zip", tmp_path / "fan-full", num_modules=1, input_size=64)
+    net = hub.load(folder)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(net.heatmaps(x), fan(x)[-1], atol=1e-5)
+
+
+def test_clip_lite_interface_and_prompts():
+    m = TextImageModel().eval()
+    with torch.no_grad():
+        img = m.encode_image(torch.rand(2, 3, 100, 100))
+        txt = m.encode_text(["The person is smiling.", "", "x" * 2000, "😀😀"])
+    assert img.shape == (2, 128) and txt.shape == (4, 128)
+    assert torch.allclose(txt.norm(dim=-1), torch.ones(4), atol=1e-5)
+    with pytest.raises(TypeError):
+        m.encode_text([3])
+    x = torch.rand(1, 3, 64, 64, requires_grad=True)
+    m.encode_image(x).sum().backward()
+    assert x.grad.abs().sum() > 0
+
+
+def test_clip_full_profile_uses_open_clip_factory(monkeypatch):
+    import open_clip
+
+    calls = []
+
+    def fake_factory(name, pretrained=None):  # no download: a random model of the same config
+        calls.append((name, pretrained))
+        model = open_clip.create_model(name, pretrained=None)
+        return model, None, None
+
+    register_configs()
+    monkeypatch.setattr(open_clip, "create_model_and_transforms", fake_factory)
+    full = TextImageModel.pretrained("lgfa-tiny-clip", "some-tag")
+    assert calls == [("lgfa-tiny-clip", "some-tag")]
+    assert torch.allclose(full.mean.flatten(), torch.tensor(OPENAI_MEAN))  # upstream normalisation
+    assert torch.allclose(full.std.flatten(), torch.tensor(OPENAI_STD))
+    assert set(full.state_dict()) == {"model." + k for k in open_clip.create_model("lgfa-tiny-clip").state_dict()}
+
+
+def test_perceptual_profiles(monkeypatch):
+    trunks = [LandmarkNet(width=32), IdentityNet(channels=TINY, dim=8)]
+    lite = PerceptualDistance("lite", trunks=trunks)
+    x, y = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64, requires_grad=True)
+    d = lite(x, y)
+    assert d.shape == (2,) and (d > 0).all() and torch.allclose(lite(x, x), torch.zeros(2), atol=1e-6)
+    d.sum().backward()
+    assert y.grad.abs().sum() > 0
+    import lpips
+
+    real = lpips.LPIPS
+    monkeypatch.setattr(lpips, "LPIPS", lambda **kw: real(pretrained=True, pnet_rand=True, **kw))  # offline trunk
+    full = PerceptualDistance("full")
+    assert isinstance(full.lpips, real) and full(x, y).shape == (2,)
+    with pytest.raises(ValueError):
+        PerceptualDistance("medium")
+
+
+@pytest.mark.parametrize("bad, err", [(torch.rand(2, 1, 64, 64), ValueError), ("face.png", TypeError),
+                                      (torch.zeros(2, 3, 64, 64, dtype=torch.uint8), ValueError),
+                                      (torch.rand(3, 64, 64), ValueError)])
+def test_bad_images_rejected(bad, err):
+    with pytest.raises(err):
+        AURegressor(channels=TINY)(bad)
+
+
+# ------------------------------------------------------------------ training
+
+def test_training_state_round_trip(tmp_path):
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+    model(torch.rand(4, 3)).sum().backward()
+    opt.step()
+    save_training_state(tmp_path / "s", {"m": model}, {"o": opt}, TrainingState(7, 1.5, {"history": [1]}))
+    model2 = torch.nn.Linear(3, 2)
+    opt2 = torch.optim.AdamW(model2.parameters(), lr=0.5)
+    st = load_training_state(tmp_path / "s", {"m": model2}, {"o": opt2})
+    assert (st.step, st.seconds, st.extra) == (7, 1.5, {"history": [1]})
+    assert torch.equal(model.weight, model2.weight)
+    a, b = opt.state_dict(), opt2.state_dict()
+    assert a["param_groups"][0]["lr"] == b["param_groups"][0]["lr"] == 0.1
+    assert torch.equal(a["state"][0]["exp_avg"], b["state"][0]["exp_avg"])
+    assert load_training_state(tmp_path / "none", {"m": model2}, {"o": opt2}) is None
+    assert not any(p.suffix in (".pt", ".pth", ".pkl") for p in (tmp_path / "s").iterdir())
+
+
+def test_train_resumes_and_writes_checkpoint(tmp_path):
+    kw = dict(batch=4, train_size=40, test_size=16, out_dir=tmp_path / "au", work_dir=tmp_path / "work",
+              progress=False, log_every=1)
+    T.train("au", steps=2, **kw)
+    state = json.loads((tmp_path / "work" / "state.json").read_text())
+    assert state["step"] == 2
+    _, metrics = T.train("au", steps=4, **kw)  # continues from step 2
+    state = json.loads((tmp_path / "work" / "state.json").read_text())
+    assert state["step"] == 4 and [h["step"] for h in state["extra"]["history"]] == [1, 2, 3, 4]
+    assert set(metrics) == {"au_mae", "train_minutes_au"}
+    model = hub.load(tmp_path / "au")
+    assert isinstance(model, AURegressor)
+    assert "au_mae" in hub.read_card(tmp_path / "au")["metrics"]
+    with pytest.raises(ValueError, match="unknown net"):
+        T.train("nose", steps=1, **kw)
+
+
+def test_roc_auc():
+    assert T.roc_auc(torch.tensor([0.1, 0.2, 0.8, 0.9]), torch.tensor([0, 0, 1, 1])) == 1.0
+    assert T.roc_auc(torch.tensor([0.5, 0.5]), torch.tensor([0, 1])) == 0.5
+
+
+def test_caption_variants_use_lgfa_words():
+    import random
+
+    rng = random.Random(0)
+    seen = {T.caption_variant("The person is surprised. Dark hair.", rng) for _ in range(200)}
+    assert {"The person is surprised.", "The person is surprised. Dark hair."} <= seen
+    assert any(w in s for s in seen for w in ("shocked", "stunned"))
+
+
+# ------------------------------------------------------------------ shipped lite checkpoints
+
+def _beats_baseline(net, model, faces):
+    """(metric, value, trivial baseline, passes) for one shipped lite net on held-out faces."""
+    m = T.evaluate(net, model, faces)
+    if net == "au":  # the better of predicting the mean or the median (AUs are sparse)
+        base = min(float((faces["aus"] - faces["aus"].mean(0)).abs().mean()),
+                   float((faces["aus"] - faces["aus"].median(0).values).abs().mean()))
+        return "au_mae", m["au_mae"], base, m["au_mae"] < 0.8 * base
+    if net == "landmarks":  # the mean landmark layout
+        lmk = faces["landmarks"]
+        base = float(((lmk - lmk.mean(0)).norm(dim=-1).mean(1) / T.inter_ocular(lmk)).mean())
+        return "fan_nme", m["fan_nme"], base, m["fan_nme"] < 0.6 * base
+    if net == "identity":  # chance
+        return "id_auc", m["id_auc"], 0.5, m["id_auc"] > 0.75
+    if net == "fitter":  # a frontal pose
+        base = float(faces["pose"].abs().mean())
+        return "fitter_pose_deg", m["fitter_pose_deg"], base, m["fitter_pose_deg"] < 0.6 * base
+    if net == "clip":  # chance among the expression vocabulary
+        return "clip_zero_shot_top1", m["clip_zero_shot_top1"], 1 / len(EXPRESSIONS), m["clip_zero_shot_top1"] > 0.25
+    raise ValueError(net)
+
+
+@pytest.mark.parametrize("net", sorted(NET_WEIGHTS))
+def test_shipped_lite_net_beats_trivial_baseline(net, held_out):
+    """Every checkpoint in weights/ must beat a trivial baseline on held-out identities.
+    A net that has not been trained to that point yet is not shipped (and is skipped here)."""
+    if not (hub.default_weights_dir() / NET_WEIGHTS[net] / "config.json").exists():
+        pytest.skip(f"{NET_WEIGHTS[net]} is not shipped yet")
+    name, value, base, ok = _beats_baseline(net, hub.load(NET_WEIGHTS[net]), held_out)
+    assert ok, f"{name} = {value:.4f} does not beat the trivial baseline {base:.4f}"
+
+
+def test_untrained_net_fails_the_baseline_check(held_out):
+    """The check above can fail: a randomly initialised AU net does not pass it."""
+    torch.manual_seed(0)
+    assert not _beats_baseline("au", AURegressor(channels=TINY).eval(), held_out)[3]
+
+
+def test_lite_perceptual_orders_faces(held_out):
+    if not all((hub.default_weights_dir() / NET_WEIGHTS[n] / "config.json").exists() for n in ("landmarks", "identity")):
+        pytest.skip("the lite perceptual distance needs the shipped landmark and identity nets")
+    d = PerceptualDistance("lite")
+    x = T.images_of(held_out, slice(0, 8))
+    same = T.images_of(held_out, slice(0, 8))
+    other = T.images_of(held_out, slice(8, 16))
+    with torch.no_grad():
+        assert torch.allclose(d(x, same), torch.zeros(8), atol=1e-5)
+        assert (d(x, other) > 0.01).all()
