@@ -94,15 +94,14 @@ def test_synthface_group_quick(tmp_path):
 
 
 def test_perception_group_quick():
-    from lgfa_lite import hub
-    from lgfa_lite.bench.group_perception import NET_WEIGHTS
+    from lgfa_lite.nets.train_perception import NET_WEIGHTS, is_shipped
 
     runner.discover()
     metrics = bench.GROUPS["perception"](True)
     baselines = {"au_mae_baseline_mean", "fan_nme_baseline_mean", "fitter_landmark_px_baseline_mean",
                  "fitter_pose_deg_baseline_zero", "clip_zero_shot_chance", "n_test_faces"}
     assert baselines <= set(metrics) and metrics["n_test_faces"] == 64
-    shipped = [n for n, w in NET_WEIGHTS.items() if (hub.default_weights_dir() / w / "config.json").exists()]
+    shipped = [n for n in NET_WEIGHTS if is_shipped(n)]
     for net in shipped:  # every shipped net is scored and timed
         assert f"ms_per_image_{net}" in metrics and metrics[f"ms_per_image_{net}"] > 0
         assert f"train_minutes_{net}" in metrics

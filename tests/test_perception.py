@@ -12,8 +12,8 @@ from lgfa_lite.nets.fitter import FaceFitter, fit_landmarks, landmarks_2d, param
 from lgfa_lite.nets.identity import IdentityEmbedding, IdentityNet
 from lgfa_lite.nets.landmarks import LandmarkNet, convert_face_alignment, decode_heatmaps, target_heatmaps
 from lgfa_lite.nets.perceptual import PerceptualDistance
-from lgfa_lite.bench.group_perception import NET_WEIGHTS
 from lgfa_lite.nets import train_perception as T
+from lgfa_lite.nets.train_perception import NET_WEIGHTS, is_shipped
 from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, FaceParams, render
 from lgfa_lite.train import TrainingState, load_training_state, save_training_state
 
@@ -241,7 +241,7 @@ def _beats_baseline(net, model, faces):
 def test_shipped_lite_net_beats_trivial_baseline(net, held_out):
     """Every checkpoint in weights/ must beat a trivial baseline on held-out identities.
     A net that has not been trained to that point yet is not shipped (and is skipped here)."""
-    if not (hub.default_weights_dir() / NET_WEIGHTS[net] / "config.json").exists():
+    if not is_shipped(net):
         pytest.skip(f"{NET_WEIGHTS[net]} is not shipped yet")
     name, value, base, ok = _beats_baseline(net, hub.load(NET_WEIGHTS[net]), held_out)
     assert ok, f"{name} = {value:.4f} does not beat the trivial baseline {base:.4f}"
@@ -254,7 +254,7 @@ def test_untrained_net_fails_the_baseline_check(held_out):
 
 
 def test_lite_perceptual_orders_faces(held_out):
-    if not all((hub.default_weights_dir() / NET_WEIGHTS[n] / "config.json").exists() for n in ("landmarks", "identity")):
+    if not (is_shipped("landmarks") and is_shipped("identity")):
         pytest.skip("the lite perceptual distance needs the shipped landmark and identity nets")
     d = PerceptualDistance("lite")
     x = T.images_of(held_out, slice(0, 8))

@@ -12,16 +12,13 @@ import time
 
 from lgfa_lite.bench import register
 
-NET_WEIGHTS = {"au": "au-synthfaces-64", "identity": "identity-synthfaces-64", "fitter": "fitter-synthfaces-64",
-               "landmarks": "fan-synthfaces-64", "clip": "clip-synthfaces-64"}
-
-
 @register("perception")
 def perception(quick: bool) -> dict:
     import torch
 
     from lgfa_lite import hub
-    from lgfa_lite.nets.train_perception import TEST_SIZE, TRAIN_IDS, evaluate, images_of, inter_ocular, load_faces, standard_faces
+    from lgfa_lite.nets.train_perception import (NET_WEIGHTS, TEST_SIZE, TRAIN_IDS, evaluate, images_of, inter_ocular,
+                                                 load_faces, standard_faces)
     from lgfa_lite.synthface import EXPRESSIONS
 
     # quick (tests): 64 test faces; the numbers only prove the pipeline runs.
@@ -40,11 +37,11 @@ def perception(quick: bool) -> dict:
             card = hub.read_card(hub.resolve(name))["results"]
             if f"train_minutes_{net}" in card:
                 out[f"train_minutes_{net}"] = float(card[f"train_minutes_{net}"])
-            one = images_of(test, slice(0, 1))
-            model(one) if net != "clip" else model.encode_image(one)
+            run, one = (model.encode_image if net == "clip" else model), images_of(test, slice(0, 1))
+            run(one)  # warm-up
             reps, t0 = (2 if quick else 20), time.perf_counter()
             for _ in range(reps):
-                model(one) if net != "clip" else model.encode_image(one)
+                run(one)
             out[f"ms_per_image_{net}"] = 1000 * (time.perf_counter() - t0) / reps
     finally:
         torch.set_grad_enabled(True)

@@ -26,12 +26,13 @@ from tqdm.auto import tqdm
 
 from lgfa_lite import hub
 from lgfa_lite._memory import keep_freed_memory
-from lgfa_lite.synthface import EXPRESSIONS, LGFA_WORDS, SynthFaceImages, default_cache_dir, expression_name
+from lgfa_lite.synthface import (EXPRESSIONS, LGFA_WORDS, FaceParams, SynthFaceImages, default_cache_dir, expression_name,
+                                 expression_sentence)
 from lgfa_lite.train import TrainingState, load_training_state, save_training_state
 
 from .au import AURegressor
 from .clip import TextImageModel
-from .fitter import FaceFitter, landmarks_2d, raw_from_params
+from .fitter import FaceFitter, landmarks_2d, params_from_raw, raw_from_params
 from .identity import IdentityNet
 from .landmarks import LandmarkNet, decode_heatmaps, target_heatmaps
 
@@ -70,10 +71,6 @@ _SYNONYMS: dict[str, list[str]] = {}
 for _word, _expr in LGFA_WORDS.items():
     if _expr and _expr != _word:
         _SYNONYMS.setdefault(_expr, []).append(_word)
-
-
-def expression_prompt(expr: str) -> str:
-    return "The person has a neutral expression." if expr == "neutral" else f"The person is {expr}."
 
 
 def caption_variant(caption: str, rng: random.Random) -> str:
@@ -140,9 +137,7 @@ def evaluate(net: str, model: nn.Module, data: dict) -> dict:
         return {"fan_nme": float(err.mean())}
     if net == "fitter":
         res = data["image"].shape[-1]
-        params = _batched(lambda x: model(x), data)
-        from lgfa_lite.synthface import FaceParams
-        p = FaceParams.cat(params)
+        p = FaceParams.cat(_batched(model, data))
         px = (landmarks_2d(p, res) - data["landmarks"]).norm(dim=-1).mean()
         return {"fitter_landmark_px": float(px), "fitter_pose_deg": float((p.pose - data["pose"]).abs().mean())}
     if net == "clip":
@@ -156,7 +151,7 @@ def evaluate_clip(model: TextImageModel, data: dict) -> dict:
     names = [expression_name(a) for a in data["aus"]]
     vocab = list(EXPRESSIONS)
     keep = [i for i, n in enumerate(names) if n in vocab]
-    txt = model.encode_text([expression_prompt(e) for e in vocab])
+    txt = model.encode_text([expression_sentence(e) for e in vocab])
     pred = (img[keep] @ txt.T).argmax(1)
     truth = torch.tensor([vocab.index(names[i]) for i in keep])
     # image -> text retrieval among 100 test captions (distinct), each image's own among them
@@ -233,13 +228,11 @@ def _landmark_loss(model, aux, data, idx, rng):
 
 
 def _fitter_loss(model, aux, data, idx, rng):
-    from lgfa_lite.synthface import FaceParams
     gt = FaceParams(**{k: data[k][idx] for k in ("shape", "appearance", "aus", "jaw", "pose", "camera")})
     raw = model.raw(images_of(data, idx))
     raw_gt = raw_from_params(gt)
     param_loss = F.smooth_l1_loss(raw, raw_gt)
     res = data["image"].shape[-1]
-    from .fitter import params_from_raw
     lmk = landmarks_2d(params_from_raw(raw), res)
     px = (lmk - data["landmarks"][idx]).norm(dim=-1).mean()
     return param_loss + 0.2 * px, {"px": float(px.detach())}
@@ -282,6 +275,13 @@ NETS: dict[str, NetSpec] = {
                     "SynthFaces captions with LGFA-word synonyms.", aux=_clip_aux),
 }
 
+NET_WEIGHTS = {name: spec.weights for name, spec in NETS.items()}  # net -> checkpoint folder name
+
+
+def is_shipped(net: str) -> bool:
+    """Whether `weights/` holds this net's lite checkpoint."""
+    return (hub.default_weights_dir() / NET_WEIGHTS[net] / "config.json").exists()
+
 
 def train(net: str, *, steps: int | None = None, batch: int | None = None, resolution: int = 64,
           lr: float | None = None, out_dir=None, work_dir=None, resume: bool = True,
@@ -306,7 +306,8 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
     aux = spec.aux(model, data) if spec.aux else nn.Module()
     params = [p for p in list(model.parameters()) + list(aux.parameters()) if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4 if net != "clip" else 0.05)
-    state = (load_training_state(work_dir, {"model": model, "aux": aux}, {"opt": opt}) if resume else None) or TrainingState()
+    saved = ({"model": model, "aux": aux}, {"opt": opt})  # what the training state holds
+    state = (load_training_state(work_dir, *saved) if resume else None) or TrainingState()
     rng = random.Random(seed * 1000003 + state.step)
     warmup = max(1, min(200, steps // 10))
 
@@ -342,10 +343,10 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
         if time.time() - t_saved > save_every_s:
             state.seconds += time.time() - t_run
             t_run = t_saved = time.time()
-            save_training_state(work_dir, {"model": model, "aux": aux}, {"opt": opt}, state)
+            save_training_state(work_dir, *saved, state)
     bar.close()
     state.seconds += time.time() - t_run
-    save_training_state(work_dir, {"model": model, "aux": aux}, {"opt": opt}, state)
+    save_training_state(work_dir, *saved, state)
 
     model.eval()
     test = standard_faces("test", test_size, resolution, cache_dir)

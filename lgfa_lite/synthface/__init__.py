@@ -3,9 +3,10 @@
 Parameters (`FaceParams`) -> `render` -> image, landmarks (iBUG 68) with visibility, mask.
 Motion programs (`MOTIONS`, `motion_clip`) make captioned videos; datasets split identities.
 """
-from .dataset import SPLITS, SynthFaceClips, default_cache_dir, SynthFaceImages, identities, split_of
+from .dataset import SPLITS, SynthFaceClips, SynthFaceImages, default_cache_dir, identities, split_of
 from .draw import draw_landmarks
-from .motions import LGFA_WORDS, MOTIONS, Motion, caption, clip_caption, expression_name, motion_clip, template_caption
+from .motions import (LGFA_WORDS, MOTIONS, Motion, caption, clip_caption, expression_name, expression_sentence,
+                      motion_clip, template_caption)
 from .params import (APPEARANCE_NAMES, AU_DESCRIPTIONS, AU_INDEX, AU_NAMES, EXPRESSIONS, N_AUS,
                      POSE_LIMITS, SHAPE_NAMES, FaceParams, au_vector)
 from .render import RESOLUTIONS, Renderer, RenderOutput, render

@@ -120,6 +120,11 @@ def hair_word(appearance: torch.Tensor) -> str:
     return "red" if warm > 0.6 else ("blond" if dark < -1.0 else "brown")
 
 
+def expression_sentence(expr: str) -> str:
+    """The first sentence of a still face's caption (and a zero-shot CLIP prompt)."""
+    return "The person has a neutral expression." if expr == "neutral" else f"The person is {expr}."
+
+
 def caption(params: FaceParams) -> list[str]:
     """One caption per face: the LGFA template sentence, then pose and appearance details."""
     out = []
@@ -135,8 +140,7 @@ def caption(params: FaceParams) -> list[str]:
             details.append("looking up")
         elif pitch < -12:
             details.append("looking down")
-        text = f"The person is {expr}." if expr != "neutral" else "The person has a neutral expression."
-        out.append(text + " " + ", ".join(details).capitalize() + ".")
+        out.append(expression_sentence(expr) + " " + ", ".join(details).capitalize() + ".")
     return out
 
 

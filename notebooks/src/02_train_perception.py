@@ -55,11 +55,9 @@ import numpy as np
 import torch
 
 from lgfa_lite import hub
-from lgfa_lite.bench.group_perception import NET_WEIGHTS
 from lgfa_lite.nets.fitter import landmarks_2d
-from lgfa_lite.nets.train_perception import (NETS, evaluate, expression_prompt, images_of, standard_faces,
-                                             train)
-from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, Renderer, draw_landmarks
+from lgfa_lite.nets.train_perception import NET_WEIGHTS, NETS, evaluate, images_of, standard_faces, train
+from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, Renderer, draw_landmarks, expression_sentence
 from lgfa_lite.video import to_uint8_frames
 
 if net not in NETS:
@@ -174,7 +172,7 @@ if "identity" in nets:
 # %%
 if "clip" in nets:
     vocab = list(EXPRESSIONS)
-    txt = nets["clip"].encode_text([expression_prompt(e) for e in vocab])
+    txt = nets["clip"].encode_text([expression_sentence(e) for e in vocab])
     probs = (nets["clip"].encode_image(images) @ txt.T * 30).softmax(-1)
     fig, axes = plt.subplots(1, len(show), figsize=(2.6 * len(show), 3.2))
     for ax, f, p, i in zip(np.atleast_1d(axes), faces_u8, probs, show):
