@@ -10,6 +10,7 @@ from importlib import import_module
 
 _TAB_MODULES = [
     "synthfaces",  # SynthFaces playground
+    "ganimation",  # GANimation: AU-conditioned expression editing
 ]
 
 TABS = sorted((import_module(f"{__name__}.{m}") for m in _TAB_MODULES), key=lambda m: m.ORDER)

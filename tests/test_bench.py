@@ -107,3 +107,16 @@ def test_perception_group_quick():
         assert f"train_minutes_{net}" in metrics
     if "identity" in shipped:
         assert 0.5 < metrics["id_auc"] <= 1.0
+
+
+def test_ganimation_group_quick(monkeypatch):
+    """Scores edits against paired ground-truth renders; a tiny untrained generator stands in."""
+    from lgfa_lite.bench.group_ganimation import ganimation
+    from lgfa_lite.methods import ganimation as GA
+    from lgfa_lite.synthface import N_AUS
+
+    monkeypatch.setattr(GA, "load", lambda name=GA.WEIGHTS: GA.Generator(N_AUS, 8, 1).eval())
+    res = ganimation(quick=True)
+    for key in ("psnr_vs_gt", "baseline_no_edit_psnr", "id_sim", "mask_mean", "ms_per_frame_64"):
+        assert key in res and res[key] == res[key]
+    assert 0 <= res["mask_mean"] <= 1 and res["baseline_no_edit_psnr"] > 10

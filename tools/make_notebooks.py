@@ -20,6 +20,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "notebooks" / "src"
 DST = ROOT / "notebooks"
+_INCLUDE = re.compile(r"^# %% include (?P<file>[\w.]+)\s*$")
 _MARK = re.compile(r"^# %%(?P<md> \[markdown\])?(?:\s+tags=(?P<tags>\[.*\]))?\s*$")
 
 
@@ -28,6 +29,13 @@ def parse_cells(text: str) -> list[dict]:
     cells: list[dict] = []
     cur = None
     for line in text.splitlines():
+        inc = _INCLUDE.match(line)
+        if inc:  # a code cell shared by every notebook (the setup cell), kept in one file
+            shared = (SRC / inc["file"]).read_text().splitlines()
+            cur = {"type": "code", "tags": [], "lines": _drop_header(shared)}
+            cells.append(cur)
+            cur = None
+            continue
         m = _MARK.match(line)
         if m:
             cur = {"type": "markdown" if m["md"] else "code", "tags": json.loads(m["tags"] or "[]"), "lines": []}
@@ -44,6 +52,14 @@ def parse_cells(text: str) -> list[dict]:
     for c in cells:
         c["source"] = "\n".join(c.pop("lines")).strip("\n")
     return cells
+
+
+def _drop_header(lines: list[str]) -> list[str]:
+    """An included file's leading comment block explains the file, not the cell: drop it."""
+    i = 0
+    while i < len(lines) and lines[i].startswith("#"):
+        i += 1
+    return ["# Setup: in Colab, install lgfa-lite; elsewhere use the checkout this notebook lives in.", *lines[i:]]
 
 
 def build_notebook(src: Path) -> nbformat.NotebookNode:
@@ -71,7 +87,7 @@ def render(nb) -> str:
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     stale = []
-    for src in sorted(SRC.glob("*.py")):
+    for src in sorted(p for p in SRC.glob("*.py") if not p.name.startswith("_")):
         dst = DST / f"{src.stem}.ipynb"
         text = render(build_notebook(src))
         if dst.is_file() and dst.read_text() == text:

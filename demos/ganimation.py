@@ -1,0 +1,320 @@
+"""Tab "GANimation": edit a face's expression with action-unit sliders; animate to a target.
+
+Plain Python first (tested in tests/test_demo_ganimation.py): reading a face (upload or a
+SynthFaces sample), reading its AUs, editing, animating. build() only wires them to Gradio.
+Models load on first use.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from demos.synthfaces import InputError, _clamped  # one way to check user numbers across the Space
+
+TITLE = "GANimation"
+ORDER = 30
+
+log = logging.getLogger(__name__)
+
+SIZE = 64  # the lite generator's resolution
+DISPLAY = 256
+FRAMES_RANGE, FPS_RANGE = (2, 64), (1, 30)
+VIDEO_DIR = Path(tempfile.gettempdir()) / "lgfa_lite_demo_videos"
+EXAMPLES = [[3, "smiling"], [11, "surprised"], [25, "angry"], [40, "sad"], [58, "opening mouth"], [77, "winking"]]
+
+
+
+
+def au_names() -> list[str]:
+    from lgfa_lite.synthface import AU_NAMES
+
+    return list(AU_NAMES)
+
+
+def au_label(name: str) -> str:
+    from lgfa_lite.synthface import AU_DESCRIPTIONS
+
+    return f"{name} {AU_DESCRIPTIONS.get(name, '')}".strip()
+
+
+def preset_names() -> list[str]:
+    from lgfa_lite.methods.ganimation import PRESETS
+
+    return list(PRESETS)
+
+
+@functools.lru_cache(maxsize=None)
+def _model(name: str):
+    from lgfa_lite import hub
+
+    return hub.load(name)
+
+
+def generator():
+    from lgfa_lite import hub
+    from lgfa_lite.methods.ganimation import WEIGHTS
+
+    try:
+        return _model(WEIGHTS)
+    except hub.CheckpointError:
+        raise InputError(f"The GANimation checkpoint ({WEIGHTS}) is not in weights/ yet: train it with "
+                         "`python -m lgfa_lite.methods.ganimation --minutes 40`.") from None
+
+
+# ---------------------------------------------------------------- faces
+
+
+def sample_face(seed) -> np.ndarray:
+    """A SynthFaces test-identity face (neutral expression) as uint8 (64, 64, 3)."""
+    import torch
+
+    from lgfa_lite.synthface import FaceParams, identities, render
+
+    try:
+        s = int(float(seed))
+    except (TypeError, ValueError):
+        raise InputError(f"Sample number must be a whole number, not {seed!r}.") from None
+    ids = identities("test", 100)
+    p = FaceParams.identity(ids[s % len(ids)], batch=1)
+    with torch.no_grad():
+        img = render(p, SIZE).image
+    return (img[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def prepare_face(image) -> np.ndarray:
+    """An upload (path / array) -> a checked uint8 (64, 64, 3) face; clear errors otherwise."""
+    from lgfa_lite.faces import FaceInputError, face_tensor, require_face
+
+    try:
+        t = face_tensor(image, SIZE)
+        require_face(t)
+    except FaceInputError as e:
+        raise InputError(str(e)) from None
+    return (t[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def _tensor(face: np.ndarray):
+    import torch
+
+    if face is None:
+        raise InputError("No face yet: upload a photo or click “Use sample face”.")
+    return torch.from_numpy(np.ascontiguousarray(face)).permute(2, 0, 1)[None].float() / 255
+
+
+def read_aus(face: np.ndarray) -> list[float]:
+    """The face's own AU intensities, read by the lite AU regressor (0 where it is not shipped)."""
+    import torch
+
+    from lgfa_lite import hub
+
+    try:
+        net = _model("au-synthfaces-64")
+    except hub.CheckpointError:
+        return [0.0] * len(au_names())
+    with torch.no_grad():
+        return [round(float(v), 2) for v in net(_tensor(face))[0]]
+
+
+def check_aus(values, warnings: list[str]) -> list[float]:
+    names = au_names()
+    values = list(values)
+    if len(values) != len(names):
+        raise InputError(f"Expected {len(names)} AU values, got {len(values)}.")
+    return [_clamped(v, name, 0.0, 1.0, warnings) for name, v in zip(names, values)]
+
+
+def preset_aus(name: str) -> list[float]:
+    from lgfa_lite.methods.ganimation import PRESETS
+
+    if name not in PRESETS:
+        raise InputError(f"Preset must be one of {', '.join(PRESETS)}; got {name!r}.")
+    return [round(float(v), 2) for v in PRESETS[name]]
+
+
+def _display(img) -> np.ndarray:
+    from lgfa_lite.video import to_uint8_frames, upscale_frames
+
+    return upscale_frames(to_uint8_frames(img), min_size=DISPLAY, mode="nearest")
+
+
+class Edited(NamedTuple):
+    image: np.ndarray  # display-size uint8
+    attention: np.ndarray  # A: white = kept from the input
+    colour: np.ndarray  # C
+    mask_mean: float
+    warnings: list[str]
+
+
+def edit_face(face: np.ndarray, aus) -> Edited:
+    import torch
+
+    from lgfa_lite.methods.ganimation import edit, mask_saturated
+
+    warnings: list[str] = []
+    target = torch.tensor([check_aus(aus, warnings)])
+    out, A, C = edit(generator(), _tensor(face), target)
+    problem = mask_saturated(float(A.mean()))
+    if problem:
+        warnings.append(problem)
+    return Edited(_display(out)[0], _display(A.expand(-1, 3, -1, -1))[0], _display(C)[0], float(A.mean()), warnings)
+
+
+class Animation(NamedTuple):
+    path: Path
+    strip: np.ndarray
+    warnings: list[str]
+
+
+def animate_face(face: np.ndarray, aus, frames=16, fps=10, out_dir=None) -> Animation:
+    """mp4 from the face's own expression (as the AU regressor reads it) to the target AUs."""
+    import torch
+
+    from lgfa_lite.methods.ganimation import animate, interpolate_aus
+    from lgfa_lite.video import frames_to_strip, write_mp4
+
+    warnings: list[str] = []
+    target = torch.tensor(check_aus(aus, warnings))
+    n = _int_in(frames, "Frames", FRAMES_RANGE, warnings)
+    rate = _int_in(fps, "FPS", FPS_RANGE, warnings)
+    source = torch.tensor(read_aus(face))
+    video = animate(generator(), _tensor(face), interpolate_aus(source, target, n))
+    out = Path(out_dir) if out_dir else VIDEO_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    path = write_mp4(_display(video), out / f"ganimation_{time.strftime('%Y%m%d-%H%M%S')}_{uuid.uuid4().hex[:6]}.mp4",
+                     fps=rate, min_size=0)
+    return Animation(path, frames_to_strip(_display(video)), warnings)
+
+
+def _int_in(value, what, bounds, warnings) -> int:
+    return int(round(_clamped(value, what, *bounds, warnings)))
+
+
+def warm_up() -> None:
+    try:
+        generator()
+    except InputError:
+        pass
+
+
+# ---------------------------------------------------------------- Gradio wiring
+
+
+def build() -> None:
+    import gradio as gr
+
+    names = au_names()
+
+    def guarded(fn):
+        @functools.wraps(fn)
+        def run(*args):
+            try:
+                result = fn(*args)
+            except InputError as e:
+                raise gr.Error(str(e)) from None
+            except gr.Error:
+                raise
+            except Exception as e:  # never a traceback in the UI, never a dead server
+                log.exception("GANimation tab failed")
+                raise gr.Error(f"Something went wrong: {type(e).__name__}: {e}") from None
+            for w in getattr(result, "warnings", []) or []:
+                gr.Warning(w)
+            return result
+        return run
+
+    gr.Markdown(
+        "**GANimation** (Pumarola et al., 2018): the generator paints a colour image **C** and an attention "
+        "mask **A** and keeps the input where A is white: `out = A·input + (1−A)·C`. Set the target "
+        "expression with action-unit sliders (they start at the face's own AUs), a preset, or a reference "
+        "face; *Animate* makes an mp4 from the face's expression to the target. Lite profile: 64 px."
+    )
+    face_state = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            upload = gr.Image(label="Face (upload)", type="filepath", sources=["upload", "clipboard"], height=220)
+            with gr.Row():
+                sample = gr.Number(value=3, label="Sample face #", precision=0, scale=2)
+                sample_btn = gr.Button("Use sample face", scale=2)
+            face_view = gr.Image(label="Input face (64 px)", interactive=False, height=220, format="png")
+            with gr.Accordion("Copy the expression of a reference face", open=False):
+                reference = gr.Image(label="Reference face", type="filepath", sources=["upload", "clipboard"], height=180)
+                ref_sample = gr.Number(value=11, label="or reference sample #", precision=0)
+                copy_btn = gr.Button("Copy AUs from reference")
+        with gr.Column(scale=1, min_width=280):
+            preset = gr.Dropdown(preset_names(), value="smiling", label="Preset expression")
+            with gr.Accordion("Target action units (0..1)", open=True):
+                sliders = [gr.Slider(0, 1, value=0, step=0.05, label=au_label(n)) for n in names]
+            edit_btn = gr.Button("Edit expression", variant="primary")
+        with gr.Column(scale=1, min_width=280):
+            result = gr.Image(label="Edited face", interactive=False, format="png", height=256)
+            with gr.Row():
+                attention = gr.Image(label="Attention A (white = kept)", interactive=False, format="png", height=140)
+                colour = gr.Image(label="Colour C", interactive=False, format="png", height=140)
+            with gr.Row():
+                frames = gr.Slider(*FRAMES_RANGE, value=16, step=1, label="Frames")
+                fps = gr.Slider(*FPS_RANGE, value=10, step=1, label="FPS")
+            anim_btn = gr.Button("Animate to target")
+            video = gr.Video(label="Animation (mp4)", format="mp4", interactive=False, autoplay=True, loop=True,
+                             height=256, buttons=["download"])
+            strip = gr.Image(label="Frames", interactive=False, format="png")
+
+    @guarded
+    def _use_face(face):
+        return face, _display(face[None].transpose(0, 3, 1, 2) / 255.0)[0], *read_aus(face)
+
+    def _from_upload(path):
+        if not path:  # the upload was cleared: keep the current face
+            return (gr.skip(),) * (2 + len(names))
+        return _use_face(guarded(prepare_face)(path))
+
+    def _from_sample(n):
+        return _use_face(guarded(sample_face)(n))
+
+    face_outputs = [face_state, face_view, *sliders]
+    upload.change(_from_upload, upload, face_outputs, api_name="load_face")
+    sample_btn.click(_from_sample, sample, face_outputs, api_name="sample_face")
+
+    @guarded
+    def _copy(ref_path, ref_n):
+        face = prepare_face(ref_path) if ref_path else sample_face(ref_n)
+        return read_aus(face)
+
+    copy_btn.click(lambda p, n: _copy(p, n), [reference, ref_sample], sliders, api_name="copy_expression")
+    preset.input(guarded(preset_aus), preset, sliders, api_name="preset")
+
+    @guarded
+    def _edit(face, *aus):
+        return edit_face(face, aus)
+
+    def _edit_outputs(face, *aus):
+        e = _edit(face, *aus)
+        return e.image, e.attention, e.colour
+
+    edit_btn.click(_edit_outputs, [face_state, *sliders], [result, attention, colour], api_name="edit")
+
+    @guarded
+    def _animate(face, n, rate, *aus):
+        return animate_face(face, aus, n, rate)
+
+    def _anim_outputs(face, n, rate, *aus):
+        a = _animate(face, n, rate, *aus)
+        return str(a.path), a.strip
+
+    anim_btn.click(_anim_outputs, [face_state, frames, fps, *sliders], [video, strip], api_name="animate")
+
+    def _example(n, name):
+        face_out = _from_sample(n)
+        aus = guarded(preset_aus)(name)
+        e = _edit(face_out[0], *aus)
+        return (*face_out[:2], *aus, e.image, e.attention, e.colour)
+
+    gr.Examples(examples=EXAMPLES, inputs=[sample, preset],
+                outputs=[face_state, face_view, *sliders, result, attention, colour],
+                fn=_example, run_on_click=True, cache_examples=False,
+                label="Examples (sample face + target expression): click one")

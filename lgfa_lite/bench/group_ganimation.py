@@ -1,0 +1,76 @@
+"""Benchmark group ``ganimation``: AU edits of held-out SynthFaces faces against paired ground truth.
+
+Each test face gets the AUs of another test face as its target; the ground truth is the same
+face rendered with those AUs (everything else unchanged). The trivial baseline is no edit
+(output = input). AUs are read by the lite AU regressor, identity by the lite identity net.
+"""
+import time
+
+from lgfa_lite.bench import register
+
+
+def psnr(a, b):
+    import torch
+
+    mse = (a - b).pow(2).flatten(1).mean(1).clamp(min=1e-10)
+    return 10 * torch.log10(1 / mse)
+
+
+@register("ganimation")
+def ganimation(quick: bool) -> dict:
+    import torch
+
+    from lgfa_lite import hub
+    from lgfa_lite.methods import ganimation as GA
+    from lgfa_lite.nets.train_perception import TEST_SIZE, images_of, standard_faces
+    from lgfa_lite.synthface import FaceParams, render
+
+    try:
+        G = GA.load()
+    except hub.CheckpointError:
+        return {"checkpoint_missing": 1.0}  # not trained yet: nothing to measure
+    id_net = hub.load("identity-synthfaces-64")
+    try:
+        au_net = hub.load("au-synthfaces-64")
+    except hub.CheckpointError:
+        au_net = None  # the AU keys need the lite AU regressor: absent until it is shipped
+    n = 64 if quick else TEST_SIZE // 2
+    faces = standard_faces("test", 2 * n)
+    src = slice(0, n)
+    x = images_of(faces, src)
+    target = faces["aus"][n:2 * n].float()  # another face's expression
+    params = FaceParams(**{k: faces[k][src].float() for k in ("shape", "appearance", "aus", "jaw", "pose", "camera")})
+    out, masks = [], []
+    with torch.no_grad():
+        gt = torch.cat([render(params[i:i + 64].replace(aus=target[i:i + 64]), x.shape[-1]).image for i in range(0, n, 64)])
+        for i in range(0, n, 64):
+            y, a, _ = G(x[i:i + 64], target[i:i + 64])
+            out.append(y)
+            masks.append(a.flatten(1).mean(1))
+        out, masks = torch.cat(out), torch.cat(masks)
+        res = {
+            "n_edits": float(n),
+            "psnr_vs_gt": float(psnr(out, gt).mean()),
+            "baseline_no_edit_psnr": float(psnr(x, gt).mean()),
+            "id_sim": float((id_net(out) * id_net(x)).sum(-1).mean()),
+            "mask_mean": float(masks.mean()),
+            "mask_saturated_fraction": float(((masks > 0.98) | (masks < 0.02)).float().mean()),
+        }
+        if au_net is not None:
+            read = lambda imgs: torch.cat([au_net(imgs[i:i + 128]) for i in range(0, len(imgs), 128)])
+            res["au_mae"] = float((read(out) - target).abs().mean())
+            res["baseline_no_edit_au_mae"] = float((read(x) - target).abs().mean())
+            res["au_mae_ground_truth_render"] = float((read(gt) - target).abs().mean())  # the regressor's floor
+        one, aus = x[:1], target[:1]
+        G(one, aus)
+        reps, t0 = (3 if quick else 30), time.perf_counter()
+        for _ in range(reps):
+            G(one, aus)
+        res["ms_per_frame_64"] = 1000 * (time.perf_counter() - t0) / reps
+    try:
+        card = hub.read_card(hub.resolve(GA.WEIGHTS)).get("results", {})
+    except hub.CheckpointError:  # a generator passed in, not a shipped folder
+        card = {}
+    if "train_minutes" in card:
+        res["train_minutes"] = float(card["train_minutes"])
+    return res

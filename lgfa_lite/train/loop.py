@@ -1,0 +1,217 @@
+"""One training loop for every lgfa-lite model: single process, or `torchrun` data parallel.
+
+    loop = TrainLoop(config, modules={"G": G, "D": D}, optimizers={"G": opt_g, "D": opt_d})
+    for step in loop:                      # resumes from config.work_dir; ends at steps or minutes
+        loss = ...
+        loop.step(opt_g, loss, G)          # zero_grad, backward, average grads over ranks, clip, step
+        loop.log(loss=loss)
+
+Under `torchrun --nproc_per_node N` (gloo on CPU, NCCL on GPU) every rank draws its own batch
+(seeded by rank) and gradients are averaged with one all-reduce per optimizer step. That is
+what DistributedDataParallel does, done by hand because GAN steps (alternating nets, gradient
+penalties with double backward) are outside what DDP supports. Rank 0 logs, shows progress
+and writes the resumable state; a budget stop is decided on rank 0 so all ranks stop together.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from pathlib import Path
+from typing import Iterator
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm.auto import tqdm
+
+from lgfa_lite._memory import keep_freed_memory
+
+from .state import TrainingState, load_training_state, save_training_state
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Loop settings shared by every trainer; methods subclass it with their own fields."""
+    steps: int = 1000
+    batch: int = 16
+    lr: float = 1e-4
+    minutes: float | None = None  # wall-time budget summed over resumed runs; whichever of steps/minutes ends first
+    seed: int = 0
+    work_dir: str = ""  # resumable state; "" = no checkpoints
+    save_every_s: float = 180.0
+    log_every: int = 25
+    progress: bool = True
+
+    def override(self, opts: list[str]) -> "TrainConfig":
+        """A copy with `KEY VAL` pairs applied, as the original LGFA's `--opts KEY VAL ...`.
+        Values are parsed by the field's type; dict fields take `KEY.SUBKEY VAL`."""
+        if len(opts) % 2:
+            raise ValueError(f"--opts takes KEY VAL pairs, got an odd count: {opts}")
+        changes = {}
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        for key, raw in zip(opts[::2], opts[1::2]):
+            name, _, sub = key.partition(".")
+            if name not in fields:
+                raise ValueError(f"unknown option {key!r}; options: {', '.join(sorted(fields))}")
+            current = changes.get(name, getattr(self, name))
+            if sub:
+                if not isinstance(current, dict) or sub not in current:
+                    raise ValueError(f"unknown option {key!r}")
+                current = dict(current)
+                current[sub] = _parse(raw, current[sub], key)
+                changes[name] = current
+            else:
+                changes[name] = _parse(raw, current, key)
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(raw: str, like, key: str):
+    try:
+        if isinstance(like, bool):
+            if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("1", "true", "yes")
+        if isinstance(like, int):
+            return int(raw)
+        if isinstance(like, float) or like is None:
+            return None if raw.lower() == "none" else float(raw)
+        return type(like)(raw)
+    except ValueError:
+        raise ValueError(f"option {key}: cannot read {raw!r} as {type(like).__name__}") from None
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world size); starts the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+class TrainLoop:
+    def __init__(self, config: TrainConfig, modules: dict[str, nn.Module],
+                 optimizers: dict[str, torch.optim.Optimizer], desc: str = "train"):
+        self.config, self.modules, self.optimizers = config, modules, optimizers
+        self.rank, self.world = distributed()
+        self.is_main = self.rank == 0
+        keep_freed_memory()  # the same big activations every step: keep their pages
+        self.work_dir = Path(config.work_dir) if config.work_dir else None
+        self.state = None
+        if self.work_dir is not None:
+            self.state = load_training_state(self.work_dir, modules, optimizers)
+        self.state = self.state or TrainingState()
+        self.history: list[dict] = self.state.extra.setdefault("history", [])
+        # every rank starts from rank 0's weights, then draws its own batches
+        if self.world > 1:
+            for m in modules.values():
+                for t in list(m.parameters()) + list(m.buffers()):
+                    dist.broadcast(t.data, 0)
+        self.generator = torch.Generator().manual_seed(config.seed * 1009 + self.rank * 7919 + self.state.step)
+        self._bar = None
+        self._pending: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ iteration
+    @property
+    def progress(self) -> float:
+        """Fraction of the run done (by steps or by the time budget, whichever is further)."""
+        budget = self.config.minutes * 60 if self.config.minutes else math.inf
+        return max(self.state.step / max(1, self.config.steps), self._seconds() / budget)
+
+    def _seconds(self) -> float:
+        return self.state.seconds + (time.time() - self._t_run if hasattr(self, "_t_run") else 0.0)
+
+    def _should_stop(self) -> bool:
+        stop = torch.tensor([float(self.progress >= 1)])
+        if self.world > 1:
+            dist.broadcast(stop, 0)
+        return bool(stop.item())
+
+    def __iter__(self) -> Iterator[int]:
+        for m in self.modules.values():
+            m.train()
+        self._t_run = self._t_saved = time.time()
+        self._bar = tqdm(total=self.config.steps, initial=self.state.step, desc=f"{self.config.__class__.__name__}",
+                         disable=not (self.config.progress and self.is_main))
+        try:
+            while not self._should_stop():
+                yield self.state.step
+                self.state.step += 1
+                self._bar.update(1)
+                if self.state.step % self.config.log_every == 0:
+                    self._flush_log()
+                if self.work_dir is not None and time.time() - self._t_saved > self.config.save_every_s:
+                    self.save()
+        finally:
+            self._bar.close()
+            self.save()
+
+    def save(self):
+        """Write the resumable state (rank 0); called every `save_every_s` and at the end."""
+        self.state.seconds += time.time() - self._t_run
+        self._t_run = self._t_saved = time.time()
+        if self.work_dir is not None and self.is_main:
+            save_training_state(self.work_dir, self.modules, self.optimizers, self.state)
+
+    @property
+    def minutes(self) -> float:
+        return self._seconds() / 60
+
+    # ------------------------------------------------------------------ one update
+    def step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, module: nn.Module,
+             clip: float | None = 10.0):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for p in module.parameters() if p.requires_grad]
+        if self.world > 1:
+            sync_gradients(params, self.world)
+        if clip:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        optimizer.step()
+
+    def set_lr(self, optimizer: torch.optim.Optimizer, lr: float):
+        for g in optimizer.param_groups:
+            g["lr"] = lr
+
+    def log(self, **values):
+        """Record scalars for this step; every `log_every` steps one averaged row goes to history."""
+        for k, v in values.items():
+            v = float(v.detach()) if torch.is_tensor(v) else float(v)
+            self._pending[k] = self._pending.get(k, 0.0) + v
+        self._pending["_n"] = self._pending.get("_n", 0.0) + 1 / max(1, len(values))
+
+    def _flush_log(self):
+        if not self._pending:
+            return
+        n = max(1.0, round(self._pending.pop("_n")))
+        row = {"step": self.state.step, "minutes": round(self.minutes, 2),
+               **{k: v / n for k, v in self._pending.items()}}
+        self._pending = {}
+        if self.is_main:
+            self.history.append(row)
+            self._bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k not in ("step", "minutes")})
+
+
+def sync_gradients(params: list[torch.Tensor], world: int):
+    """Average gradients over ranks with one flat all-reduce."""
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads]) / world
+    dist.all_reduce(flat)
+    offset = 0
+    for p, g in zip(params, grads):
+        n = g.numel()
+        p.grad = flat[offset:offset + n].view_as(p).clone()
+        offset += n
+
+
+def cosine_lr(base: float, progress: float, warmup: float = 0.02) -> float:
+    """Linear warm-up over the first `warmup` of the run, then cosine decay to 0."""
+    if progress < warmup:
+        return base * (progress + 1e-3) / warmup
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / (1 - warmup))))
+
+
+def linear_decay_lr(base: float, progress: float, start: float = 0.5) -> float:
+    """Constant, then linear decay to 0 over the run's second part (GANimation's schedule)."""
+    return base if progress < start else base * max(0.0, (1 - progress) / (1 - start))

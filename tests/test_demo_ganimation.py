@@ -1,0 +1,79 @@
+"""The Space's GANimation tab: its plain functions, with a tiny generator standing in when the
+lite checkpoint is not shipped."""
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from demos import ganimation as tab
+from lgfa_lite import hub
+from lgfa_lite.methods import ganimation as GA
+from lgfa_lite.synthface import AU_NAMES
+from lgfa_lite.video import video_info
+
+N = len(AU_NAMES)
+
+
+@pytest.fixture
+def tiny_generator(monkeypatch):
+    G = GA.Generator(N, conv_dim=8, repeat_num=1).eval()
+    monkeypatch.setattr(tab, "generator", lambda: G)
+    return G
+
+
+def test_sample_face_is_a_64px_face():
+    face = tab.sample_face(3)
+    assert face.shape == (64, 64, 3) and face.dtype == np.uint8
+    assert not np.array_equal(face, tab.sample_face(4))
+    with pytest.raises(tab.InputError, match="whole number"):
+        tab.sample_face("abc")
+
+
+def test_upload_checks(tmp_path):
+    good = tmp_path / "face.png"
+    Image.fromarray(np.repeat(np.repeat(tab.sample_face(5), 4, 0), 4, 1)).save(good)  # a 256 px upload
+    assert tab.prepare_face(str(good)).shape == (64, 64, 3)
+    (tmp_path / "x.png").write_text("not an image")
+    with pytest.raises(tab.InputError, match="not an image"):
+        tab.prepare_face(str(tmp_path / "x.png"))
+    noise = tmp_path / "noise.png"
+    Image.fromarray((np.random.default_rng(0).random((128, 128, 3)) * 255).astype(np.uint8)).save(noise)
+    with pytest.raises(tab.InputError, match="No face"):
+        tab.prepare_face(str(noise))
+    with pytest.raises(tab.InputError, match="No image"):
+        tab.prepare_face(None)
+
+
+def test_aus_presets_and_clamping():
+    assert len(tab.preset_aus("smiling")) == N and max(tab.preset_aus("smiling")) > 0.5
+    with pytest.raises(tab.InputError, match="Preset"):
+        tab.preset_aus("ecstatic")
+    warnings = []
+    assert tab.check_aus([2.0] + [-1.0] + [0.5] * (N - 2), warnings) == [1.0, 0.0] + [0.5] * (N - 2)
+    assert len(warnings) == 2
+    for bad in ([0.1] * 3, ["x"] * N, [float("nan")] * N):
+        with pytest.raises(tab.InputError):
+            tab.check_aus(bad, [])
+    assert len(tab.read_aus(tab.sample_face(1))) == N
+
+
+def test_edit_and_animate(tiny_generator, tmp_path):
+    face = tab.sample_face(2)
+    e = tab.edit_face(face, tab.preset_aus("surprised"))
+    assert e.image.shape == e.attention.shape == e.colour.shape == (256, 256, 3) and 0 <= e.mask_mean <= 1
+    a = tab.animate_face(face, tab.preset_aus("smiling"), frames=6, fps=200, out_dir=tmp_path)
+    assert video_info(a.path)["nframes"] == 6 and any("FPS" in w for w in a.warnings)
+    with pytest.raises(tab.InputError, match="No face yet"):
+        tab.edit_face(None, [0.0] * N)
+
+
+def test_missing_checkpoint_is_a_clear_message(monkeypatch, tmp_path):
+    monkeypatch.setattr(hub, "default_weights_dir", lambda: tmp_path)
+    tab._model.cache_clear()
+    try:
+        with pytest.raises(tab.InputError, match="not in weights"):
+            tab.edit_face(tab.sample_face(0), [0.0] * N)
+    finally:
+        tab._model.cache_clear()

@@ -1,0 +1,73 @@
+"""Reading user images: clear errors for non-images, broken/huge/tiny files; the no-face check."""
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lgfa_lite import faces
+from lgfa_lite.faces import FaceInputError, face_score, face_tensor, read_image, require_face
+
+
+def _png(arr) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_reads_paths_bytes_arrays_and_pil(tmp_path):
+    rgb = (np.random.default_rng(0).random((40, 50, 3)) * 255).astype(np.uint8)
+    p = tmp_path / "face.png"
+    p.write_bytes(_png(rgb))
+    for source in (p, str(p), _png(rgb), rgb, Image.fromarray(rgb)):
+        assert np.array_equal(read_image(source), rgb)
+    assert read_image(rgb[..., 0]).shape == (40, 50, 3)  # grey -> RGB
+    rgba = np.dstack([rgb, np.zeros((40, 50), np.uint8)])  # fully transparent -> white
+    assert (read_image(rgba) == 255).all()
+    assert read_image(rgb.astype(np.float32) / 255).dtype == np.uint8
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_text("hello, not an image"), "not an image"),
+    (lambda p: p.write_bytes(b""), "empty"),
+    (lambda p: p.write_bytes(_png(np.zeros((64, 64, 3), np.uint8))[:60]), "broken"),
+    (lambda p: p.write_bytes(_png(np.zeros((8, 8, 3), np.uint8))), "at least"),
+])
+def test_bad_files_get_clear_messages(tmp_path, make, message):
+    p = tmp_path / "upload.png"
+    make(p)
+    with pytest.raises(FaceInputError, match=message):
+        read_image(p)
+
+
+def test_missing_none_and_huge(tmp_path, monkeypatch):
+    with pytest.raises(FaceInputError, match="not found"):
+        read_image(tmp_path / "nope.png")
+    with pytest.raises(FaceInputError, match="No image"):
+        read_image(None)
+    with pytest.raises(FaceInputError, match="NaN"):
+        read_image(np.full((32, 32, 3), np.nan, np.float32))
+    monkeypatch.setattr(faces, "MAX_PIXELS", 1000)  # a 100x100 image is "huge" now: refused before decoding
+    p = tmp_path / "big.png"
+    p.write_bytes(_png(np.zeros((100, 100, 3), np.uint8)))
+    with pytest.raises(FaceInputError, match="megapixels"):
+        read_image(p)
+
+
+def test_face_tensor_crops_and_resizes():
+    t = face_tensor(np.zeros((300, 200, 3), np.uint8), 64)
+    assert t.shape == (1, 3, 64, 64) and t.dtype == torch.float32
+
+
+def test_face_check_accepts_faces_and_refuses_non_faces():
+    from lgfa_lite.nets.train_perception import images_of, standard_faces
+
+    x = images_of(standard_faces("test", 32), slice(0, 32))
+    assert (face_score(x) < faces.FACE_THRESHOLD).all()
+    require_face(x[:4])
+    g = torch.Generator().manual_seed(0)
+    for not_a_face in (torch.rand(4, 3, 64, 64, generator=g), torch.zeros(1, 3, 64, 64), torch.full((1, 3, 64, 64), 0.5),
+                       torch.roll(x[:4], 32, 3)):
+        with pytest.raises(FaceInputError, match="No face"):
+            require_face(not_a_face)
