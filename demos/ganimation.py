@@ -7,7 +7,6 @@ Models load on first use.
 from __future__ import annotations
 
 import functools
-import logging
 import tempfile
 import time
 import uuid
@@ -16,12 +15,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from demos.synthfaces import InputError, _clamped  # one way to check user numbers across the Space
+from demos.common import InputError, clamped, guarded
 
 TITLE = "GANimation"
 ORDER = 30
 
-log = logging.getLogger(__name__)
 
 SIZE = 64  # the lite generator's resolution
 DISPLAY = 256
@@ -127,7 +125,7 @@ def check_aus(values, warnings: list[str]) -> list[float]:
     values = list(values)
     if len(values) != len(names):
         raise InputError(f"Expected {len(names)} AU values, got {len(values)}.")
-    return [_clamped(v, name, 0.0, 1.0, warnings) for name, v in zip(names, values)]
+    return [clamped(v, name, 0.0, 1.0, warnings) for name, v in zip(names, values)]
 
 
 def preset_aus(name: str) -> list[float]:
@@ -193,7 +191,7 @@ def animate_face(face: np.ndarray, aus, frames=16, fps=10, out_dir=None) -> Anim
 
 
 def _int_in(value, what, bounds, warnings) -> int:
-    return int(round(_clamped(value, what, *bounds, warnings)))
+    return int(round(clamped(value, what, *bounds, warnings)))
 
 
 def warm_up() -> None:
@@ -211,22 +209,8 @@ def build() -> None:
 
     names = au_names()
 
-    def guarded(fn):
-        @functools.wraps(fn)
-        def run(*args):
-            try:
-                result = fn(*args)
-            except InputError as e:
-                raise gr.Error(str(e)) from None
-            except gr.Error:
-                raise
-            except Exception as e:  # never a traceback in the UI, never a dead server
-                log.exception("GANimation tab failed")
-                raise gr.Error(f"Something went wrong: {type(e).__name__}: {e}") from None
-            for w in getattr(result, "warnings", []) or []:
-                gr.Warning(w)
-            return result
-        return run
+    def guarded_here(fn):
+        return guarded(fn, TITLE)
 
     gr.Markdown(
         "**GANimation** (Pumarola et al., 2018): the generator paints a colour image **C** and an attention "
@@ -264,31 +248,31 @@ def build() -> None:
                              height=256, buttons=["download"])
             strip = gr.Image(label="Frames", interactive=False, format="png")
 
-    @guarded
+    @guarded_here
     def _use_face(face):
         return face, _display(face[None].transpose(0, 3, 1, 2) / 255.0)[0], *read_aus(face)
 
     def _from_upload(path):
         if not path:  # the upload was cleared: keep the current face
             return (gr.skip(),) * (2 + len(names))
-        return _use_face(guarded(prepare_face)(path))
+        return _use_face(guarded_here(prepare_face)(path))
 
     def _from_sample(n):
-        return _use_face(guarded(sample_face)(n))
+        return _use_face(guarded_here(sample_face)(n))
 
     face_outputs = [face_state, face_view, *sliders]
     upload.change(_from_upload, upload, face_outputs, api_name="load_face")
     sample_btn.click(_from_sample, sample, face_outputs, api_name="sample_face")
 
-    @guarded
+    @guarded_here
     def _copy(ref_path, ref_n):
         face = prepare_face(ref_path) if ref_path else sample_face(ref_n)
         return read_aus(face)
 
     copy_btn.click(lambda p, n: _copy(p, n), [reference, ref_sample], sliders, api_name="copy_expression")
-    preset.input(guarded(preset_aus), preset, sliders, api_name="preset")
+    preset.input(guarded_here(preset_aus), preset, sliders, api_name="preset")
 
-    @guarded
+    @guarded_here
     def _edit(face, *aus):
         return edit_face(face, aus)
 
@@ -298,7 +282,7 @@ def build() -> None:
 
     edit_btn.click(_edit_outputs, [face_state, *sliders], [result, attention, colour], api_name="edit")
 
-    @guarded
+    @guarded_here
     def _animate(face, n, rate, *aus):
         return animate_face(face, aus, n, rate)
 
@@ -310,7 +294,7 @@ def build() -> None:
 
     def _example(n, name):
         face_out = _from_sample(n)
-        aus = guarded(preset_aus)(name)
+        aus = guarded_here(preset_aus)(name)
         e = _edit(face_out[0], *aus)
         return (*face_out[:2], *aus, e.image, e.attention, e.colour)
 

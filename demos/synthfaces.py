@@ -9,7 +9,6 @@ functions to Gradio components. Nothing is rendered or loaded at import time.
 from __future__ import annotations
 
 import functools
-import logging
 import math
 import tempfile
 import time
@@ -19,10 +18,10 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from demos.common import InputError, clamped, guarded, number
+
 TITLE = "SynthFaces playground"
 ORDER = 0
-
-log = logging.getLogger(__name__)
 
 MAX_SEED = 2**31 - 1
 RESOLUTIONS = (64, 128, 256)
@@ -40,10 +39,6 @@ KEEP_VIDEOS = 32
 # (seed, expression preset) pairs shown as one-click examples; presets are SynthFaces'
 # EXPRESSIONS (AU prototypes shared with the captions and motions).
 EXAMPLES = [[0, "smiling"], [7, "surprised"], [42, "sad"], [1234, "angry"], [2024, "disgusted"], [99, "winking"]]
-
-
-class InputError(ValueError):
-    """A problem with user input, worded for the user (shown as an error toast)."""
 
 
 def _sf():
@@ -73,33 +68,9 @@ def motion_names() -> list[str]:
 # ---------------------------------------------------------------- input checking
 
 
-def _number(value, what: str) -> float:
-    """Parse a number; empty, non-numeric, NaN or infinite values raise InputError."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise InputError(f"{what} is empty: enter a number.")
-    if isinstance(value, bool):
-        return float(value)
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number, not {value!r}.") from None
-    if not math.isfinite(x):
-        raise InputError(f"{what} must be a finite number, not {value!r}.")
-    return x
-
-
-def _clamped(value, what: str, lo: float, hi: float, warnings: list[str]) -> float:
-    x = _number(value, what)
-    if x < lo or x > hi:
-        y = min(max(x, lo), hi)
-        warnings.append(f"{what} {x:g} is out of range [{lo:g}, {hi:g}]; using {y:g}.")
-        return y
-    return x
-
-
 def check_seed(seed, warnings: list[str]) -> int:
     """A whole number in [0, MAX_SEED]; fractions are rounded, out-of-range clamped."""
-    x = _number(seed, "Identity seed")
+    x = number(seed, "Identity seed")
     if x != round(x):
         warnings.append(f"Identity seed {x:g} is not a whole number; using {round(x)}.")
     s = int(round(x))
@@ -136,16 +107,16 @@ def check_aus(aus, warnings: list[str]) -> list[float]:
     aus = list(aus)
     if len(aus) != len(names):
         raise InputError(f"Expected {len(names)} action-unit values ({', '.join(names)}); got {len(aus)}.")
-    return [_clamped(v, n, 0.0, 1.0, warnings) for n, v in zip(names, aus)]
+    return [clamped(v, n, 0.0, 1.0, warnings) for n, v in zip(names, aus)]
 
 
 def check_pose(jaw, yaw, pitch, roll, warnings: list[str]) -> tuple[float, float, float, float]:
     lim = pose_limits()
     return (
-        _clamped(jaw, "Jaw opening", 0.0, lim["jaw"], warnings),
-        _clamped(yaw, "Yaw", -lim["yaw"], lim["yaw"], warnings),
-        _clamped(pitch, "Pitch", -lim["pitch"], lim["pitch"], warnings),
-        _clamped(roll, "Roll", -lim["roll"], lim["roll"], warnings),
+        clamped(jaw, "Jaw opening", 0.0, lim["jaw"], warnings),
+        clamped(yaw, "Yaw", -lim["yaw"], lim["yaw"], warnings),
+        clamped(pitch, "Pitch", -lim["pitch"], lim["pitch"], warnings),
+        clamped(roll, "Roll", -lim["roll"], lim["roll"], warnings),
     )
 
 
@@ -281,8 +252,8 @@ def play_motion(
     s = check_seed(seed, warnings)
     first = check_motion(motion, "Motion")
     then = check_motion(then_motion, "Second motion", allow_none=True)
-    n = int(round(_clamped(frames, "Frames", *FRAMES_RANGE, warnings)))
-    rate = _clamped(fps, "FPS", *FPS_RANGE, warnings)
+    n = int(round(clamped(frames, "Frames", *FRAMES_RANGE, warnings)))
+    rate = clamped(fps, "FPS", *FPS_RANGE, warnings)
     a = check_aus(aus, warnings)
     j, y, p_, r = check_pose(jaw, yaw, pitch, roll, warnings)
     res = check_resolution(resolution)
@@ -330,19 +301,7 @@ def build() -> None:
     lim = pose_limits()
 
     def _surface(fn, *args):
-        """Run fn; warnings become toasts, input errors a clear error, never a traceback."""
-        try:
-            result = fn(*args)
-        except InputError as e:
-            raise gr.Error(str(e)) from None
-        except gr.Error:
-            raise
-        except Exception as e:  # keep the server alive and the message readable
-            log.exception("SynthFaces playground failed")
-            raise gr.Error(f"Something went wrong: {type(e).__name__}: {e}") from None
-        for w in result.warnings:
-            gr.Warning(w)
-        return result
+        return guarded(fn, TITLE)(*args)
 
     gr.Markdown(
         "Procedural SynthFaces: every face comes from an **identity seed**; move the "

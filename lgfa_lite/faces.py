@@ -129,13 +129,13 @@ def face_score(images: torch.Tensor) -> torch.Tensor:
     68 landmarks are (FAN heatmaps vs the 3D fitter's model), in inter-ocular units. On faces
     they agree (held-out faces: mean 0.07, max 0.29); on noise, blank or shifted pictures each
     guesses differently (>= 0.43). Heatmap peaks alone do not work: noise scores as high as faces."""
+    from lgfa_lite.nets.blocks import resize
     from lgfa_lite.nets.fitter import landmarks_2d
+    from lgfa_lite.nets.landmarks import inter_ocular
 
-    x = torch.nn.functional.interpolate(images, size=(64, 64), mode="bilinear", align_corners=False,
-                                        antialias=images.shape[-1] > 64)
+    x = resize(images, 64)
     fan_points, model_points = _net("fan-synthfaces-64")(x), landmarks_2d(_net("fitter-synthfaces-64")(x), 64)
-    inter_ocular = (model_points[:, 36] - model_points[:, 45]).norm(dim=-1).clamp(min=4.0)
-    return (fan_points - model_points).norm(dim=-1).mean(1) / inter_ocular
+    return (fan_points - model_points).norm(dim=-1).mean(1) / inter_ocular(model_points).clamp(min=4.0)
 
 
 FACE_THRESHOLD = 0.35

@@ -17,7 +17,8 @@ def perception(quick: bool) -> dict:
     import torch
 
     from lgfa_lite import hub
-    from lgfa_lite.nets.train_perception import (NET_WEIGHTS, TEST_SIZE, TRAIN_IDS, evaluate, images_of, inter_ocular,
+    from lgfa_lite.nets.landmarks import inter_ocular
+    from lgfa_lite.nets.train_perception import (NET_WEIGHTS, TEST_SIZE, TRAIN_IDS, evaluate, images_of,
                                                  load_faces, standard_faces)
     from lgfa_lite.synthface import EXPRESSIONS
 

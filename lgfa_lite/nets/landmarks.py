@@ -78,6 +78,11 @@ class NarrowFAN(FAN):
                 self.add_module(f"al{i}", nn.Conv2d(68, w, 1))
 
 
+def inter_ocular(landmarks: torch.Tensor) -> torch.Tensor:
+    """(B, 68, 2) -> (B,) distance between the outer eye corners (iBUG 36 and 45): the NME unit."""
+    return (landmarks[:, 36] - landmarks[:, 45]).norm(dim=-1)
+
+
 def decode_heatmaps(hm: torch.Tensor, window: int = 5) -> torch.Tensor:
     """Sub-pixel peaks (B, K, 2) in heatmap cells (x, y): the weighted mean of the positive
     heatmap in a window around the arg-max (differentiable in the heatmap values)."""

@@ -34,7 +34,7 @@ from .au import AURegressor
 from .clip import TextImageModel
 from .fitter import FaceFitter, landmarks_2d, params_from_raw, raw_from_params
 from .identity import IdentityNet
-from .landmarks import LandmarkNet, decode_heatmaps, target_heatmaps
+from .landmarks import LandmarkNet, decode_heatmaps, inter_ocular, target_heatmaps
 
 # The standard data: the same renders the cache keeps, so every net and the benchmark share them.
 TRAIN_SIZE, TRAIN_IDS = 16384, 800
@@ -112,10 +112,6 @@ def _batched(fn, data, batch=128):
     if isinstance(outs[0], torch.Tensor):
         return torch.cat(outs)
     return outs
-
-
-def inter_ocular(landmarks: torch.Tensor) -> torch.Tensor:
-    return (landmarks[:, 36] - landmarks[:, 45]).norm(dim=-1)
 
 
 @torch.no_grad()
