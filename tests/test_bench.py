@@ -120,3 +120,40 @@ def test_ganimation_group_quick(monkeypatch):
     for key in ("psnr_vs_gt", "baseline_no_edit_psnr", "id_sim", "mask_mean", "ms_per_frame_64"):
         assert key in res and res[key] == res[key]
     assert 0 <= res["mask_mean"] <= 1 and res["baseline_no_edit_psnr"] > 10
+
+
+def test_kid_and_precision_recall_separate_distributions():
+    import torch
+
+    from lgfa_lite.bench.group_generator import kid, precision_recall
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(300, 8, generator=g), torch.randn(300, 8, generator=g)
+    far = torch.randn(300, 8, generator=g) * 0.3 + 2.0
+    assert abs(kid(a, b, subsets=5, subset_size=200)) < 0.05 < kid(a, far, subsets=5, subset_size=200)
+    p_same, r_same = precision_recall(a, b)
+    p_far, r_far = precision_recall(a, far)
+    assert p_same > 0.6 and r_same > 0.6 and p_far < 0.2 and r_far < 0.2
+
+
+def test_generator_and_encoder_groups_quick(monkeypatch):
+    """Speed keys need no checkpoint; quality keys run on a tiny untrained generator + encoder."""
+    from lgfa_lite import hub
+    from lgfa_lite.bench import group_generator
+    from lgfa_lite.nets.encoder import LatentEncoder
+    from lgfa_lite.nets.stylegan2 import Generator
+    from lgfa_lite.train.stylegan2 import Z_DIM
+
+    G = Generator(64, 32, 2, {4: 16, 8: 16, 16: 8, 32: 8, 64: 8}, z_dim=Z_DIM, normalize_z=False).eval()
+    E = LatentEncoder(G.n_latent, 32, channels=(8, 8, 16, 16), hidden=32).eval()
+    monkeypatch.setattr(group_generator, "_load_generator", lambda: (G, True))
+    res = group_generator.generator(quick=True)
+    assert res["images_per_s_64"] > 0 and res["ratio_vs_grouped_conv"] > 0
+    assert 0 <= res["precision"] <= 1 and 0 <= res["recall"] <= 1 and res["kid"] > res["kid_real_vs_real"]
+
+    real_load = hub.load
+    monkeypatch.setattr(hub, "load", lambda name, **kw: {"stylegan2-synthfaces-64": G, "encoder-synthfaces-64": E}.get(
+        name) or real_load(name, **kw))
+    res = group_generator.encoder(quick=True)
+    for key in ("psnr", "id_sim", "landmark_nme", "ms_per_image"):
+        assert key in res and res[key] == res[key]

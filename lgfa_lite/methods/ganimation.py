@@ -19,7 +19,6 @@ parallel with `torchrun --nproc_per_node 2 -m lgfa_lite.methods.ganimation ...`.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 from pathlib import Path
@@ -31,7 +30,7 @@ from torch import nn
 from lgfa_lite import hub
 from lgfa_lite.hub import register_model
 from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, N_AUS, au_vector
-from lgfa_lite.train.loop import TrainConfig, TrainLoop, linear_decay_lr
+from lgfa_lite.train.loop import TrainConfig, TrainLoop, cli_parser, config_from_cli, linear_decay_lr
 
 log = logging.getLogger(__name__)
 
@@ -306,22 +305,8 @@ def load(name: str = WEIGHTS) -> Generator:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Train the lite GANimation generator on SynthFaces.")
-    ap.add_argument("--steps", type=int)
-    ap.add_argument("--minutes", type=float)
-    ap.add_argument("--fresh", action="store_true", help="start over (ignore the saved training state)")
-    ap.add_argument("--opts", nargs="*", default=[], help="KEY VAL overrides of GANimationConfig fields")
-    args = ap.parse_args(argv)
-    config = GANimationConfig().override(args.opts)
-    if args.steps:
-        config = dataclasses.replace(config, steps=args.steps)
-    if args.minutes:
-        config = dataclasses.replace(config, minutes=args.minutes)
-    if args.fresh:
-        import shutil
-        shutil.rmtree(config.work_dir, ignore_errors=True)
-    logging.basicConfig(level=logging.INFO)
-    train(config)
+    args = cli_parser("Train the lite GANimation generator on SynthFaces.").parse_args(argv)
+    train(config_from_cli(GANimationConfig(), args))
 
 
 if __name__ == "__main__":

@@ -14,9 +14,12 @@ and writes the resumable state; a budget stop is decided on rank 0 so all ranks 
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import logging
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Iterator
@@ -82,6 +85,29 @@ def _parse(raw: str, like, key: str):
         raise ValueError(f"option {key}: cannot read {raw!r} as {type(like).__name__}") from None
 
 
+def cli_parser(description: str) -> argparse.ArgumentParser:
+    """The options every training entry point takes: --steps, --minutes, --fresh, --opts KEY VAL."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--minutes", type=float)
+    ap.add_argument("--fresh", action="store_true", help="start over (ignore the saved training state)")
+    ap.add_argument("--opts", nargs="*", default=[], help="KEY VAL overrides of the config fields")
+    return ap
+
+
+def config_from_cli(config: TrainConfig, args: argparse.Namespace) -> TrainConfig:
+    """`config` with the parsed command line applied; --fresh removes the saved state."""
+    config = config.override(args.opts)
+    if args.steps:
+        config = dataclasses.replace(config, steps=args.steps)
+    if args.minutes:
+        config = dataclasses.replace(config, minutes=args.minutes)
+    if args.fresh and config.work_dir:
+        shutil.rmtree(config.work_dir, ignore_errors=True)
+    logging.basicConfig(level=logging.INFO)
+    return config
+
+
 def distributed() -> tuple[int, int]:
     """(rank, world size); starts the process group when launched by torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -144,6 +170,7 @@ class TrainLoop:
                 if self.work_dir is not None and time.time() - self._t_saved > self.config.save_every_s:
                     self.save()
         finally:
+            self._flush_log()  # the last, partial logging window
             self._bar.close()
             self.save()
 

@@ -1,0 +1,183 @@
+"""Benchmark groups ``generator`` and ``encoder``: the lite StyleGAN2 and its W+ encoder.
+
+generator: speed of our modulation vs the grouped-conv formulation (same weights, same run,
+interleaved, medians), and sample quality against held-out SynthFaces test faces: KID and
+k-NN precision/recall (Kynkaenniemi et al. 2019, k=3) in a feature space of the lite nets.
+Feature space: the lite CLIP image tower once it ships; until then the pooled features of the
+lite 3D fitter (geometry, expression, pose) and identity net (appearance), each
+unit-normalised and concatenated (`feature_space` says which was used). `kid_real_vs_real`
+is the floor: KID between training and test faces.
+
+encoder: reconstructions G(E(x)) of held-out test faces: PSNR, identity similarity,
+landmark error (lite FAN on the reconstruction vs the input's true landmarks, / inter-ocular),
+AU error (lite AU regressor, when shipped), and encoder time per image.
+"""
+import statistics
+import time
+
+from lgfa_lite.bench import register
+
+
+def _features(images):
+    """(N, 3, H, W) in [0, 1] -> (N, D) lite perception features; returns (features, space name)."""
+    import torch
+    import torch.nn.functional as F
+
+    from lgfa_lite import hub
+
+    nets = [hub.load("fitter-synthfaces-64"), hub.load("identity-synthfaces-64")]
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(images), 128):
+            x = images[i:i + 128]
+            out.append(torch.cat([F.normalize(net.encoder(net_input(net, x)), dim=1) for net in nets], 1))
+    return torch.cat(out), "fitter+identity"
+
+
+def net_input(net, x):
+    from lgfa_lite.nets.blocks import resize
+
+    return resize(x, net.input_size)
+
+
+def kid(a, b, subsets: int = 50, subset_size: int = 500, seed: int = 0) -> float:
+    """Kernel Inception Distance (unbiased MMD^2, cubic polynomial kernel), averaged over subsets."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    d, m = a.shape[1], min(subset_size, len(a), len(b))
+    vals = []
+    for _ in range(subsets):
+        x = a[torch.randperm(len(a), generator=g)[:m]].double()
+        y = b[torch.randperm(len(b), generator=g)[:m]].double()
+        kxx, kyy, kxy = [(p @ q.T / d + 1) ** 3 for p, q in ((x, x), (y, y), (x, y))]
+        off = 1 - torch.eye(m, dtype=torch.float64)
+        vals.append(float((kxx * off).sum() / (m * (m - 1)) + (kyy * off).sum() / (m * (m - 1)) - 2 * kxy.mean()))
+    return statistics.mean(vals)
+
+
+def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
+    """k-NN manifold precision (fakes inside the real manifold) and recall (reals inside the fake one)."""
+    import torch
+
+    def radii(x):
+        return torch.cdist(x, x).kthvalue(k + 1, dim=1).values  # +1: the point itself
+
+    def covered(manifold, queries):
+        return float((torch.cdist(queries, manifold) <= radii(manifold)[None]).any(1).float().mean())
+
+    return covered(real, fake), covered(fake, real)
+
+
+def _median_time(fn, reps: int) -> float:
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _load_generator():
+    from lgfa_lite import hub
+    from lgfa_lite.train.stylegan2 import GENERATOR_WEIGHTS
+
+    try:
+        return hub.load(GENERATOR_WEIGHTS), True
+    except hub.CheckpointError:
+        from lgfa_lite.nets.stylegan2 import Generator
+        from lgfa_lite.train.stylegan2 import Z_DIM
+
+        return Generator(64, 128, 4, z_dim=Z_DIM, normalize_z=False), False  # speed needs no weights
+
+
+def _card_minutes(name) -> dict:
+    from lgfa_lite import hub
+
+    try:
+        card = hub.read_card(hub.resolve(name)).get("results", {})
+    except hub.CheckpointError:
+        return {}
+    return {"train_minutes": float(card["train_minutes"])} if "train_minutes" in card else {}
+
+
+@register("generator")
+def generator(quick: bool) -> dict:
+    import torch
+
+    from lgfa_lite.nets.train_perception import images_of, load_faces
+    from lgfa_lite.train.stylegan2 import GENERATOR_WEIGHTS, sample_z, to_unit
+
+    G, trained = _load_generator()
+    G = G.eval()
+    z = sample_z(32, seed=1)
+    res = {}
+    with torch.no_grad():
+        ours, grouped = [], []
+        for _ in range(2 if quick else 5):  # interleaved: both see the same machine load
+            ours.append(_median_time(lambda: G.set_fused(False)(z), 2 if quick else 5))
+            grouped.append(_median_time(lambda: G.set_fused(True)(z), 1 if quick else 3))
+        G.set_fused(False)
+    res["images_per_s_64"] = 32 / statistics.median(ours)
+    res["images_per_s_64_grouped_conv"] = 32 / statistics.median(grouped)
+    res["ratio_vs_grouped_conv"] = statistics.median(grouped) / statistics.median(ours)
+    if not trained:
+        return {**res, "checkpoint_missing": 1.0}
+
+    n = 128 if quick else 1024
+    # the standard cached sets (100 test identities; the training set's first n faces, 800 identities)
+    test = images_of(load_faces("test", n, n_identities=100), slice(0, n))
+    train = images_of(load_faces("train", n, n_identities=800), slice(0, n))
+    with torch.no_grad():
+        fake = torch.cat([to_unit(G(sample_z(64, seed=1000 + i))) for i in range(0, n, 64)])[:n]
+    f_test, space = _features(test)
+    f_train, _ = _features(train)
+    f_fake, _ = _features(fake)
+    sub = min(500, n)
+    res["kid"] = kid(f_fake, f_test, subset_size=sub)
+    res["kid_real_vs_real"] = kid(f_train, f_test, subset_size=sub)
+    res["kid_ratio"] = res["kid"] / max(res["kid_real_vs_real"], 1e-12)
+    res["precision"], res["recall"] = precision_recall(f_test, f_fake)
+    res["feature_space_fitter_identity"] = 1.0 if space == "fitter+identity" else 0.0
+    return {**res, **_card_minutes(GENERATOR_WEIGHTS)}
+
+
+@register("encoder")
+def encoder(quick: bool) -> dict:
+    import torch
+
+    from lgfa_lite import hub
+    from lgfa_lite.bench.group_ganimation import psnr
+    from lgfa_lite.nets.landmarks import inter_ocular
+    from lgfa_lite.nets.train_perception import images_of, load_faces
+    from lgfa_lite.train.stylegan2 import ENCODER_WEIGHTS, GENERATOR_WEIGHTS, to_unit
+
+    try:
+        G, E = hub.load(GENERATOR_WEIGHTS).eval(), hub.load(ENCODER_WEIGHTS).eval()
+    except hub.CheckpointError:
+        return {"checkpoint_missing": 1.0}
+    n = 64 if quick else 512
+    faces = load_faces("test", n, n_identities=100)
+    x = images_of(faces, slice(0, n))
+    with torch.no_grad():
+        recon = torch.cat([to_unit(G.synthesis(E(x[i:i + 64]))) for i in range(0, n, 64)])
+        fan, ident = hub.load("fan-synthfaces-64"), hub.load("identity-synthfaces-64")
+        lmk_true = faces["landmarks"][:n].float()
+        lmk = torch.cat([fan(recon[i:i + 128]) for i in range(0, n, 128)])
+        res = {
+            "n_faces": float(n),
+            "psnr": float(psnr(recon, x).mean()),
+            "id_sim": float(torch.cat([ident.similarity(recon[i:i + 128], x[i:i + 128]) for i in range(0, n, 128)]).mean()),
+            "landmark_nme": float(((lmk - lmk_true).norm(dim=-1).mean(1) / inter_ocular(lmk_true)).mean()),
+        }
+        try:
+            au_net = hub.load("au-synthfaces-64")
+            res["au_mae"] = float((torch.cat([au_net(recon[i:i + 128]) for i in range(0, n, 128)])
+                                   - faces["aus"][:n].float()).abs().mean())
+        except hub.CheckpointError:
+            pass  # the AU key needs the lite AU regressor
+        one = x[:1]
+        res["ms_per_image"] = 1000 * _median_time(lambda: E(one), 3 if quick else 20)
+        res["ms_per_image_with_synthesis"] = 1000 * _median_time(lambda: G.synthesis(E(one)), 3 if quick else 20)
+    return {**res, **_card_minutes(ENCODER_WEIGHTS)}

@@ -1,0 +1,325 @@
+"""The lite StyleGAN2 recipe: a 64 px generator taught by the SynthFaces renderer, and its encoder.
+
+Why a teacher: an adversarial-only StyleGAN2 needs GPU-days to converge; this machine has two
+CPU cores and an hour. SynthFaces knows what every face should look like, so the generator
+learns from paired renders and the adversarial loss only sharpens:
+
+  z        = the SynthFaces parameter vector (identity shape + appearance, AUs, jaw, pose,
+             camera), scaled to roughly unit variance (`params_to_z`): 64 numbers;
+  G(z)     = an ordinary StyleGAN2 (mapping -> W -> modulated synthesis, noise inputs);
+  loss     = L1(G(z), render(params)) + lite perceptual distance
+             + adv_weight * non-saturating GAN loss (residual D, lazy R1), EMA of G.
+
+Every step renders a fresh random batch (unseen identities included), so there is no
+dataset to overfit. What the methods get is a real StyleGAN2 W / W+ space -- organised by
+identity, expression and pose because z is -- that inversion, latent optimisation and
+latent mappers work in unchanged. Sampling: `sample_z` draws SynthFaces parameters (the
+data distribution); plain N(0, I) z also gives faces (AUs are then out of their usual
+sparse distribution).
+
+The encoder (e4e-style, `nets/encoder.py`) maps an image to W+ = w_avg + offsets; it is
+trained on renders whose true w is known (w = G.mapping(z)), with latent, pixel, perceptual
+and identity losses and e4e's delta regulariser.
+
+    python -m lgfa_lite.train.stylegan2 generator --minutes 60
+    python -m lgfa_lite.train.stylegan2 encoder --minutes 20
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from lgfa_lite import hub
+from lgfa_lite.nets.encoder import LatentEncoder
+from lgfa_lite.nets.stylegan2 import Discriminator, Generator
+from lgfa_lite.synthface import FaceParams
+from lgfa_lite.synthface.render import render
+from lgfa_lite.train.loop import TrainConfig, TrainLoop, cli_parser, config_from_cli, cosine_lr
+
+log = logging.getLogger(__name__)
+GENERATOR_WEIGHTS = "stylegan2-synthfaces-64"
+ENCODER_WEIGHTS = "encoder-synthfaces-64"
+WORK_ROOT = Path.home() / ".cache" / "lgfa_lite" / "train"
+
+# Fixed affine scaling of each parameter group to about zero mean, unit variance under the
+# SynthFaces sampler (measured on 20k samples; fixed here so a checkpoint's z never moves).
+_Z_LAYOUT = [  # (field, offset, scale)
+    ("shape", 0.0, 1.0), ("appearance", 0.0, 1.0), ("aus", 0.1, 0.25),
+    ("jaw", torch.tensor([1.5, 0.0, 0.0]), torch.tensor([3.5, 0.7, 0.7])),
+    ("pose", 0.0, torch.tensor([14.0, 8.0, 6.0])),
+    ("camera", torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.04, 0.03, 0.03])),
+]
+Z_DIM = 64
+
+
+def params_to_z(p: FaceParams) -> torch.Tensor:
+    """SynthFaces parameters (B) -> the lite generator's z (B, 64)."""
+    t = p.tensors()
+    return torch.cat([(t[name].float() - off) / scale for name, off, scale in _Z_LAYOUT], 1)
+
+
+def z_to_params(z: torch.Tensor) -> FaceParams:
+    """Inverse of params_to_z (values outside the renderer's ranges are clamped)."""
+    out, i = {}, 0
+    for name, off, scale in _Z_LAYOUT:
+        n = {"shape": 24, "appearance": 16, "aus": 15}.get(name, 3)
+        out[name] = z[:, i:i + n] * scale + off
+        i += n
+    return FaceParams(**out).clamped()
+
+
+def sample_z(n: int, seed: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """z of n random SynthFaces faces (the distribution the generator was taught)."""
+    return params_to_z(FaceParams.sample(n, seed=seed, generator=generator))
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """Generator output [-1, 1] -> images [0, 1]."""
+    return (images.clamp(-1, 1) + 1) / 2
+
+
+def teacher_batch(batch: int, generator: torch.Generator, resolution: int = 64):
+    """(z, images in [-1, 1]) for `batch` fresh random faces."""
+    p = FaceParams.sample(batch, generator=generator)
+    with torch.no_grad():
+        images = render(p, resolution).image * 2 - 1
+    return params_to_z(p), images
+
+
+# ----------------------------------------------------------------------------- generator
+
+@dataclasses.dataclass
+class GeneratorConfig(TrainConfig):
+    steps: int = 3000
+    batch: int = 32
+    lr: float = 2e-3
+    betas: tuple = (0.0, 0.99)
+    size: int = 64
+    style_dim: int = 128
+    n_mlp: int = 4
+    channels: dict = dataclasses.field(default_factory=lambda: {"4": 128, "8": 128, "16": 64, "32": 32, "64": 16})
+    l1_weight: float = 1.0
+    perceptual_weight: float = 0.5
+    adv_weight: float = 0.05  # 0 = no discriminator (pure teacher distillation)
+    r1_gamma: float = 0.1
+    r1_every: int = 16  # lazy R1, as StyleGAN2
+    pl_weight: float = 0.0  # path-length regulariser (StyleGAN2: 2); off in the lite recipe
+    pl_every: int = 4
+    ema_kimg: float = 5.0  # EMA half-life in thousands of images
+    sample_every: int = 250
+    out_dir: str = ""
+    work_dir: str = str(WORK_ROOT / "stylegan2-64")
+
+
+def _losses_perceptual(weight: float):
+    if weight <= 0:
+        return None
+    from lgfa_lite.nets.perceptual import PerceptualDistance
+
+    return PerceptualDistance("lite")
+
+
+def nonsaturating_g(fake_logits):
+    return F.softplus(-fake_logits).mean()
+
+
+def nonsaturating_d(real_logits, fake_logits):
+    return F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
+
+
+def r1_penalty(D, real):
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()
+
+
+def path_length_penalty(G, z, mean_path, decay=0.01):
+    """StyleGAN2's path-length regulariser: |J^T y| should be constant over w."""
+    w = G.to_wplus(G.mapping(z))
+    images = G.synthesis(w, noise="random")
+    y = torch.randn_like(images) / (images.shape[2] * images.shape[3]) ** 0.5
+    (grad,) = torch.autograd.grad((images * y).sum(), w, create_graph=True)
+    lengths = grad.pow(2).sum(2).mean(1).sqrt()
+    mean_path = mean_path + decay * (lengths.mean().detach() - mean_path)
+    return (lengths - mean_path).pow(2).mean(), mean_path
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, beta: float):
+    for e, m in zip(ema.parameters(), model.parameters()):
+        e.lerp_(m, 1 - beta)
+    for e, m in zip(ema.buffers(), model.buffers()):
+        e.copy_(m)
+
+
+def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
+    """Train the lite generator (resumable); rank 0 writes G_ema as a Hub folder."""
+    c = config
+    torch.manual_seed(c.seed)
+    G = Generator(c.size, c.style_dim, c.n_mlp, c.channels, z_dim=Z_DIM, normalize_z=False)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    modules = {"G": G, "G_ema": G_ema}
+    opt_g = torch.optim.Adam(G.parameters(), c.lr, betas=tuple(c.betas))
+    optimizers = {"G": opt_g}
+    D = opt_d = None
+    if c.adv_weight > 0:
+        D = Discriminator(c.size, c.channels)
+        # lazy-regularisation correction of Adam's hyper-parameters (StyleGAN2 appendix B)
+        ratio = c.r1_every / (c.r1_every + 1)
+        opt_d = torch.optim.Adam(D.parameters(), c.lr * ratio, betas=tuple(b ** ratio for b in c.betas))
+        modules["D"], optimizers["D"] = D, opt_d
+    perceptual = _losses_perceptual(c.perceptual_weight)
+    loop = TrainLoop(c, modules, optimizers)
+    G_ema.eval()
+    beta = 0.5 ** (c.batch * loop.world / max(1.0, c.ema_kimg * 1000))
+    mean_path = torch.zeros(())
+    fixed_z = sample_z(16, seed=12345)
+    for step in loop:
+        lr = cosine_lr(c.lr, loop.progress, warmup=0.02)
+        loop.set_lr(opt_g, lr)
+        z, real = teacher_batch(c.batch, loop.generator, c.size)
+        fake = G(z, noise="random")
+        loss = c.l1_weight * (fake - real).abs().mean()
+        logs = {"l1": (fake - real).abs().mean()}
+        if perceptual is not None:
+            p = perceptual(to_unit(fake), to_unit(real)).mean()
+            loss = loss + c.perceptual_weight * p
+            logs["perceptual"] = p
+        if D is not None:
+            D.requires_grad_(False)
+            adv = nonsaturating_g(D(fake))
+            D.requires_grad_(True)
+            loss = loss + c.adv_weight * adv
+            logs["g_adv"] = adv
+        loop.step(opt_g, loss, G, clip=None)
+        if c.pl_weight > 0 and step % c.pl_every == 0:
+            pl, mean_path = path_length_penalty(G, z[: max(1, c.batch // 2)], mean_path)
+            loop.step(opt_g, c.pl_weight * c.pl_every * pl, G, clip=None)
+            logs["path_length"] = pl
+        update_ema(G_ema, G, beta)
+        if D is not None:
+            loop.set_lr(opt_d, lr * c.r1_every / (c.r1_every + 1))
+            d_loss = nonsaturating_d(D(real), D(fake.detach()))
+            loop.step(opt_d, d_loss, D, clip=None)
+            logs["d"] = d_loss
+            if step % c.r1_every == 0:
+                r1 = r1_penalty(D, real)
+                loop.step(opt_d, c.r1_gamma / 2 * c.r1_every * r1, D, clip=None)
+                logs["r1"] = r1
+        loop.log(**logs)
+        if loop.is_main and c.work_dir and step % c.sample_every == 0:
+            save_grid(G_ema, fixed_z, Path(c.work_dir).with_name(Path(c.work_dir).name + "-samples") / f"{step:06d}.png")
+    if loop.is_main:
+        out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / GENERATOR_WEIGHTS
+        hub.save(G_ema.eval(), out_dir, dtype=torch.float16, card={
+            "description": ("StyleGAN2 generator (64 px, lite profile). z is the scaled SynthFaces parameter "
+                            "vector (`lgfa_lite.train.stylegan2.params_to_z` / `sample_z`)."),
+            "task": "unconditional-image-generation",
+            "metrics": {"train_minutes": round(loop.minutes, 1)},
+            "training": (f"`python -m lgfa_lite.train.stylegan2 generator` ({loop.state.step} steps, batch {c.batch}, "
+                         f"{loop.world} process(es), {loop.minutes:.1f} min on a 2-core CPU): L1 + lite perceptual "
+                         f"distance to the SynthFaces render of z's parameters, + {c.adv_weight} x non-saturating "
+                         f"GAN loss (lazy R1 gamma {c.r1_gamma}); EMA half-life {c.ema_kimg} kimg."),
+        })
+    return G_ema, loop.history
+
+
+@torch.no_grad()
+def save_grid(G: Generator, z: torch.Tensor, path: Path):
+    import imageio.v3 as iio
+
+    images = to_unit(G(z))
+    n = images.shape[0]
+    cols = int(n ** 0.5)
+    grid = images[: cols * (n // cols)].view(n // cols, cols, 3, *images.shape[2:])
+    grid = grid.permute(0, 3, 1, 4, 2).reshape(grid.shape[0] * images.shape[2], cols * images.shape[3], 3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(path, (grid * 255 + 0.5).to(torch.uint8).numpy())
+
+
+def load_generator(name: str = GENERATOR_WEIGHTS) -> Generator:
+    return hub.load(name)
+
+
+# ----------------------------------------------------------------------------- encoder
+
+@dataclasses.dataclass
+class EncoderConfig(TrainConfig):
+    steps: int = 2000
+    batch: int = 32
+    lr: float = 1e-3
+    generator: str = GENERATOR_WEIGHTS
+    latent_weight: float = 1.0  # MSE to the true W (renders of known z)
+    pixel_weight: float = 1.0
+    perceptual_weight: float = 0.0
+    identity_weight: float = 0.0
+    delta_weight: float = 2e-4  # e4e's delta regulariser
+    out_dir: str = ""
+    work_dir: str = str(WORK_ROOT / "encoder-64")
+
+
+def train_encoder(config: EncoderConfig, G: Generator | None = None) -> tuple[LatentEncoder, list[dict]]:
+    """Train the e4e-style encoder for a frozen generator (resumable); rank 0 writes it."""
+    c = config
+    torch.manual_seed(c.seed)
+    G = (G or hub.load(c.generator)).eval().requires_grad_(False)
+    E = LatentEncoder(G.n_latent, G.style_dim, G.size)
+    E.w_avg.copy_(G.w_avg)
+    opt = torch.optim.Adam(E.parameters(), c.lr)
+    perceptual = _losses_perceptual(c.perceptual_weight)
+    identity = hub.load("identity-synthfaces-64").eval().requires_grad_(False) if c.identity_weight > 0 else None
+    loop = TrainLoop(c, {"E": E}, {"E": opt})
+    for step in loop:
+        loop.set_lr(opt, cosine_lr(c.lr, loop.progress))
+        z, real = teacher_batch(c.batch, loop.generator, G.size)
+        with torch.no_grad():
+            w_true = G.mapping(z)
+        wplus, deltas = E(to_unit(real), return_deltas=True)
+        fake = G.synthesis(wplus)
+        logs = {"latent": (wplus - w_true[:, None]).pow(2).mean(), "pixel": (fake - real).abs().mean(),
+                "delta": deltas.pow(2).sum(2).mean()}
+        loss = c.latent_weight * logs["latent"] + c.pixel_weight * logs["pixel"] + c.delta_weight * logs["delta"]
+        if perceptual is not None:
+            logs["perceptual"] = perceptual(to_unit(fake), to_unit(real)).mean()
+            loss = loss + c.perceptual_weight * logs["perceptual"]
+        if identity is not None:
+            logs["identity"] = 1 - identity.similarity(to_unit(fake), to_unit(real)).mean()
+            loss = loss + c.identity_weight * logs["identity"]
+        loop.step(opt, loss, E, clip=10.0)
+        loop.log(**logs)
+    if loop.is_main:
+        out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / ENCODER_WEIGHTS
+        hub.save(E.eval(), out_dir, dtype=torch.float16, card={
+            "description": f"e4e-style W+ encoder for `{c.generator}` (lite profile).",
+            "task": "feature-extraction", "metrics": {"train_minutes": round(loop.minutes, 1)},
+            "training": (f"`python -m lgfa_lite.train.stylegan2 encoder` ({loop.state.step} steps, batch {c.batch}, "
+                         f"{loop.minutes:.1f} min on a 2-core CPU) on fresh SynthFaces renders with known w: "
+                         f"latent MSE x{c.latent_weight} + pixel L1 x{c.pixel_weight} + perceptual x{c.perceptual_weight}"
+                         f" + identity x{c.identity_weight} + delta regulariser x{c.delta_weight}."),
+        })
+    return E.eval(), loop.history
+
+
+def load_encoder(name: str = ENCODER_WEIGHTS) -> LatentEncoder:
+    return hub.load(name)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def main(argv=None):
+    ap = cli_parser("Train the lite StyleGAN2 generator or its encoder on SynthFaces.")
+    ap.add_argument("what", choices=["generator", "encoder"])
+    args = ap.parse_args(argv)
+    if args.what == "generator":
+        train_generator(config_from_cli(GeneratorConfig(), args))
+    else:
+        train_encoder(config_from_cli(EncoderConfig(), args))
+
+
+if __name__ == "__main__":
+    main()

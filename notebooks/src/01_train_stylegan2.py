@@ -1,0 +1,147 @@
+# %% [markdown]
+# # 01 · StyleGAN2: train the lite generator and its encoder
+#
+# Four of the five methods work in the W / W+ space of a frozen StyleGAN2. The lite
+# generator is an ordinary StyleGAN2 (mapping network, modulated convolutions, noise inputs)
+# at 64 px; what makes an hour on a laptop CPU enough is its teacher: z is the SynthFaces
+# parameter vector and the generator learns to draw the render of those parameters (L1, with
+# optional perceptual and adversarial terms). The e4e-style encoder then maps any image to W+.
+#
+# This notebook trains both (parameters below; training resumes if interrupted), shows a
+# sample grid, a truncation sweep, a latent interpolation video, and inversions of held-out
+# faces side by side.
+
+# %% include _setup.py
+
+# %% tags=["parameters"]
+# Parameters (papermill overrides these; the test suite runs tiny values)
+g_steps = 3000  # upper bound on generator steps
+g_minutes = 5.0  # wall-time budget for the generator
+e_steps = 1000
+e_minutes = 3.0
+batch = 32
+adv_weight = 0.0  # > 0 adds the discriminator (sharper, about 3x slower per step here)
+perceptual_weight = 0.0
+use_shipped = True  # show the shipped checkpoints (weights/) instead of the ones trained here
+n_test = 8  # held-out faces to invert
+out_dir = "out/01_train_stylegan2"
+
+# %%
+import json
+
+import matplotlib.pyplot as plt
+import torch
+
+from lgfa_lite import hub
+from lgfa_lite.bench.group_ganimation import psnr
+from lgfa_lite.nets.encoder import invert
+from lgfa_lite.synthface import FaceParams, render
+from lgfa_lite.synthface.dataset import identities
+from lgfa_lite.train import stylegan2 as SG
+from lgfa_lite.video import frames_to_strip, to_uint8_frames, write_mp4
+
+out = Path(out_dir)
+out.mkdir(parents=True, exist_ok=True)
+
+
+def show_row(images, titles=None, path=None, scale=1.5):
+    frames = to_uint8_frames(images)
+    fig, axes = plt.subplots(1, len(frames), figsize=(scale * len(frames), scale + 0.3), squeeze=False)
+    for i, (ax, img) in enumerate(zip(axes[0], frames)):
+        ax.imshow(img)
+        ax.axis("off")
+        if titles:
+            ax.set_title(titles[i], fontsize=7)
+    fig.tight_layout()
+    if path:
+        fig.savefig(out / path, dpi=90)
+    plt.show()
+
+
+# %% [markdown]
+# ## Train the generator
+# Progress is saved to `out_dir/g_state` every three minutes; run the cell again to resume.
+
+# %%
+g_config = SG.GeneratorConfig(steps=g_steps, minutes=g_minutes, batch=batch, adv_weight=adv_weight,
+                              perceptual_weight=perceptual_weight, work_dir=str(out / "g_state"),
+                              out_dir=str(out / "generator"))
+G_trained, g_history = SG.train_generator(g_config)
+print(f"{len(g_history)} log rows; last: {json.dumps(g_history[-1] if g_history else {}, indent=1)}")
+keys = [k for k in ("l1", "perceptual", "g_adv", "d") if any(k in h for h in g_history)]
+fig, axes = plt.subplots(1, len(keys), figsize=(3 * len(keys), 2.4), squeeze=False)
+for ax, k in zip(axes[0], keys):
+    ax.plot([h["step"] for h in g_history if k in h], [h[k] for h in g_history if k in h])
+    ax.set_title(k)
+fig.tight_layout()
+plt.show()
+
+# %%
+shipped = use_shipped and (hub.default_weights_dir() / SG.GENERATOR_WEIGHTS).is_dir()
+G = SG.load_generator() if shipped else G_trained
+G = G.eval().requires_grad_(False)
+torch.set_grad_enabled(False)
+print("showing", "the shipped generator" if shipped else "the generator trained above")
+
+# %% [markdown]
+# ## Samples, and what they were asked to draw
+# Top: the generator's samples for random SynthFaces parameters; bottom: the renderer's
+# picture of the same parameters.
+
+# %%
+p = FaceParams.sample(8, seed=2024)
+samples = SG.to_unit(G(SG.params_to_z(p)))
+show_row(samples, path="samples.png")
+show_row(render(p, G.size).image, path="teacher.png")
+print(f"PSNR of samples vs the renders of their parameters: {float(psnr(samples, render(p, G.size).image).mean()):.2f} dB")
+
+# %% [markdown]
+# ## Truncation sweep: one z pulled toward the average face (w_avg)
+
+# %%
+z = SG.sample_z(1, seed=7)
+psis = [1.0, 0.75, 0.5, 0.25, 0.0]
+show_row(torch.cat([SG.to_unit(G(z, truncation=psi)) for psi in psis]), [f"psi {psi}" for psi in psis],
+         path="truncation.png")
+
+# %% [markdown]
+# ## Interpolation in W between four faces (a looping video)
+
+# %%
+w = G.mapping(SG.sample_z(4, seed=11))
+frames = []
+for a, b in zip(w, torch.roll(w, -1, 0)):
+    for t in torch.linspace(0, 1, 9)[:-1]:
+        frames.append(SG.to_unit(G(torch.lerp(a, b, t)[None], input_is="w")))
+frames = torch.cat(frames)
+video = write_mp4(to_uint8_frames(frames), out / "interpolation.mp4", fps=8)
+plt.figure(figsize=(12, 2))
+plt.imshow(frames_to_strip(to_uint8_frames(frames), max_frames=8))
+plt.axis("off")
+plt.show()
+print("video:", video)
+
+# %% [markdown]
+# ## Train the encoder (e4e-style, image -> W+) for this generator
+
+# %%
+with torch.enable_grad():
+    e_config = SG.EncoderConfig(steps=e_steps, minutes=e_minutes, batch=batch, work_dir=str(out / "e_state"),
+                                out_dir=str(out / "encoder"))
+    E_trained, e_history = SG.train_encoder(e_config, G=G)
+print(f"last: {json.dumps(e_history[-1] if e_history else {}, indent=1)}")
+shipped_e = shipped and (hub.default_weights_dir() / SG.ENCODER_WEIGHTS).is_dir()
+E = SG.load_encoder() if shipped_e else E_trained
+
+# %% [markdown]
+# ## Inversion of held-out faces
+# Rows: input (test identities, never seen in training), encoder reconstruction, and after
+# 20 steps of W+ optimisation.
+
+# %%
+faces = render(FaceParams.sample(n_test, seed=99, identities=identities("test", n_test)), G.size).image
+recon = SG.to_unit(G.synthesis(invert(G, E, faces)))
+refined = SG.to_unit(G.synthesis(invert(G, E, faces, refine_steps=20)))
+show_row(faces, path="inputs.png")
+show_row(recon, [f"{float(v):.1f} dB" for v in psnr(recon, faces)], path="encoder.png")
+show_row(refined, [f"{float(v):.1f} dB" for v in psnr(refined, faces)], path="refined.png")

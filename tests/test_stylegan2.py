@@ -1,0 +1,220 @@
+"""StyleGAN2 core: generator/discriminator behaviour, rosinality import, lite recipe, encoder."""
+import argparse
+import dataclasses
+
+import pytest
+import torch
+
+from lgfa_lite import hub
+from lgfa_lite.nets.encoder import LatentEncoder, invert
+from lgfa_lite.nets.stylegan2 import Discriminator, Generator, convert_rosinality
+from lgfa_lite.nets.stylegan2 import main as convert_main
+from lgfa_lite.synthface import FaceParams, render
+from lgfa_lite.train import stylegan2 as recipe
+
+TINY = {4: 16, 8: 16, 16: 8}
+
+
+def tiny_generator(**kw):
+    torch.manual_seed(0)
+    return Generator(16, style_dim=16, n_mlp=2, channels=TINY, **kw).eval()
+
+
+def test_modulation_formulations_agree():
+    G = tiny_generator()
+    z = torch.randn(3, 16)
+    with torch.no_grad():
+        ours = G.set_fused(False)(z)
+        grouped = G.set_fused(True)(z)
+    assert ours.shape == (3, 3, 16, 16)
+    assert torch.allclose(ours, grouped, atol=1e-5), (ours - grouped).abs().max()
+
+
+def test_z_w_and_wplus_inputs_agree_and_bad_shapes_are_refused():
+    G = tiny_generator()
+    z = torch.randn(2, 16)
+    with torch.no_grad():
+        w = G.mapping(z)
+        a, b, c = G(z), G(w, input_is="w"), G(G.to_wplus(w), input_is="w+")
+    assert torch.allclose(a, b) and torch.allclose(a, c)
+    assert G.to_wplus(w).shape == (2, G.n_latent, 16)
+    for bad, kind in ((torch.randn(2, 7), "z"), (torch.randn(2, 3, 16), "w+"), (torch.randn(2, 16), "latent")):
+        with pytest.raises(ValueError):
+            G(bad, input_is=kind)
+
+
+def test_noise_modes_and_truncation():
+    G = tiny_generator()
+    for m in G.modules():  # noise strengths start at 0; make them matter
+        if hasattr(m, "weight") and m.weight.shape == (1,):
+            m.weight.data.fill_(0.5)
+    z = torch.randn(2, 16)
+    with torch.no_grad():
+        assert torch.equal(G(z), G(z))  # const noise: deterministic
+        assert not torch.allclose(G(z, noise="random"), G(z, noise="random"))
+        given = G.make_noise(torch.Generator().manual_seed(1))
+        assert torch.equal(G(z, noise=given), G(z, noise=given))
+        G.w_avg.normal_()
+        same = G(torch.randn(4, 16), truncation=0.0)
+    assert torch.allclose(same, same[:1].expand_as(same), atol=1e-6)  # everything collapses to w_avg
+
+
+def test_w_avg_tracks_w_while_training_only():
+    G = tiny_generator()
+    z = torch.randn(64, 16)
+    G.eval()(z)
+    assert G.w_avg.abs().sum() == 0
+    G.train()(z)
+    assert G.w_avg.abs().sum() > 0
+
+
+def test_discriminator_odd_batches_and_gradients():
+    D = Discriminator(16, channels=TINY)
+    x = torch.randn(6, 3, 16, 16, requires_grad=True)  # 6 is not a multiple of the stddev group 4
+    out = D(x)
+    assert out.shape == (6, 1)
+    out.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def _rosinality_g_ema(size, style_dim, n_mlp, channel_multiplier=2):
+    """A state dict with exactly rosinality's g_ema key names and shapes (written from its
+    model.py layout, independently of our classes)."""
+    ch = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * channel_multiplier}
+    g = torch.Generator().manual_seed(0)
+    r = lambda *s: torch.randn(*s, generator=g) * 0.1
+    sd = {}
+    for i in range(1, n_mlp + 1):
+        sd[f"style.{i}.weight"], sd[f"style.{i}.bias"] = r(style_dim, style_dim), r(style_dim)
+    sd["input.input"] = r(1, ch[4], 4, 4)
+
+    def styled(prefix, c_in, c_out, k=3, up=False, rgb=False):
+        sd[f"{prefix}.conv.weight"] = r(1, c_out, c_in, k, k)
+        sd[f"{prefix}.conv.modulation.weight"] = r(c_in, style_dim)
+        sd[f"{prefix}.conv.modulation.bias"] = torch.ones(c_in)
+        if up:
+            sd[f"{prefix}.conv.blur.kernel"] = torch.ones(4, 4)
+        if rgb:
+            sd[f"{prefix}.bias"] = r(1, 3, 1, 1)
+        else:
+            sd[f"{prefix}.noise.weight"] = r(1)
+            sd[f"{prefix}.activate.bias"] = r(c_out)
+
+    styled("conv1", ch[4], ch[4])
+    styled("to_rgb1", ch[4], 3, k=1, rgb=True)
+    log_size = size.bit_length() - 1
+    c_in, j = ch[4], 0
+    for i in range(3, log_size + 1):
+        c_out = ch[2 ** i]
+        styled(f"convs.{2 * j}", c_in, c_out, up=True)
+        styled(f"convs.{2 * j + 1}", c_out, c_out)
+        styled(f"to_rgbs.{j}", c_out, 3, k=1, rgb=True)
+        sd[f"to_rgbs.{j}.upsample.kernel"] = torch.ones(4, 4)
+        c_in, j = c_out, j + 1
+    for i in range((log_size - 2) * 2 + 1):
+        res = 2 ** ((i + 5) // 2)
+        sd[f"noises.noise_{i}"] = r(1, 1, res, res)
+    return sd
+
+
+def test_convert_rosinality_layout(tmp_path):
+    sd = _rosinality_g_ema(8, style_dim=32, n_mlp=2)
+    G = convert_rosinality(sd, 8, style_dim=32, n_mlp=2, latent_avg=torch.full((1, 32), 0.5))
+    assert torch.equal(G.convs[0].conv.weight, sd["convs.0.conv.weight"])
+    assert torch.equal(G.style[2].weight, sd["style.2.weight"])
+    assert torch.equal(G.noises.noise_2, sd["noises.noise_2"])
+    assert torch.allclose(G.w_avg, torch.full((32,), 0.5))
+    with torch.no_grad():
+        assert torch.isfinite(G(torch.randn(1, 32))).all()
+    broken = dict(sd)
+    broken.pop("convs.1.noise.weight")
+    with pytest.raises(ValueError, match="missing"):
+        convert_rosinality(broken, 8, style_dim=32, n_mlp=2)
+
+    # the CLI reads a rosinality .pt (args Namespace included) with weights_only and writes a Hub folder
+    ckpt = tmp_path / "550000.pt"
+    torch.save({"g_ema": sd, "args": argparse.Namespace(size=8), "latent_avg": torch.zeros(32)}, ckpt)
+    convert_main([str(ckpt), str(tmp_path / "out"), "--size", "8", "--style-dim", "32", "--n-mlp", "2"])
+    loaded = hub.load(tmp_path / "out")
+    z = torch.randn(2, 32)
+    with torch.no_grad():
+        assert torch.allclose(loaded(z), G(z), atol=1e-5)
+
+
+def test_generator_hub_roundtrip(tmp_path):
+    G = tiny_generator()
+    hub.save(G, tmp_path / "g")
+    back = hub.load(tmp_path / "g")
+    z = torch.randn(2, 16)
+    with torch.no_grad():
+        assert torch.allclose(back(z), G(z))
+
+
+def test_params_z_roundtrip():
+    p = FaceParams.sample(8, seed=3)
+    z = recipe.params_to_z(p)
+    assert z.shape == (8, recipe.Z_DIM)
+    assert abs(float(recipe.sample_z(4096, seed=0).std()) - 1) < 0.25  # scaled to about unit variance
+    back = recipe.z_to_params(z)
+    for k, v in p.clamped().tensors().items():
+        assert torch.allclose(getattr(back, k), v, atol=1e-4), k
+
+
+def test_generator_recipe_trains_and_resumes(tmp_path):
+    c = recipe.GeneratorConfig(size=16, style_dim=16, n_mlp=2, channels={"4": 16, "8": 16, "16": 8}, steps=3,
+                               batch=4, perceptual_weight=0.0, adv_weight=0.1, r1_every=2, pl_weight=1.0,
+                               pl_every=2, work_dir=str(tmp_path / "state"), out_dir=str(tmp_path / "g"),
+                               progress=False, log_every=1, sample_every=2)
+    G, history = recipe.train_generator(c)
+    assert [h["step"] for h in history] == [1, 2, 3]
+    assert {"l1", "g_adv", "d", "r1", "path_length"} <= set().union(*history)
+    assert hub.load(tmp_path / "g").config["z_dim"] == recipe.Z_DIM
+    assert (tmp_path / "state-samples" / "000002.png").exists()
+    _, history = recipe.train_generator(dataclasses.replace(c, steps=4))  # resumes at step 3
+    assert history[-1]["step"] == 4 and len(history) == 4
+
+
+def test_encoder_shapes_and_refinement():
+    G = tiny_generator()
+    E = LatentEncoder(G.n_latent, 16, input_size=16, channels=(8, 8, 16, 16), hidden=32)
+    images = torch.rand(2, 3, 16, 16)
+    wplus, deltas = E(images, return_deltas=True)
+    assert wplus.shape == (2, G.n_latent, 16) and deltas.shape == (2, G.n_latent - 1, 16)
+    assert torch.allclose(wplus, wplus[:, :1].expand_as(wplus))  # deltas start at zero: codes in W
+    with torch.no_grad():
+        target = (G(torch.randn(2, 16)) + 1) / 2
+        before = ((G.synthesis(invert(G, E, target)) + 1) / 2 - target).abs().mean()
+    after = ((G.synthesis(invert(G, E, target, refine_steps=30, lr=0.05)) + 1) / 2 - target).abs().mean()
+    assert after < before
+
+
+def _shipped(name):
+    try:
+        return hub.resolve(name)
+    except hub.CheckpointError:
+        return None
+
+
+@pytest.mark.skipif(_shipped(recipe.GENERATOR_WEIGHTS) is None, reason="stylegan2-synthfaces-64 not shipped")
+def test_shipped_generator_draws_the_faces_it_is_asked_for():
+    G = recipe.load_generator().eval()
+    p = FaceParams.sample(32, seed=777)
+    with torch.no_grad():
+        fake = recipe.to_unit(G(recipe.params_to_z(p)))
+    real = render(p, 64).image
+    err = (fake - real).abs().mean()
+    baseline = (real.mean(0, keepdim=True) - real).abs().mean()  # the mean face for everyone
+    assert err < 0.6 * baseline, (err, baseline)
+
+
+@pytest.mark.skipif(_shipped(recipe.ENCODER_WEIGHTS) is None, reason="encoder-synthfaces-64 not shipped")
+def test_shipped_encoder_reconstructs_held_out_faces():
+    from lgfa_lite.synthface.dataset import identities
+
+    G, E = recipe.load_generator().eval(), recipe.load_encoder().eval()
+    p = FaceParams.sample(16, seed=5, identities=identities("test", 16))
+    real = render(p, 64).image
+    with torch.no_grad():
+        recon = recipe.to_unit(G.synthesis(E(real)))
+        avg = recipe.to_unit(G(G.w_avg[None].expand(16, -1), input_is="w"))
+    assert (recon - real).abs().mean() < 0.6 * (avg - real).abs().mean()
