@@ -20,6 +20,7 @@ class ToyConfig(TrainConfig):
     weights: dict = dataclasses.field(default_factory=lambda: {"a": 1.0, "b": 2.0})
     name: str = "toy"
     flag: bool = False
+    betas: tuple = (0.0, 0.99)
 
 
 def test_override_parses_types_and_rejects_unknown_keys():
@@ -27,7 +28,10 @@ def test_override_parses_types_and_rejects_unknown_keys():
                               "minutes", "2.5"])
     assert (c.steps, c.lr, c.weights, c.name, c.flag, c.minutes) == (7, 0.5, {"a": 1.0, "b": 3.0}, "x", True, 2.5)
     assert ToyConfig().weights == {"a": 1.0, "b": 2.0}  # the default is not mutated
-    for bad in (["nope", "1"], ["steps"], ["steps", "many"], ["weights.c", "1"], ["flag", "maybe"]):
+    assert ToyConfig().override(["betas", "0.5,0.9"]).betas == (0.5, 0.9)
+    assert ToyConfig().override(["betas", "(0, 0.999)"]).betas == (0.0, 0.999)
+    for bad in (["nope", "1"], ["steps"], ["steps", "many"], ["weights.c", "1"], ["flag", "maybe"],
+                ["betas", "0.5"], ["betas", "a,b"]):
         with pytest.raises(ValueError):
             ToyConfig().override(bad)
 
@@ -106,3 +110,15 @@ def test_two_process_data_parallel_stays_in_sync(tmp_path):
     assert r0["steps"] == r1["steps"] == 15
     assert not torch.equal(r0["first"], r1["first"])  # each rank its own data
     assert torch.allclose(r0["params"], r1["params"], atol=1e-6)  # ... and one model
+
+
+def test_log_rows_are_per_key_means():
+    m = torch.nn.Linear(1, 1)
+    loop = TrainLoop(ToyConfig(steps=4, log_every=2, progress=False), {"m": m},
+                     {"m": torch.optim.SGD(m.parameters(), 0.1)})
+    for step in loop:
+        loop.log(a=step, b=10.0, c=1.0)
+        if step % 2:
+            loop.log(d=step)  # a key logged on some steps only
+    assert loop.history[0] == {"step": 2, "minutes": loop.history[0]["minutes"], "a": 0.5, "b": 10.0, "c": 1.0, "d": 1.0}
+    assert loop.history[1]["a"] == 2.5 and loop.history[1]["d"] == 3.0

@@ -15,6 +15,7 @@ and writes the resumable state; a budget stop is decided on rank 0 so all ranks 
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import logging
 import math
@@ -80,6 +81,11 @@ def _parse(raw: str, like, key: str):
             return int(raw)
         if isinstance(like, float) or like is None:
             return None if raw.lower() == "none" else float(raw)
+        if isinstance(like, (tuple, list)):  # "0.9,0.99" or "(0.9, 0.99)"
+            value = ast.literal_eval(raw if raw.strip()[:1] in "([" else f"({raw},)")
+            if not isinstance(value, (tuple, list)) or len(value) != len(like):
+                raise ValueError(raw)
+            return type(like)(float(v) if isinstance(x, float) else type(x)(v) for x, v in zip(like, value))
         return type(like)(raw)
     except ValueError:
         raise ValueError(f"option {key}: cannot read {raw!r} as {type(like).__name__}") from None
@@ -136,7 +142,7 @@ class TrainLoop:
                     dist.broadcast(t.data, 0)
         self.generator = torch.Generator().manual_seed(config.seed * 1009 + self.rank * 7919 + self.state.step)
         self._bar = None
-        self._pending: dict[str, float] = {}
+        self._pending: dict[str, tuple[float, int]] = {}
 
     # ------------------------------------------------------------------ iteration
     @property
@@ -202,18 +208,17 @@ class TrainLoop:
             g["lr"] = lr
 
     def log(self, **values):
-        """Record scalars for this step; every `log_every` steps one averaged row goes to history."""
+        """Record scalars for this step; every `log_every` steps one row of per-key means goes to history."""
         for k, v in values.items():
             v = float(v.detach()) if torch.is_tensor(v) else float(v)
-            self._pending[k] = self._pending.get(k, 0.0) + v
-        self._pending["_n"] = self._pending.get("_n", 0.0) + 1 / max(1, len(values))
+            total, count = self._pending.get(k, (0.0, 0))
+            self._pending[k] = (total + v, count + 1)
 
     def _flush_log(self):
         if not self._pending:
             return
-        n = max(1.0, round(self._pending.pop("_n")))
         row = {"step": self.state.step, "minutes": round(self.minutes, 2),
-               **{k: v / n for k, v in self._pending.items()}}
+               **{k: total / count for k, (total, count) in self._pending.items()}}
         self._pending = {}
         if self.is_main:
             self.history.append(row)
