@@ -1,0 +1,285 @@
+"""LGFA: language-guided face animation -- a still face + a sentence -> a video.
+
+As researchmm/language-guided-animation runs it (see specs/methods.md section 1):
+  z0      = t + v.detach() ("fused": CLIP text + image embeddings), or t without an image
+  z_t     = z_{t-1} + r * lrelu(fc2(a)),  h_t = h_{t-1} + r * lrelu(fc3(a)),
+            a = cat(lrelu(fc1(z_{t-1})), h_{t-1}),  h_0 = 0.01 * randn (the only noise)
+  r       = 0.8 / T (training); 0.8 / T * decay(t) at inference
+  m_t     = z_t - z0 (motion codes), w_t = w_inv + img_ws + txt_ws_t, decoded by a frozen
+            StyleGAN2 with fixed noise.
+
+Deliberate differences from the original (its "known quirks"):
+  * txt_ws_t = text_mapper(m_t) - text_mapper(0): the original's mapper turns the zero motion
+    of frame 0 into a constant offset; subtracting it makes frame 0 motion-free exactly, so
+    the first frame is the (image-refined) inversion.
+  * the 1st-order term the original computes but never adds is not computed.
+The contrastive loss keeps the original's sum over all j (the j = i term adds exp(0) = 1).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lgfa_lite import hub
+from lgfa_lite.hub import register_model
+from lgfa_lite.nets.stylegan2 import EqualLinear, PixelNorm
+from lgfa_lite.synthface.motions import LGFA_WORDS, MOTIONS
+from lgfa_lite.train.loop import TrainConfig, TrainLoop, cli_parser, config_from_cli
+
+log = logging.getLogger(__name__)
+WEIGHTS = "lgfa-synthfaces-64"
+DECAYS = ("linear", "sqrt", "exp", "const")
+TEMPLATE = "The person is {}."
+# The 28 LGFA words SynthFaces can show, then its motion vocabulary.
+PROMPTS = [TEMPLATE.format(w) for w, shown in LGFA_WORDS.items() if shown] + [
+    f"The person {m.verb}." for m in MOTIONS.values()]
+LOSS_WEIGHTS = {"smoothness": 1.0, "loop": 1.0, "latent": 1.0, "perceptual": 1.0, "clip": 0.5, "identity": 0.0}
+
+
+def decay(schedule: str, t: int, frames: int) -> float:
+    """Step-size factor at frame t (1..T-1). linear = (T-t)/T as the original; sqrt, exp
+    (exp(-2t/T)) and const are the other named schedules."""
+    u = (frames - t) / frames
+    if schedule == "linear":
+        return u
+    if schedule == "sqrt":
+        return math.sqrt(u)
+    if schedule == "exp":
+        return math.exp(-2 * t / frames)
+    if schedule == "const":
+        return 1.0
+    raise ValueError(f"decay must be one of {DECAYS}, got {schedule!r}")
+
+
+class RecurrentLatentGenerator(nn.Module):
+    """The residual MLP recurrence over CLIP-space codes."""
+
+    def __init__(self, z_dim: int, hidden: int = 384):
+        super().__init__()
+        self.hidden = hidden
+        self.fc1 = nn.Linear(z_dim, hidden)
+        self.fc2 = nn.Linear(2 * hidden, z_dim)
+        self.fc3 = nn.Linear(2 * hidden, hidden)
+
+    def forward(self, z0: torch.Tensor, frames: int, h0: torch.Tensor, steps: list[float]) -> torch.Tensor:
+        """z0 (B, z_dim), h0 (B, hidden), steps: r for t = 1..T-1 -> motion codes (B, T, z_dim)."""
+        z, h, codes = z0, h0, [torch.zeros_like(z0)]
+        for r in steps[: frames - 1]:
+            a = torch.cat([F.leaky_relu(self.fc1(z), 0.2), h], 1)
+            z, h = z + r * F.leaky_relu(self.fc2(a), 0.2), h + r * F.leaky_relu(self.fc3(a), 0.2)
+            codes.append(z - z0)
+        return torch.stack(codes, 1)
+
+
+class LatentMapper(nn.Module):
+    """PixelNorm + 3 equalized linear layers -> W+ offsets (B, n_latent, style_dim)."""
+
+    def __init__(self, in_dim: int, n_latent: int, style_dim: int, hidden: int = 512):
+        super().__init__()
+        self.n_latent, self.style_dim = n_latent, style_dim
+        self.net = nn.Sequential(PixelNorm(), EqualLinear(in_dim, hidden, activation=True),
+                                 EqualLinear(hidden, hidden, activation=True),
+                                 EqualLinear(hidden, n_latent * style_dim))
+
+    def forward(self, x):
+        return self.net(x).view(-1, self.n_latent, self.style_dim)
+
+
+@register_model("lgfa-animator")
+class LGFA(nn.Module):
+    """The trainable part of LGFA: recurrence + image and text mappers (CLIP, the generator
+    and the encoder are separate, frozen checkpoints named in the config)."""
+
+    def __init__(self, embed_dim: int = 128, n_latent: int = 10, style_dim: int = 128, hidden: int = 384,
+                 mapper_hidden: int = 512, clip: str = "clip-synthfaces-64",
+                 generator: str = "stylegan2-synthfaces-64", encoder: str = "encoder-synthfaces-64"):
+        super().__init__()
+        self.config = {"embed_dim": embed_dim, "n_latent": n_latent, "style_dim": style_dim, "hidden": hidden,
+                       "mapper_hidden": mapper_hidden, "clip": clip, "generator": generator, "encoder": encoder}
+        self.rnn = RecurrentLatentGenerator(embed_dim, hidden)
+        self.image_mapper = LatentMapper(embed_dim, n_latent, style_dim, mapper_hidden)
+        self.text_mapper = LatentMapper(embed_dim, n_latent, style_dim, mapper_hidden)
+
+    def h0(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return 0.01 * torch.randn(batch, self.rnn.hidden, generator=generator)
+
+    def forward(self, w_inv: torch.Tensor, text_emb: torch.Tensor, image_emb: torch.Tensor | None = None,
+                frames: int = 16, h0: torch.Tensor | None = None, schedule: str | None = None) -> dict:
+        """w_inv (B, L, D) inversions, text_emb / image_emb (B, E) unit CLIP embeddings ->
+        {"ws": (B, T, L, D) frame latents, "txt_ws": (B, T, L, D), "img_ws": (B, L, D)}.
+        schedule: None = training (r = 0.8 / T), else an inference decay (`DECAYS`)."""
+        if frames < 1:
+            raise ValueError(f"frames must be >= 1, got {frames}")
+        b = w_inv.shape[0]
+        z0 = text_emb if image_emb is None else text_emb + image_emb.detach()
+        r = 0.8 / frames
+        steps = [r if schedule is None else r * decay(schedule, t, frames) for t in range(1, frames)]
+        motion = self.rnn(z0, frames, self.h0(b).to(z0) if h0 is None else h0, steps)  # (B, T, E)
+        txt = self.text_mapper(motion.flatten(0, 1)).view(b, frames, *w_inv.shape[1:])
+        txt = txt - self.text_mapper(torch.zeros_like(z0[:1]))[:, None]  # zero motion -> zero offset
+        img = self.image_mapper(image_emb) if image_emb is not None else torch.zeros_like(w_inv)
+        return {"ws": w_inv[:, None] + img[:, None] + txt, "txt_ws": txt, "img_ws": img}
+
+
+# ----------------------------------------------------------------------------- losses
+
+def contrastive_clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, tau: float = 0.07) -> torch.Tensor:
+    """mean_i log(1 + sum_j exp((s_ij - s_ii) / tau)), s = cosine(image_i, text_j)."""
+    s = F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T
+    return torch.log1p(torch.exp((s - s.diag()[:, None]) / tau).sum(1)).mean()
+
+
+def latent_losses(out: dict, w_inv: torch.Tensor) -> dict:
+    txt = out["txt_ws"]
+    d = txt[:, 1:] - txt[:, :-1]
+    return {
+        "smoothness": F.mse_loss(d[:, 1:], d[:, :-1]) if d.shape[1] > 1 else txt.new_zeros(()),
+        "loop": F.mse_loss(txt[:, 0], txt[:, -1]),
+        "latent": (out["ws"] - w_inv[:, None]).pow(2).sum(-1).mean(),
+    }
+
+
+# ----------------------------------------------------------------------------- training
+
+@dataclasses.dataclass
+class LGFAConfig(TrainConfig):
+    steps: int = 5000
+    batch: int = 8
+    lr: float = 1e-3
+    betas: tuple = (0.0, 0.999)
+    frames: int = 4  # per training clip (16 at inference)
+    hidden: int = 384
+    weights: dict = dataclasses.field(default_factory=lambda: dict(LOSS_WEIGHTS))
+    train_faces: int = 2048  # SynthFaces training faces whose inversions the model animates
+    clip: str = "clip-synthfaces-64"
+    generator: str = "stylegan2-synthfaces-64"
+    encoder: str = "encoder-synthfaces-64"
+    out_dir: str = ""
+    work_dir: str = str(Path.home() / ".cache" / "lgfa_lite" / "train" / "lgfa-64")
+
+
+@dataclasses.dataclass
+class Frozen:
+    """The frozen networks LGFA works with."""
+    clip: nn.Module
+    generator: nn.Module
+    encoder: nn.Module
+    perceptual: nn.Module | None = None
+    identity: nn.Module | None = None
+
+    @staticmethod
+    def load(clip: str, generator: str, encoder: str, perceptual: bool = True, identity: bool = False) -> "Frozen":
+        from lgfa_lite.nets.perceptual import PerceptualDistance
+
+        nets = Frozen(hub.load(clip), hub.load(generator), hub.load(encoder),
+                      PerceptualDistance("lite") if perceptual else None,
+                      hub.load("identity-synthfaces-64") if identity else None)
+        for net in (nets.clip, nets.generator, nets.encoder, nets.perceptual, nets.identity):
+            if net is not None:
+                net.eval().requires_grad_(False)
+        return nets
+
+    def decode(self, ws: torch.Tensor) -> torch.Tensor:
+        """W+ (N, L, D) -> images in [0, 1], fixed noise."""
+        return (self.generator.synthesis(ws).clamp(-1, 1) + 1) / 2
+
+
+def training_faces(nets: Frozen, n: int, batch: int = 128) -> dict:
+    """Inversions and CLIP image embeddings of the first n standard SynthFaces training faces."""
+    from lgfa_lite.nets.train_perception import images_of, standard_faces
+
+    faces = standard_faces("train", n)
+    images = images_of(faces, slice(0, n))
+    with torch.no_grad():
+        w = torch.cat([nets.encoder(images[i:i + batch]) for i in range(0, n, batch)])
+        v = torch.cat([nets.clip.encode_image(images[i:i + batch]) for i in range(0, n, batch)])
+    return {"image": images, "w": w, "v": v}
+
+
+def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = None) -> tuple[LGFA, list[dict]]:
+    c, wt = config, config.weights
+    torch.manual_seed(c.seed)
+    nets = nets or Frozen.load(c.clip, c.generator, c.encoder, identity=wt.get("identity", 0) > 0)
+    data = data or training_faces(nets, c.train_faces)
+    G = nets.generator
+    model = LGFA(data["v"].shape[1], G.n_latent, G.style_dim, c.hidden, clip=c.clip, generator=c.generator,
+                 encoder=c.encoder)
+    opt = torch.optim.Adam(model.parameters(), c.lr, betas=tuple(c.betas))
+    loop = TrainLoop(c, {"lgfa": model}, {"lgfa": opt})
+    with torch.no_grad():
+        prompt_emb = nets.clip.encode_text(PROMPTS)
+    n = len(data["w"])
+    for _ in loop:
+        idx = torch.randint(n, (c.batch,), generator=loop.generator)
+        which = torch.randperm(len(PROMPTS), generator=loop.generator)[: c.batch]  # distinct prompts per batch
+        t, v, w, x = prompt_emb[which], data["v"][idx], data["w"][idx], data["image"][idx]
+        h0 = 0.01 * torch.randn(c.batch, c.hidden, generator=loop.generator)
+        out = model(w, t, v, c.frames, h0)
+        logs = latent_losses(out, w)
+        first_last = nets.decode(torch.cat([out["ws"][:, 0], out["ws"][:, -1]]))
+        first, last = first_last[: c.batch], first_last[c.batch:]
+        if nets.perceptual is not None:
+            logs["perceptual"] = (nets.perceptual(first, x) + nets.perceptual(last, x)).mean()
+        if nets.identity is not None:
+            logs["identity"] = 1 - nets.identity.similarity(last, x).mean()
+        logs["clip"] = contrastive_clip_loss(nets.clip.encode_image(last), t)
+        loss = sum(wt.get(k, 0.0) * value for k, value in logs.items())
+        loop.step(opt, loss, model, clip=None)
+        loop.log(**logs)
+    if loop.is_main:
+        out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / WEIGHTS
+        hub.save(model.eval(), out_dir, dtype=torch.float16, card={
+            "description": "LGFA recurrent latent generator + W+ mappers (lite profile).",
+            "task": "text-to-video", "metrics": {"train_minutes": round(loop.minutes, 1)},
+            "training": (f"`python -m lgfa_lite.methods.lgfa` ({loop.state.step} steps, batch {c.batch}, "
+                         f"{c.frames} frames, {loop.minutes:.1f} min on a 2-core CPU) on the inversions of {n} "
+                         f"SynthFaces training faces with {len(PROMPTS)} prompts; loss weights {dict(wt)}."),
+        })
+    return model.eval(), loop.history
+
+
+# ----------------------------------------------------------------------------- inference
+
+@torch.no_grad()
+def animate(model: LGFA, nets: Frozen, prompt: str, image: torch.Tensor | None = None, frames: int = 16,
+            seed: int = 0, schedule: str = "linear", w_inv: torch.Tensor | None = None) -> torch.Tensor:
+    """A face (1, 3, H, W) in [0, 1] (or its W+ `w_inv`; or neither: a random face) + a sentence ->
+    frames (T, 3, S, S) in [0, 1]. `seed` draws h0 (and the face when there is none)."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("the prompt is empty: describe a motion, e.g. 'The person is smiling.'")
+    if not 1 <= int(frames) <= 256:
+        raise ValueError(f"frames must be between 1 and 256, got {frames}")
+    g = torch.Generator().manual_seed(int(seed))
+    G = nets.generator
+    v = None
+    if image is not None:
+        w_inv = nets.encoder(image)
+        v = nets.clip.encode_image(image)
+    elif w_inv is None:
+        from lgfa_lite.train.stylegan2 import sample_z
+
+        w_inv = G.to_wplus(G.mapping(sample_z(1, generator=g)))
+    t = nets.clip.encode_text([prompt])
+    out = model(w_inv, t, v, int(frames), model.h0(1, g), schedule)
+    return nets.decode(out["ws"][0])
+
+
+def load(name: str = WEIGHTS) -> tuple[LGFA, Frozen]:
+    model = hub.load(name).eval()
+    c = model.config
+    return model, Frozen.load(c["clip"], c["generator"], c["encoder"], perceptual=False)
+
+
+def main(argv=None):
+    args = cli_parser("Train the lite LGFA animator on SynthFaces.").parse_args(argv)
+    train(config_from_cli(LGFAConfig(), args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""LGFA: recurrence, frame latents, losses, training steps and inference on tiny frozen nets."""
+import dataclasses
+
+import pytest
+import torch
+
+from lgfa_lite import hub
+from lgfa_lite.methods import lgfa as L
+from lgfa_lite.nets.clip import TextImageModel
+from lgfa_lite.nets.encoder import LatentEncoder
+from lgfa_lite.nets.stylegan2 import Generator
+from lgfa_lite.train.stylegan2 import Z_DIM
+
+
+@pytest.fixture(scope="module")
+def nets():
+    torch.manual_seed(0)
+    G = Generator(16, 16, 2, {4: 16, 8: 16, 16: 8}, z_dim=Z_DIM, normalize_z=False).eval()
+    E = LatentEncoder(G.n_latent, 16, input_size=16, channels=(8, 8, 16, 16), hidden=32).eval()
+    frozen = L.Frozen(TextImageModel().eval(), G, E)
+    for m in (frozen.clip, G, E):
+        m.requires_grad_(False)
+    return frozen
+
+
+def tiny_model(nets):
+    torch.manual_seed(1)
+    return L.LGFA(128, nets.generator.n_latent, 16, hidden=32, mapper_hidden=32)
+
+
+def test_frame_zero_has_no_motion_and_frames_move(nets):
+    model = tiny_model(nets)
+    w = torch.randn(2, nets.generator.n_latent, 16)
+    t, v = torch.nn.functional.normalize(torch.randn(2, 2, 128), dim=-1)
+    out = model(w, t, None, frames=5)
+    assert out["ws"].shape == (2, 5, nets.generator.n_latent, 16)
+    assert torch.equal(out["ws"][:, 0], w)  # text only: frame 0 is the inversion itself
+    assert (out["ws"][:, -1] - w).abs().sum() > 0
+    fused = model(w, t, v, frames=5)
+    assert torch.equal(fused["txt_ws"][:, 0], torch.zeros_like(w))
+    assert torch.allclose(fused["ws"][:, 0], w + fused["img_ws"])
+
+
+def test_decay_schedules_shrink_late_steps():
+    assert L.decay("linear", 1, 16) == pytest.approx(15 / 16)
+    for name in L.DECAYS:
+        assert 0 <= L.decay(name, 15, 16) <= L.decay(name, 1, 16) <= 1
+    with pytest.raises(ValueError):
+        L.decay("cubic", 1, 4)
+
+
+def test_contrastive_loss_prefers_matching_pairs():
+    e = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    assert L.contrastive_clip_loss(e, e) < L.contrastive_clip_loss(e, e.roll(1, 0))
+
+
+def test_latent_losses():
+    model_out = {"txt_ws": torch.zeros(2, 4, 3, 5), "ws": torch.ones(2, 4, 3, 5)}
+    logs = L.latent_losses(model_out, torch.ones(2, 3, 5))
+    assert all(float(v) == 0 for v in logs.values())
+    model_out["txt_ws"] = torch.arange(4.0).view(1, 4, 1, 1).expand(2, 4, 3, 5)  # constant velocity
+    assert float(L.latent_losses(model_out, torch.ones(2, 3, 5))["smoothness"]) == 0
+
+
+def test_animate_frames_seed_and_bad_input(nets):
+    model = tiny_model(nets).eval()
+    face = torch.rand(1, 3, 16, 16)
+    a = L.animate(model, nets, "The person is smiling.", face, frames=6, seed=3)
+    assert a.shape == (6, 3, 16, 16) and 0 <= float(a.min()) and float(a.max()) <= 1
+    assert torch.equal(a, L.animate(model, nets, "The person is smiling.", face, frames=6, seed=3))
+    assert not torch.equal(a, L.animate(model, nets, "The person is smiling.", face, frames=6, seed=4))
+    assert L.animate(model, nets, "x" * 5000, None, frames=2, seed=0).shape[0] == 2  # long prompt, random face
+    for bad in ("", "   "):
+        with pytest.raises(ValueError, match="empty"):
+            L.animate(model, nets, bad, face)
+    with pytest.raises(ValueError, match="frames"):
+        L.animate(model, nets, "smile", face, frames=0)
+
+
+def test_training_steps_and_resume(nets, tmp_path):
+    images = torch.rand(6, 3, 16, 16)
+    with torch.no_grad():
+        data = {"image": images, "w": nets.encoder(images), "v": nets.clip.encode_image(images)}
+    cfg = L.LGFAConfig(steps=2, batch=3, frames=3, hidden=32, log_every=1, progress=False,
+                       work_dir=str(tmp_path / "state"), out_dir=str(tmp_path / "lgfa"))
+    model, history = L.train(cfg, nets, data)
+    assert len(history) == 2 and {"smoothness", "loop", "latent", "clip"} <= set(history[-1])
+    assert hub.load(tmp_path / "lgfa").config["hidden"] == 32
+    _, history = L.train(dataclasses.replace(cfg, steps=3), nets, data)
+    assert history[-1]["step"] == 3
+
+
+def test_prompts_cover_lgfa_words_and_motions():
+    assert "The person is smiling." in L.PROMPTS and "The person nods." in L.PROMPTS
+    assert not any("wtf" in p for p in L.PROMPTS)  # words SynthFaces cannot show are left out
