@@ -43,6 +43,15 @@ def test_z_w_and_wplus_inputs_agree_and_bad_shapes_are_refused():
             G(bad, input_is=kind)
 
 
+def test_synthesis_skips_are_the_running_image_at_every_resolution():
+    G = tiny_generator()
+    ws = G.to_wplus(G.mapping(torch.randn(2, 16)))
+    with torch.no_grad():
+        skips = G.synthesis(ws, return_skips=True)
+        assert [s.shape[-1] for s in skips] == [4, 8, 16]
+        assert torch.equal(skips[-1], G.synthesis(ws))
+
+
 def test_noise_modes_and_truncation():
     G = tiny_generator()
     for m in G.modules():  # noise strengths start at 0; make them matter
@@ -162,12 +171,12 @@ def test_params_z_roundtrip():
 
 def test_generator_recipe_trains_and_resumes(tmp_path):
     c = recipe.GeneratorConfig(size=16, style_dim=16, n_mlp=2, channels={"4": 16, "8": 16, "16": 8}, steps=3,
-                               batch=4, perceptual_weight=0.0, adv_weight=0.1, r1_every=2, pl_weight=1.0,
+                               batch=4, perceptual_weight=0.0, adv_weight=0.1, multiscale_weight=1.0, r1_every=2, pl_weight=1.0,
                                pl_every=2, work_dir=str(tmp_path / "state"), out_dir=str(tmp_path / "g"),
                                progress=False, log_every=1, sample_every=2)
     G, history = recipe.train_generator(c)
     assert [h["step"] for h in history] == [1, 2, 3]
-    assert {"l1", "g_adv", "d", "r1", "path_length"} <= set().union(*history)
+    assert {"l1", "l1_coarse", "g_adv", "d", "r1", "path_length"} <= set().union(*history)
     assert hub.load(tmp_path / "g").config["z_dim"] == recipe.Z_DIM
     assert (tmp_path / "state-samples" / "000002.png").exists()
     _, history = recipe.train_generator(dataclasses.replace(c, steps=4))  # resumes at step 3

@@ -343,7 +343,8 @@ class Generator(nn.Module):
             ws = torch.cat([ws[:, :cut], self.to_wplus(w2)[:, cut:]], 1)
         return self.synthesis(ws, noise)
 
-    def synthesis(self, ws: torch.Tensor, noise="const") -> torch.Tensor:
+    def synthesis(self, ws: torch.Tensor, noise="const", return_skips: bool = False):
+        """W+ -> image; return_skips: the running RGB image at every resolution (4 ... size)."""
         if noise == "const":
             noise = [getattr(self.noises, f"noise_{i}") for i in range(self.num_layers)]
         elif noise == "random":
@@ -353,13 +354,15 @@ class Generator(nn.Module):
         x = self.input(ws.shape[0])
         x = self.conv1(x, ws[:, 0], noise[0])
         skip = self.to_rgb1(x, ws[:, 1])
+        skips = [skip]
         i = 1
         for up, conv, to_rgb, n1, n2 in zip(self.convs[::2], self.convs[1::2], self.to_rgbs, noise[1::2], noise[2::2]):
             x = up(x, ws[:, i], n1)
             x = conv(x, ws[:, i + 1], n2)
             skip = to_rgb(x, ws[:, i + 2], skip)
+            skips.append(skip)
             i += 2
-        return skip
+        return skips if return_skips else skip
 
 
 # ----------------------------------------------------------------------------- discriminator
