@@ -12,6 +12,16 @@ from typing import Callable
 GROUPS: dict[str, Callable[[bool], dict[str, float]]] = {}
 
 
+def card_results(name: str) -> dict:
+    """The measured numbers a shipped checkpoint's model card records ({} when not shipped)."""
+    from lgfa_lite import hub
+
+    try:
+        return hub.read_card(hub.resolve(name)).get("results", {})
+    except hub.CheckpointError:
+        return {}
+
+
 def register(name: str):
     """Register ``fn(quick: bool) -> dict[str, float]`` as benchmark group ``name``."""
     def deco(fn):

@@ -6,7 +6,7 @@ face rendered with those AUs (everything else unchanged). The trivial baseline i
 """
 import time
 
-from lgfa_lite.bench import register
+from lgfa_lite.bench import card_results, register
 
 
 def psnr(a, b):
@@ -67,10 +67,7 @@ def ganimation(quick: bool) -> dict:
         for _ in range(reps):
             G(one, aus)
         res["ms_per_frame_64"] = 1000 * (time.perf_counter() - t0) / reps
-    try:
-        card = hub.read_card(hub.resolve(GA.WEIGHTS)).get("results", {})
-    except hub.CheckpointError:  # a generator passed in, not a shipped folder
-        card = {}
+    card = card_results(GA.WEIGHTS)  # {} for a generator passed in, not a shipped folder
     if "train_minutes" in card:
         res["train_minutes"] = float(card["train_minutes"])
     return res

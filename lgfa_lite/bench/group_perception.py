@@ -10,7 +10,7 @@ training), next to a trivial baseline that a net has to beat:
 """
 import time
 
-from lgfa_lite.bench import register
+from lgfa_lite.bench import card_results, register
 
 @register("perception")
 def perception(quick: bool) -> dict:
@@ -35,7 +35,7 @@ def perception(quick: bool) -> dict:
             except hub.CheckpointError:
                 continue  # not trained yet: its keys are absent from the results
             out.update(evaluate(net, model, test))
-            card = hub.read_card(hub.resolve(name))["results"]
+            card = card_results(name)
             if f"train_minutes_{net}" in card:
                 out[f"train_minutes_{net}"] = float(card[f"train_minutes_{net}"])
             run, one = (model.encode_image if net == "clip" else model), images_of(test, slice(0, 1))
