@@ -214,6 +214,16 @@ def test_caption_variants_use_lgfa_words():
     assert any(w in s for s in seen for w in ("shocked", "stunned"))
 
 
+def test_caption_variants_say_the_motion_that_ends_in_the_face():
+    import random
+
+    rng = random.Random(0)
+    seen = {T.caption_variant("The person is smiling. Dark hair, turned to the left.", rng) for _ in range(200)}
+    assert {"The person smiles.", "The person turns left."} <= seen  # LGFA's prompts are captions too
+    words = T.caption_words()
+    assert {"smiles", "turns", "left", "shocked", "hair"} <= words and "juggling" not in words
+
+
 # ------------------------------------------------------------------ shipped lite checkpoints
 
 def _beats_baseline(net, model, faces):

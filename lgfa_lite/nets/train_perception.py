@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -26,7 +28,7 @@ from tqdm.auto import tqdm
 
 from lgfa_lite import hub
 from lgfa_lite._memory import keep_freed_memory
-from lgfa_lite.synthface import (EXPRESSIONS, LGFA_WORDS, FaceParams, SynthFaceImages, default_cache_dir, expression_name,
+from lgfa_lite.synthface import (EXPRESSIONS, LGFA_WORDS, MOTIONS, FaceParams, SynthFaceImages, default_cache_dir, expression_name,
                                  expression_sentence)
 from lgfa_lite.train import TrainingState, load_training_state, save_training_state
 
@@ -73,10 +75,22 @@ for _word, _expr in LGFA_WORDS.items():
         _SYNONYMS.setdefault(_expr, []).append(_word)
 
 
+# The still-image state each LGFA motion ends in, so "The person turns left." (an LGFA prompt)
+# is a caption of a face turned left: CLIP guides LGFA's last frame with these sentences.
+_MOTION_OF_EXPRESSION = {m.gerund: m for m in MOTIONS.values() if m.aus and m.envelope == "hold"}
+_MOTION_OF_DETAIL = {"turned to the left": MOTIONS["turn left"], "turned to the right": MOTIONS["turn right"],
+                     "looking up": MOTIONS["look up"], "looking down": MOTIONS["look down"]}
+
+
 def caption_variant(caption: str, rng: random.Random) -> str:
-    """Vary a SynthFaces caption: drop details, or say the expression with an LGFA word."""
+    """Vary a SynthFaces caption: drop details, say the expression with an LGFA word, or say
+    the motion that ends in this face ("The person smiles.", "The person turns left.")."""
     first, _, details = caption.partition(". ")
     expr = first[len("The person is "):] if first.startswith("The person is ") else "neutral"
+    motions = [_MOTION_OF_EXPRESSION[expr]] if expr in _MOTION_OF_EXPRESSION else []
+    motions += [m for d, m in _MOTION_OF_DETAIL.items() if d in details.lower()]
+    if motions and rng.random() < 0.3:
+        return f"The person {rng.choice(motions).verb}."
     if expr in _SYNONYMS and rng.random() < 0.3:
         first = f"The person is {rng.choice(_SYNONYMS[expr])}"
     elif expr == "neutral" and rng.random() < 0.3:
@@ -84,6 +98,16 @@ def caption_variant(caption: str, rng: random.Random) -> str:
     else:
         first = first.rstrip(".")
     return first + "." if rng.random() < 0.4 or not details else f"{first}. {details}"
+
+
+@lru_cache(maxsize=None)
+def caption_words() -> frozenset[str]:
+    """Every word `caption_variant` can put in a training caption: what the lite text model knows."""
+    texts = [expression_sentence(e) for e in [*EXPRESSIONS, "neutral", "making a face"]]
+    texts += [f"The person is {w}." for words in _SYNONYMS.values() for w in words]
+    texts += [f"The person {m.verb}." for m in [*_MOTION_OF_EXPRESSION.values(), *_MOTION_OF_DETAIL.values()]]
+    texts += [*_MOTION_OF_DETAIL, "dark red blond brown hair"]
+    return frozenset(re.findall(r"[a-z]+", " ".join(texts).lower()))
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -334,7 +358,7 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
         state.step += 1
         bar.update(1)
         if state.step % log_every == 0:
-            history.append({"step": state.step, "loss": float(loss), **logs})
+            history.append({"step": state.step, "loss": loss.item(), **logs})
             bar.set_postfix(loss=f"{float(loss):.4f}", **{k: f"{v:.3f}" for k, v in logs.items()})
         if time.time() - t_saved > save_every_s:
             state.seconds += time.time() - t_run
