@@ -10,6 +10,7 @@ from importlib import import_module
 
 _TAB_MODULES = [
     "synthfaces",  # SynthFaces playground
+    "lgfa",  # LGFA: a face + a sentence -> a video
     "ganimation",  # GANimation: AU-conditioned expression editing
 ]
 

@@ -5,8 +5,18 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
 
 log = logging.getLogger(__name__)
+
+SIZE = 64  # the lite models' resolution
+DISPLAY = 256  # faces are shown upscaled to at least this
+VIDEO_DIR = Path(tempfile.gettempdir()) / "lgfa_lite_demo_videos"
 
 
 class InputError(ValueError):
@@ -57,3 +67,74 @@ def guarded(fn, tab: str):
             gr.Warning(w)
         return result
     return run
+
+
+def int_in(value, what: str, bounds, warnings: list[str]) -> int:
+    return int(round(clamped(value, what, *bounds, warnings)))
+
+
+# ---------------------------------------------------------------- faces
+
+def sample_face(seed) -> np.ndarray:
+    """A SynthFaces test-identity face (neutral expression) as uint8 (64, 64, 3)."""
+    import torch
+
+    from lgfa_lite.synthface import FaceParams, identities, render
+
+    try:
+        s = int(float(seed))
+    except (TypeError, ValueError):
+        raise InputError(f"Sample number must be a whole number, not {seed!r}.") from None
+    ids = identities("test", 100)
+    p = FaceParams.identity(ids[s % len(ids)], batch=1)
+    with torch.no_grad():
+        img = render(p, SIZE).image
+    return (img[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def prepare_face(image) -> np.ndarray:
+    """An upload (path / array) -> a checked uint8 (64, 64, 3) face; clear errors otherwise."""
+    from lgfa_lite.faces import FaceInputError, face_tensor, require_face
+
+    try:
+        t = face_tensor(image, SIZE)
+        require_face(t)
+    except FaceInputError as e:
+        raise InputError(str(e)) from None
+    return (t[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def face_batch(face: np.ndarray):
+    """A uint8 (H, W, 3) face -> (1, 3, H, W) in [0, 1]."""
+    import torch
+
+    if face is None:
+        raise InputError("No face yet: upload a photo or click “Use sample face”.")
+    return torch.from_numpy(np.ascontiguousarray(face)).permute(2, 0, 1)[None].float() / 255
+
+
+def display(images) -> np.ndarray:
+    """Images or frames (tensor / array) -> uint8 (N, H, W, 3) upscaled for the page (pixels kept sharp)."""
+    from lgfa_lite.video import to_uint8_frames, upscale_frames
+
+    return upscale_frames(to_uint8_frames(images), min_size=DISPLAY, mode="nearest")
+
+
+def new_video_path(method: str, out_dir=None) -> Path:
+    """A fresh, unique mp4 path: results are never overwritten by a later click."""
+    out = Path(out_dir) if out_dir else VIDEO_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    return out / f"{method}_{time.strftime('%Y%m%d-%H%M%S')}_{uuid.uuid4().hex[:6]}.mp4"
+
+
+def face_inputs(sample_value: int = 3):
+    """The face column's components (inside a gr.Column): an upload, a sample number with its
+    button, and the 64 px face in use. Returns (upload, sample, sample_btn, face_view)."""
+    import gradio as gr
+
+    upload = gr.Image(label="Face (upload)", type="filepath", sources=["upload", "clipboard"], height=220)
+    with gr.Row():
+        sample = gr.Number(value=sample_value, label="Sample face #", precision=0, scale=2)
+        sample_btn = gr.Button("Use sample face", scale=2)
+    face_view = gr.Image(label="Input face (64 px)", interactive=False, height=220, format="png")
+    return upload, sample, sample_btn, face_view

@@ -7,24 +7,19 @@ Models load on first use.
 from __future__ import annotations
 
 import functools
-import tempfile
-import time
-import uuid
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from demos.common import InputError, clamped, guarded
+from demos.common import (InputError, face_inputs, clamped, display, face_batch, guarded, int_in, new_video_path, prepare_face,
+                          sample_face)
 
 TITLE = "GANimation"
 ORDER = 30
 
 
-SIZE = 64  # the lite generator's resolution
-DISPLAY = 256
 FRAMES_RANGE, FPS_RANGE = (2, 64), (1, 30)
-VIDEO_DIR = Path(tempfile.gettempdir()) / "lgfa_lite_demo_videos"
 EXAMPLES = [[3, "smiling"], [11, "surprised"], [25, "angry"], [40, "sad"], [58, "opening mouth"], [77, "winking"]]
 
 
@@ -66,46 +61,6 @@ def generator():
                          "`python -m lgfa_lite.methods.ganimation --minutes 40`.") from None
 
 
-# ---------------------------------------------------------------- faces
-
-
-def sample_face(seed) -> np.ndarray:
-    """A SynthFaces test-identity face (neutral expression) as uint8 (64, 64, 3)."""
-    import torch
-
-    from lgfa_lite.synthface import FaceParams, identities, render
-
-    try:
-        s = int(float(seed))
-    except (TypeError, ValueError):
-        raise InputError(f"Sample number must be a whole number, not {seed!r}.") from None
-    ids = identities("test", 100)
-    p = FaceParams.identity(ids[s % len(ids)], batch=1)
-    with torch.no_grad():
-        img = render(p, SIZE).image
-    return (img[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-
-
-def prepare_face(image) -> np.ndarray:
-    """An upload (path / array) -> a checked uint8 (64, 64, 3) face; clear errors otherwise."""
-    from lgfa_lite.faces import FaceInputError, face_tensor, require_face
-
-    try:
-        t = face_tensor(image, SIZE)
-        require_face(t)
-    except FaceInputError as e:
-        raise InputError(str(e)) from None
-    return (t[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-
-
-def _tensor(face: np.ndarray):
-    import torch
-
-    if face is None:
-        raise InputError("No face yet: upload a photo or click “Use sample face”.")
-    return torch.from_numpy(np.ascontiguousarray(face)).permute(2, 0, 1)[None].float() / 255
-
-
 def read_aus(face: np.ndarray) -> list[float]:
     """The face's own AU intensities, read by the lite AU regressor (0 where it is not shipped)."""
     import torch
@@ -117,7 +72,7 @@ def read_aus(face: np.ndarray) -> list[float]:
     except hub.CheckpointError:
         return [0.0] * len(au_names())
     with torch.no_grad():
-        return [round(float(v), 2) for v in net(_tensor(face))[0]]
+        return [round(float(v), 2) for v in net(face_batch(face))[0]]
 
 
 def check_aus(values, warnings: list[str]) -> list[float]:
@@ -136,12 +91,6 @@ def preset_aus(name: str) -> list[float]:
     return [round(float(v), 2) for v in PRESETS[name]]
 
 
-def _display(img) -> np.ndarray:
-    from lgfa_lite.video import to_uint8_frames, upscale_frames
-
-    return upscale_frames(to_uint8_frames(img), min_size=DISPLAY, mode="nearest")
-
-
 class Edited(NamedTuple):
     image: np.ndarray  # display-size uint8
     attention: np.ndarray  # A: white = kept from the input
@@ -157,11 +106,11 @@ def edit_face(face: np.ndarray, aus) -> Edited:
 
     warnings: list[str] = []
     target = torch.tensor([check_aus(aus, warnings)])
-    out, A, C = edit(generator(), _tensor(face), target)
+    out, A, C = edit(generator(), face_batch(face), target)
     problem = mask_saturated(float(A.mean()))
     if problem:
         warnings.append(problem)
-    return Edited(_display(out)[0], _display(A.expand(-1, 3, -1, -1))[0], _display(C)[0], float(A.mean()), warnings)
+    return Edited(display(out)[0], display(A.expand(-1, 3, -1, -1))[0], display(C)[0], float(A.mean()), warnings)
 
 
 class Animation(NamedTuple):
@@ -179,19 +128,12 @@ def animate_face(face: np.ndarray, aus, frames=16, fps=10, out_dir=None) -> Anim
 
     warnings: list[str] = []
     target = torch.tensor(check_aus(aus, warnings))
-    n = _int_in(frames, "Frames", FRAMES_RANGE, warnings)
-    rate = _int_in(fps, "FPS", FPS_RANGE, warnings)
+    n = int_in(frames, "Frames", FRAMES_RANGE, warnings)
+    rate = int_in(fps, "FPS", FPS_RANGE, warnings)
     source = torch.tensor(read_aus(face))
-    video = animate(generator(), _tensor(face), interpolate_aus(source, target, n))
-    out = Path(out_dir) if out_dir else VIDEO_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    path = write_mp4(_display(video), out / f"ganimation_{time.strftime('%Y%m%d-%H%M%S')}_{uuid.uuid4().hex[:6]}.mp4",
-                     fps=rate, min_size=0)
-    return Animation(path, frames_to_strip(_display(video)), warnings)
-
-
-def _int_in(value, what, bounds, warnings) -> int:
-    return int(round(clamped(value, what, *bounds, warnings)))
+    video = animate(generator(), face_batch(face), interpolate_aus(source, target, n))
+    path = write_mp4(display(video), new_video_path("ganimation", out_dir), fps=rate, min_size=0)
+    return Animation(path, frames_to_strip(display(video)), warnings)
 
 
 def warm_up() -> None:
@@ -221,11 +163,7 @@ def build() -> None:
     face_state = gr.State(None)
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
-            upload = gr.Image(label="Face (upload)", type="filepath", sources=["upload", "clipboard"], height=220)
-            with gr.Row():
-                sample = gr.Number(value=3, label="Sample face #", precision=0, scale=2)
-                sample_btn = gr.Button("Use sample face", scale=2)
-            face_view = gr.Image(label="Input face (64 px)", interactive=False, height=220, format="png")
+            upload, sample, sample_btn, face_view = face_inputs()
             with gr.Accordion("Copy the expression of a reference face", open=False):
                 reference = gr.Image(label="Reference face", type="filepath", sources=["upload", "clipboard"], height=180)
                 ref_sample = gr.Number(value=11, label="or reference sample #", precision=0)
@@ -250,7 +188,7 @@ def build() -> None:
 
     @guarded_here
     def _use_face(face):
-        return face, _display(face[None].transpose(0, 3, 1, 2) / 255.0)[0], *read_aus(face)
+        return face, display(face[None].transpose(0, 3, 1, 2) / 255.0)[0], *read_aus(face)
 
     def _from_upload(path):
         if not path:  # the upload was cleared: keep the current face

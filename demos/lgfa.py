@@ -1,0 +1,185 @@
+"""Tab "LGFA": a still face + a sentence -> a video (language-guided face animation).
+
+Plain Python first (tested in tests/test_demo_lgfa.py): checking the prompt, choosing the face
+(upload, SynthFaces sample, or none: a random identity), animating one or several seeds.
+build() only wires them to Gradio. Models load on first use.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from demos.common import (InputError, face_inputs, display, face_batch, guarded, int_in, new_video_path, number, prepare_face,
+                          sample_face)
+
+TITLE = "LGFA: face + sentence → video"
+ORDER = 10  # the first method tab
+
+FRAMES_RANGE, FPS_RANGE, SEEDS_RANGE = (2, 64), (1, 30), (1, 4)
+EXAMPLE_PROMPTS = ["The person is smiling.", "The person turns left.", "The person is surprised.",
+                   "The person looks up.", "The person is angry.", "The person closes the eyes."]
+EXAMPLES = [[3, "The person is smiling.", 0], [11, "The person turns left.", 0], [25, "The person is surprised.", 1],
+            [40, "The person looks down.", 0], [58, "The person is opening mouth.", 2], [77, "The person is crying.", 0]]
+
+
+@functools.lru_cache(maxsize=None)
+def _load():
+    from lgfa_lite.methods.lgfa import load
+
+    return load()
+
+
+def models():
+    """(LGFA model, frozen nets); a clear message while the lite checkpoint is not shipped."""
+    from lgfa_lite import hub
+    from lgfa_lite.methods.lgfa import WEIGHTS
+
+    try:
+        return _load()
+    except hub.CheckpointError as e:
+        raise InputError(f"The LGFA checkpoints are not all in weights/ yet ({e}). Train them with "
+                         "`python -m lgfa_lite.methods.lgfa --minutes 20` after the generator, encoder and CLIP "
+                         f"(see the README); {WEIGHTS} names what it needs.") from None
+
+
+def check_prompt(prompt) -> tuple[str, list[str]]:
+    """(prompt, notes): the prompt stripped, or InputError when there is nothing to read."""
+    from lgfa_lite.nets.clip import MAX_PROMPT_CHARS
+    from lgfa_lite.nets.train_perception import caption_words
+
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InputError("The sentence is empty: describe a motion, e.g. “The person is smiling.”")
+    words = re.findall(r"[a-z]+", prompt.lower())
+    if not words:
+        raise InputError("The sentence has no words (only symbols or emoji): describe a motion in English, "
+                         "e.g. “The person turns left.”")
+    notes = []
+    if len(prompt) > MAX_PROMPT_CHARS:
+        notes.append(f"The sentence is {len(prompt)} characters long; the text model reads only its beginning.")
+    unknown = sorted(set(words) - caption_words())
+    if unknown:
+        notes.append("The lite text model never saw these words in training, so they steer the motion little or "
+                     "not at all: " + ", ".join(unknown[:20]) + (" …" if len(unknown) > 20 else "") + ".")
+    return prompt.strip(), notes
+
+
+class Animation(NamedTuple):
+    path: Path  # mp4, seeds side by side
+    strip: np.ndarray  # the first seed's frames
+    notes: list[str]  # shown under the video
+    warnings: list[str]  # toasts (values that were clamped)
+
+
+def animate_prompt(face: np.ndarray | None, prompt, frames=16, fps=8, seed=0, decay="linear", seeds=1,
+                   out_dir=None) -> Animation:
+    """Animate `face` (uint8 (64, 64, 3); None = a random identity per seed) with `prompt`."""
+    import torch
+
+    from lgfa_lite.methods.lgfa import DECAYS, animate
+    from lgfa_lite.video import frames_to_strip, write_mp4
+
+    warnings: list[str] = []
+    text, notes = check_prompt(prompt)
+    n = int_in(frames, "Frames", FRAMES_RANGE, warnings)
+    rate = int_in(fps, "FPS", FPS_RANGE, warnings)
+    k = int_in(seeds, "Seeds side by side", SEEDS_RANGE, warnings)
+    s = int(number(seed, "Seed")) % 2 ** 31
+    if decay not in DECAYS:
+        raise InputError(f"Decay must be one of {', '.join(DECAYS)}; got {decay!r}.")
+    model, nets = models()
+    image = face_batch(face) if face is not None else None
+    with torch.no_grad():
+        runs = [animate(model, nets, text, image, n, s + i, decay) for i in range(k)]
+    video = display(torch.cat(runs, dim=3))  # seeds side by side
+    path = write_mp4(video, new_video_path("lgfa", out_dir), fps=rate, min_size=0)
+    if face is None:
+        notes.append("No face given: each seed animates a random SynthFaces identity.")
+    return Animation(path, frames_to_strip(display(runs[0])), notes, warnings)
+
+
+def warm_up() -> None:
+    try:
+        models()
+    except InputError:
+        pass
+
+
+# ---------------------------------------------------------------- Gradio wiring
+
+
+def build() -> None:
+    import gradio as gr
+
+    from lgfa_lite.methods.lgfa import DECAYS
+
+    def guarded_here(fn):
+        return guarded(fn, TITLE)
+
+    gr.Markdown(
+        "**LGFA** (language-guided face animation): the face is inverted into the lite StyleGAN2's W+ space; "
+        "a recurrent latent generator, started from the CLIP codes of the sentence (and the face), walks a "
+        "motion path, and two mappers turn it into W+ offsets, one per frame. Frame 0 is the inverted face. "
+        "The seed draws the recurrence's start noise: other seeds, other motions for the same sentence. "
+        "Lite profile: 64 px, a text model trained on SynthFaces captions only."
+    )
+    face_state = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            upload, sample, sample_btn, face_view = face_inputs()
+            clear_btn = gr.Button("No face: random identities")
+        with gr.Column(scale=1, min_width=280):
+            prompt = gr.Textbox(value=EXAMPLE_PROMPTS[0], label="Sentence", max_lines=3,
+                                placeholder="The person is smiling.")
+            gr.Examples([[p] for p in EXAMPLE_PROMPTS], inputs=[prompt], label="Example sentences")
+            with gr.Row():
+                frames = gr.Slider(*FRAMES_RANGE, value=16, step=1, label="Frames")
+                fps = gr.Slider(*FPS_RANGE, value=8, step=1, label="FPS")
+            with gr.Row():
+                seed = gr.Number(value=0, label="Seed", precision=0)
+                seeds = gr.Slider(*SEEDS_RANGE, value=1, step=1, label="Seeds side by side")
+            decay = gr.Dropdown(list(DECAYS), value="linear", label="Step decay over frames")
+            run_btn = gr.Button("Animate", variant="primary")
+        with gr.Column(scale=1, min_width=280):
+            video = gr.Video(label="Video (mp4)", format="mp4", interactive=False, autoplay=True, loop=True,
+                             height=256, buttons=["download"])
+            strip = gr.Image(label="Frames", interactive=False, format="png")
+            notes = gr.Markdown()
+
+    def _show(face):
+        return face, display(face[None].transpose(0, 3, 1, 2) / 255.0)[0]
+
+    def _from_upload(path):
+        if not path:  # the upload was cleared: keep the current face
+            return gr.skip(), gr.skip()
+        return _show(guarded_here(prepare_face)(path))
+
+    def _from_sample(n):
+        return _show(guarded_here(sample_face)(n))
+
+    upload.change(_from_upload, upload, [face_state, face_view], api_name="load_face")
+    sample_btn.click(_from_sample, sample, [face_state, face_view], api_name="sample_face")
+    clear_btn.click(lambda: (None, None), None, [face_state, face_view], api_name="no_face")
+
+    @guarded_here
+    def _animate(face, text, n, rate, s, d, k):
+        return animate_prompt(face, text, n, rate, s, d, k)
+
+    def _outputs(face, text, n, rate, s, d, k):
+        a = _animate(face, text, n, rate, s, d, k)
+        return str(a.path), a.strip, "\n\n".join(f"ℹ️ {note}" for note in a.notes)
+
+    inputs = [face_state, prompt, frames, fps, seed, decay, seeds]
+    run_btn.click(_outputs, inputs, [video, strip, notes], api_name="animate")
+
+    def _example(n, text, s):
+        face, view = _from_sample(n)
+        return (face, view, *_outputs(face, text, 16, 8, s, "linear", 1))
+
+    gr.Examples(examples=EXAMPLES, inputs=[sample, prompt, seed],
+                outputs=[face_state, face_view, video, strip, notes],
+                fn=_example, run_on_click=True, cache_examples=False,
+                label="Examples (sample face + sentence + seed): click one")
