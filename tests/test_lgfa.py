@@ -93,3 +93,20 @@ def test_training_steps_and_resume(nets, tmp_path):
 def test_prompts_cover_lgfa_words_and_motions():
     assert "The person is smiling." in L.PROMPTS and "The person nods." in L.PROMPTS
     assert not any("wtf" in p for p in L.PROMPTS)  # words SynthFaces cannot show are left out
+
+
+def test_benchmark_reads_every_motion_from_its_true_trajectory():
+    """The `lgfa` benchmark's motion reader is right on ground truth (so its accuracy measures
+    the animator, not the reader), including nod vs look down and shake head vs turn left."""
+    from lgfa_lite.bench.group_lgfa import motion_templates, read_motion, trajectory_vector
+    from lgfa_lite.synthface import FaceParams, motion_clip
+
+    names, templates = motion_templates()
+    assert len(names) >= 12
+    for seed in range(3):
+        face = FaceParams.sample(1, seed=seed)
+        for name in names:
+            seq, _ = motion_clip(face, name, 16)
+            assert read_motion(trajectory_vector(seq.aus, seq.pose), names, templates) == name
+    still = torch.zeros(16, 15), torch.zeros(16, 3)
+    assert read_motion(trajectory_vector(*still), names, templates) in names  # no motion: still an answer
