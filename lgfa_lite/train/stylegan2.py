@@ -11,9 +11,17 @@ loss, when enabled, only sharpens:
              [+ lite perceptual distance] [+ adv_weight * non-saturating GAN loss, lazy R1],
              EMA of G.
 
-Measured here (2-core VM, batch 32, L1 only): 696 steps in 50 minutes reach an L1 of 0.176
-(images in [-1, 1]): blurry faces; on 8 faces the mean abs error is 0.102 vs the mean face's
-0.117 (images in [0, 1]). Not yet enough to ship.
+Measured here (2-core VM, batch 32, nothing else running: 3.7-4.2 steps/s with 2 threads,
+2.3-2.8 with 1; a second busy process on the VM stalls PyTorch's threads, 5 s/step):
+  - L1 at ~770 steps (multiscale 1): 0.122 with lr 5e-3, betas (0.9, 0.99), lr_mlp 1 and
+    feature weight 4 (the defaults); 0.154 the same at lr 2e-3; 0.163 with StyleGAN2's
+    betas (0, 0.99), lr_mlp 0.1 and no feature weight;
+  - 4,500 steps (20 min, the older betas) reach L1 0.089 but still draw a blurry frontal face
+    per colour scheme: no eyes, mouth or head turn yet, so nothing is shipped;
+  - overfitting 16 fixed faces takes 600 steps to reach L1 0.045 (features still blurry),
+    with lr 5e-3 to 5e-2 and with 2x the channels alike: StyleGAN2's synthesis is slow to fit
+    by regression, so the lite generator needs far more steps than an hour of this CPU gives
+    (a GPU run: `--minutes` scales).
 
 Every step renders a fresh random batch (unseen identities included), so there is no
 dataset to overfit. What the methods get is a real StyleGAN2 W / W+ space -- organised by
@@ -89,11 +97,23 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
 
 
 def teacher_batch(batch: int, generator: torch.Generator, resolution: int = 64):
-    """(z, images in [-1, 1]) for `batch` fresh random faces."""
+    """(z, images in [-1, 1], landmarks (B, 68, 2) in pixels) for `batch` fresh random faces."""
     p = FaceParams.sample(batch, generator=generator)
     with torch.no_grad():
-        images = render(p, resolution).image * 2 - 1
-    return params_to_z(p), images
+        out = render(p, resolution)
+    return params_to_z(p), out.image * 2 - 1, out.landmarks
+
+
+def feature_weights(landmarks: torch.Tensor, size: int, weight: float, sigma: float = 1.5) -> torch.Tensor:
+    """Per-pixel loss weights (B, 1, size, size): 1 + weight near the inner-face landmarks (brows,
+    eyes, nose, mouth). Eyes and mouth are a few pixels at 64 px, so a plain L1 learns skin,
+    hair and background first and the features that carry expression last."""
+    pts = landmarks[:, 17:]  # the jawline (0-16) is the face's outline: L1 already sees it
+    yx = torch.arange(size, dtype=pts.dtype) + 0.5
+    dx = (yx[None, None, :] - pts[..., :1]).pow(2)  # (B, 51, W)
+    dy = (yx[None, None, :] - pts[..., 1:]).pow(2)  # (B, 51, H)
+    blobs = torch.exp(-(dy[..., :, None] + dx[..., None, :]) / (2 * sigma ** 2)).amax(1)
+    return 1 + weight * blobs[:, None]
 
 
 # ----------------------------------------------------------------------------- generator
@@ -103,18 +123,19 @@ class GeneratorConfig(TrainConfig):
     steps: int = 3000
     batch: int = 32
     lr: float = 5e-3  # 2.5x StyleGAN2's: regression to renders tolerates it and gets there sooner
-    betas: tuple = (0.0, 0.99)
+    betas: tuple = (0.9, 0.99)  # StyleGAN2: (0, 0.99); momentum fits the renders faster (docstring)
     size: int = 64
     style_dim: int = 128
     n_mlp: int = 4
-    lr_mlp: float = 0.1  # mapping-network lr multiplier (StyleGAN2: 0.01; the teacher makes a faster one safe)
+    lr_mlp: float = 1.0  # mapping-network lr multiplier (StyleGAN2: 0.01; the teacher makes a faster one safe)
     channels: dict = dataclasses.field(default_factory=lambda: {"4": 128, "8": 128, "16": 64, "32": 32, "64": 16})
     l1_weight: float = 1.0
     # Lite default: L1 alone. On the 2-core VM the perceptual nets and the discriminator made a
     # step about 4x slower (one 6-step smoke run: 2.9 s -> 12 s per step at batch 32).
     perceptual_weight: float = 0.0
     adv_weight: float = 0.0  # > 0 adds the discriminator (non-saturating loss, lazy R1)
-    multiscale_weight: float = 0.0  # L1 of the coarser skip outputs against downsampled renders
+    multiscale_weight: float = 1.0  # L1 of the coarser skip outputs against downsampled renders
+    feature_weight: float = 4.0  # extra L1 weight near eyes, brows, nose and mouth (`feature_weights`)
     r1_gamma: float = 0.1
     r1_every: int = 16  # lazy R1, as StyleGAN2
     pl_weight: float = 0.0  # path-length regulariser (StyleGAN2: 2); off in the lite recipe
@@ -191,11 +212,14 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
     for step in loop:
         lr = cosine_lr(c.lr, loop.progress, warmup=0.02)
         loop.set_lr(opt_g, lr)
-        z, real = teacher_batch(c.batch, loop.generator, c.size)
+        z, real, landmarks = teacher_batch(c.batch, loop.generator, c.size)
         skips = G.synthesis(G.to_wplus(G.mapping(z)), noise="random", return_skips=True)
         fake = skips[-1]
-        loss = c.l1_weight * (fake - real).abs().mean()
-        logs = {"l1": (fake - real).abs().mean()}
+        error = (fake - real).abs()
+        logs = {"l1": error.mean()}
+        if c.feature_weight > 0:
+            error = error * feature_weights(landmarks, c.size, c.feature_weight)
+        loss = c.l1_weight * error.mean()
         if c.multiscale_weight > 0:  # every resolution's RGB against the downsampled render
             coarse = [(s - F.adaptive_avg_pool2d(real, s.shape[-1])).abs().mean() for s in skips[:-1]]
             logs["l1_coarse"] = sum(coarse) / len(coarse)
@@ -236,9 +260,11 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
             "task": "unconditional-image-generation",
             "metrics": {"train_minutes": round(loop.minutes, 1)},
             "training": (f"`python -m lgfa_lite.train.stylegan2 generator` ({loop.state.step} steps, batch {c.batch}, "
-                         f"{loop.world} process(es), {loop.minutes:.1f} min on a 2-core CPU): L1 + lite perceptual "
-                         f"distance to the SynthFaces render of z's parameters, + {c.adv_weight} x non-saturating "
-                         f"GAN loss (lazy R1 gamma {c.r1_gamma}); EMA half-life {c.ema_kimg} kimg."),
+                         f"{loop.world} process(es), {loop.minutes:.1f} min on a 2-core CPU): L1 to the SynthFaces "
+                         f"render of z's parameters (x{c.feature_weight} more near the facial features, + "
+                         f"{c.multiscale_weight} x coarse-skip L1), + {c.perceptual_weight} x lite perceptual "
+                         f"distance, + {c.adv_weight} x non-saturating GAN loss (lazy R1 gamma {c.r1_gamma}); "
+                         f"Adam lr {c.lr}, betas {tuple(c.betas)}; EMA half-life {c.ema_kimg} kimg."),
         })
     return G_ema, loop.history
 
@@ -291,7 +317,7 @@ def train_encoder(config: EncoderConfig, G: Generator | None = None) -> tuple[La
     loop = TrainLoop(c, {"E": E}, {"E": opt})
     for step in loop:
         loop.set_lr(opt, cosine_lr(c.lr, loop.progress))
-        z, real = teacher_batch(c.batch, loop.generator, G.size)
+        z, real, _ = teacher_batch(c.batch, loop.generator, G.size)
         with torch.no_grad():
             w_true = G.mapping(z)
         wplus, deltas = E(to_unit(real), return_deltas=True)
