@@ -33,6 +33,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from lgfa_lite import hub
+from lgfa_lite.figures import show_row
 from lgfa_lite.bench.group_ganimation import psnr
 from lgfa_lite.nets.encoder import invert
 from lgfa_lite.synthface import FaceParams, render
@@ -42,20 +43,6 @@ from lgfa_lite.video import frames_to_strip, to_uint8_frames, write_mp4
 
 out = Path(out_dir)
 out.mkdir(parents=True, exist_ok=True)
-
-
-def show_row(images, titles=None, path=None, scale=1.5):
-    frames = to_uint8_frames(images)
-    fig, axes = plt.subplots(1, len(frames), figsize=(scale * len(frames), scale + 0.3), squeeze=False)
-    for i, (ax, img) in enumerate(zip(axes[0], frames)):
-        ax.imshow(img)
-        ax.axis("off")
-        if titles:
-            ax.set_title(titles[i], fontsize=7)
-    fig.tight_layout()
-    if path:
-        fig.savefig(out / path, dpi=90)
-    plt.show()
 
 
 # %% [markdown]
@@ -91,8 +78,8 @@ print("showing", "the shipped generator" if shipped else "the generator trained 
 # %%
 p = FaceParams.sample(8, seed=2024)
 samples = SG.to_unit(G(SG.params_to_z(p)))
-show_row(samples, path="samples.png")
-show_row(render(p, G.size).image, path="teacher.png")
+show_row(samples, path=out / "samples.png")
+show_row(render(p, G.size).image, path=out / "teacher.png")
 print(f"PSNR of samples vs the renders of their parameters: {float(psnr(samples, render(p, G.size).image).mean()):.2f} dB")
 
 # %% [markdown]
@@ -102,7 +89,7 @@ print(f"PSNR of samples vs the renders of their parameters: {float(psnr(samples,
 z = SG.sample_z(1, seed=7)
 psis = [1.0, 0.75, 0.5, 0.25, 0.0]
 show_row(torch.cat([SG.to_unit(G(z, truncation=psi)) for psi in psis]), [f"psi {psi}" for psi in psis],
-         path="truncation.png")
+         path=out / "truncation.png")
 
 # %% [markdown]
 # ## Interpolation in W between four faces (a looping video)
@@ -142,6 +129,6 @@ E = SG.load_encoder() if shipped_e else E_trained
 faces = render(FaceParams.sample(n_test, seed=99, identities=identities("test", n_test)), G.size).image
 recon = SG.to_unit(G.synthesis(invert(G, E, faces)))
 refined = SG.to_unit(G.synthesis(invert(G, E, faces, refine_steps=20)))
-show_row(faces, path="inputs.png")
-show_row(recon, [f"{float(v):.1f} dB" for v in psnr(recon, faces)], path="encoder.png")
-show_row(refined, [f"{float(v):.1f} dB" for v in psnr(refined, faces)], path="refined.png")
+show_row(faces, path=out / "inputs.png")
+show_row(recon, [f"{float(v):.1f} dB" for v in psnr(recon, faces)], path=out / "encoder.png")
+show_row(refined, [f"{float(v):.1f} dB" for v in psnr(refined, faces)], path=out / "refined.png")

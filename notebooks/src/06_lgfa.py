@@ -1,0 +1,133 @@
+# %% [markdown]
+# # 06 · LGFA: a face and a sentence make a video
+#
+# Language-guided face animation: a still face is inverted into the frozen lite StyleGAN2's W+
+# space; a recurrent latent generator, started from the CLIP codes of the sentence and the
+# face, walks a motion path (step r = 0.8 / T, decayed at inference); a text mapper and an
+# image mapper turn it into W+ offsets, one per frame, with frame 0 the inversion itself.
+# Training uses no videos: smoothness, loop and latent regularisers, a perceptual identity term
+# on the first and last frames, and a contrastive CLIP loss that pulls the last frame toward
+# its sentence and away from the other sentences of the batch.
+#
+# This notebook trains the animator (parameters below; resumes if interrupted), plots the
+# losses, and shows a prompt x face grid of videos, the diversity that seeds give, and the
+# decay schedules side by side.
+
+# %% include _setup.py
+
+# %% tags=["parameters"]
+# Parameters (papermill overrides these; the test suite runs tiny values)
+steps = 3000  # upper bound on training iterations
+minutes = 10.0  # wall-time budget; training stops at `steps` or here, whichever comes first
+frames = 4  # frames per training clip (inference makes any number)
+batch = 8
+clip_weight = 0.5  # the original's weights; see lgfa_lite.methods.lgfa.LOSS_WEIGHTS
+perceptual_weight = 1.0
+train_faces = 2048  # SynthFaces training faces whose inversions are animated
+frozen = "shipped"  # "shipped": the lite CLIP, generator and encoder in weights/; "tiny": random tiny nets (smoke test)
+use_shipped = True  # show the shipped animator (weights/) instead of the one trained here
+video_frames = 16
+n_faces = 3
+out_dir = "out/06_lgfa"
+
+# %%
+import json
+
+import matplotlib.pyplot as plt
+import torch
+
+from lgfa_lite import hub
+from lgfa_lite.figures import show_row
+from lgfa_lite.methods import lgfa as L
+from lgfa_lite.nets.blocks import resize
+from lgfa_lite.nets.train_perception import images_of, standard_faces
+from lgfa_lite.video import frames_to_strip, to_uint8_frames, write_mp4
+
+out = Path(out_dir)
+out.mkdir(parents=True, exist_ok=True)
+
+
+def tiny_frozen_nets():
+    """Random tiny CLIP / generator / encoder: exercises every cell in seconds; the pictures mean nothing."""
+    from lgfa_lite.nets.clip import TextImageModel
+    from lgfa_lite.nets.encoder import LatentEncoder
+    from lgfa_lite.nets.stylegan2 import Generator
+    from lgfa_lite.train.stylegan2 import Z_DIM
+
+    G = Generator(16, 16, 2, {4: 16, 8: 16, 16: 8}, z_dim=Z_DIM, normalize_z=False)
+    E = LatentEncoder(G.n_latent, 16, input_size=16, channels=(8, 8, 16, 16), hidden=32)
+    nets = L.Frozen(TextImageModel(), G, E)
+    for net in (nets.clip, G, E):
+        net.eval().requires_grad_(False)
+    return nets
+
+
+config = L.LGFAConfig(steps=steps, minutes=minutes, frames=frames, batch=batch, train_faces=train_faces,
+                      weights={**L.LOSS_WEIGHTS, "clip": clip_weight, "perceptual": perceptual_weight},
+                      work_dir=str(out / "state"), out_dir=str(out / "animator"))
+nets = tiny_frozen_nets() if frozen == "tiny" else L.Frozen.load(config.clip, config.generator, config.encoder)
+print("frozen nets:", "random tiny (smoke test)" if frozen == "tiny" else
+      f"{config.clip}, {config.generator}, {config.encoder}")
+
+# %% [markdown]
+# ## Train
+# Progress is saved to `out_dir/state` every three minutes; run the cell again to resume.
+
+# %%
+data = L.training_faces(nets, train_faces)
+model_trained, history = L.train(config, nets, data)
+print(f"{len(history)} log rows; last: {json.dumps(history[-1] if history else {}, indent=1)}")
+keys = [k for k in ("clip", "perceptual", "smoothness", "loop", "latent") if any(k in h for h in history)]
+fig, axes = plt.subplots(1, len(keys), figsize=(3 * len(keys), 2.4), squeeze=False)
+for ax, k in zip(axes[0], keys):
+    ax.plot([h["step"] for h in history if k in h], [h[k] for h in history if k in h])
+    ax.set_title(k)
+fig.tight_layout()
+fig.savefig(out / "losses.png", dpi=90)
+plt.show()
+
+# %%
+shipped = use_shipped and frozen != "tiny" and (hub.default_weights_dir() / L.WEIGHTS).is_dir()
+model = hub.load(L.WEIGHTS).eval() if shipped else model_trained.eval()
+torch.set_grad_enabled(False)
+print("showing", "the shipped animator" if shipped else "the animator trained above")
+
+# %% [markdown]
+# ## Prompt x face: the last frame of each video (held-out test faces)
+# Each row is a face (first column: the input), each column a sentence; the mp4s are in `out_dir`.
+
+# %%
+prompts = ["The person is smiling.", "The person turns left.", "The person is surprised.", "The person looks up."]
+faces = images_of(standard_faces("test", 1024), slice(0, 10 * n_faces, 10))  # distinct identities
+for f, face in enumerate(faces):
+    lasts = [resize(face[None], nets.generator.size)]  # the input, at the generator's size
+    for p, prompt in enumerate(prompts):
+        video = L.animate(model, nets, prompt, face[None], video_frames, seed=0)
+        write_mp4(to_uint8_frames(video), out / f"face{f}_prompt{p}.mp4", fps=8)
+        lasts.append(video[-1:])
+    show_row(torch.cat(lasts), ["input"] + prompts if f == 0 else None, path=out / f"grid_face{f}.png")
+
+# %% [markdown]
+# ## Diversity: one face, one sentence, four seeds (the seed draws the recurrence's start noise h0)
+
+# %%
+for seed in range(4):
+    video = L.animate(model, nets, prompts[0], faces[:1], video_frames, seed=seed)
+    plt.figure(figsize=(12, 1.6))
+    plt.imshow(frames_to_strip(to_uint8_frames(video), max_frames=8))
+    plt.title(f"seed {seed}", fontsize=8)
+    plt.axis("off")
+    plt.show()
+
+# %% [markdown]
+# ## Decay schedules: how the step size shrinks over the frames at inference
+
+# %%
+for schedule in L.DECAYS:
+    video = L.animate(model, nets, prompts[1], faces[:1], video_frames, seed=0, schedule=schedule)
+    plt.figure(figsize=(12, 1.6))
+    plt.imshow(frames_to_strip(to_uint8_frames(video), max_frames=8))
+    plt.title(f"decay {schedule}", fontsize=8)
+    plt.axis("off")
+    plt.savefig(out / f"decay_{schedule}.png", dpi=90)
+    plt.show()
