@@ -6,7 +6,6 @@ Models load on first use.
 """
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import NamedTuple
 
@@ -43,19 +42,12 @@ def preset_names() -> list[str]:
     return list(PRESETS)
 
 
-@functools.lru_cache(maxsize=None)
-def _model(name: str):
-    from lgfa_lite import hub
-
-    return hub.load(name)
-
-
 def generator():
     from lgfa_lite import hub
     from lgfa_lite.methods.ganimation import WEIGHTS
 
     try:
-        return _model(WEIGHTS)
+        return hub.load_shared(WEIGHTS)
     except hub.CheckpointError:
         raise InputError(f"The GANimation checkpoint ({WEIGHTS}) is not in weights/ yet: train it with "
                          "`python -m lgfa_lite.methods.ganimation --minutes 40`.") from None
@@ -68,7 +60,7 @@ def read_aus(face: np.ndarray) -> list[float]:
     from lgfa_lite import hub
 
     try:
-        net = _model("au-synthfaces-64")
+        net = hub.load_shared("au-synthfaces-64")
     except hub.CheckpointError:
         return [0.0] * len(au_names())
     with torch.no_grad():

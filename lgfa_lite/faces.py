@@ -113,14 +113,10 @@ def face_tensor(image, size: int = 64) -> torch.Tensor:
     return t
 
 
-_NETS: dict = {}
-
-
 def _net(name: str):
-    if name not in _NETS:
-        from lgfa_lite import hub
-        _NETS[name] = hub.load(name)
-    return _NETS[name]
+    from lgfa_lite import hub
+
+    return hub.load_shared(name)
 
 
 @torch.no_grad()

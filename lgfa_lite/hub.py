@@ -11,6 +11,7 @@ when it is loaded, so this module never unpickles anything.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -199,6 +200,13 @@ def resolve(name_or_repo: str, revision: str | None = None, *, weights_dir=None)
     except Exception as e:  # offline, not found, gated, network: all mean "you don't have it"
         raise CheckpointError(f"could not get Hub repo {name_or_repo!r} (revision {revision or 'main'}): "
                               f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; {hint}") from e
+
+
+@functools.lru_cache(maxsize=None)
+def load_shared(name: str) -> torch.nn.Module:
+    """`load(name)` once per process, in eval mode, for callers that only run the model (the
+    Space's tabs, the face check): one copy in memory however many parts use it."""
+    return load(name).eval()
 
 
 def load(name_or_repo: str, revision: str | None = None, *, weights_dir=None, device="cpu",
