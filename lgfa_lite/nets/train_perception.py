@@ -307,11 +307,13 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
           lr: float | None = None, out_dir=None, work_dir=None, resume: bool = True,
           save_every_s: float = 180.0, train_size: int = TRAIN_SIZE, test_size: int = TEST_SIZE,
           seed: int = 0, progress: bool = True, cache_dir=None, log_every: int = 50,
-          minutes: float | None = None) -> tuple[nn.Module, dict]:
+          minutes: float | None = None, identities: int | None = None) -> tuple[nn.Module, dict]:
     """Train one lite net; returns (model, metrics). Writes `out_dir` (default weights/<name>).
 
     `minutes`: a wall-time budget (summed over resumed runs); training ends at `steps` or at the
     budget, whichever comes first, and the learning-rate schedule follows whichever is further.
+    `identities`: how many training identities the renders spread over (default: the standard
+    faces, ~20 renders per identity up to 800 identities).
     """
     if net not in NETS:
         raise ValueError(f"unknown net {net!r}; choose from {sorted(NETS)}")
@@ -321,7 +323,8 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
     work_dir = Path(work_dir) if work_dir else Path.home() / ".cache" / "lgfa_lite" / "train" / f"{net}-{resolution}"
     torch.manual_seed(seed)
     keep_freed_memory()  # training allocates the same big activations every step: keep their pages
-    data = standard_faces("train", train_size, resolution, cache_dir)
+    data = (load_faces("train", train_size, resolution, identities, cache_dir) if identities
+            else standard_faces("train", train_size, resolution, cache_dir))
     model = spec.build(resolution)
     aux = spec.aux(model, data) if spec.aux else nn.Module()
     params = [p for p in list(model.parameters()) + list(aux.parameters()) if p.requires_grad]
@@ -396,10 +399,11 @@ def main(argv=None):
     ap.add_argument("--work-dir")
     ap.add_argument("--fresh", action="store_true", help="ignore a saved training state")
     ap.add_argument("--train-size", type=int, default=TRAIN_SIZE)
+    ap.add_argument("--identities", type=int, help="training identities the renders spread over (default: standard faces)")
     args = ap.parse_args(argv)
     _, metrics = train(args.net, steps=args.steps, batch=args.batch, lr=args.lr, resolution=args.resolution,
                        out_dir=args.out_dir, work_dir=args.work_dir, resume=not args.fresh,
-                       train_size=args.train_size, minutes=args.minutes)
+                       train_size=args.train_size, minutes=args.minutes, identities=args.identities)
     for k, v in metrics.items():
         print(f"{k}: {v:.4f}")
 
