@@ -41,9 +41,10 @@ def models():
     try:
         return _load()
     except hub.CheckpointError as e:
-        raise InputError(f"The LGFA checkpoints are not all in weights/ yet ({e}). Train them with "
-                         "`python -m lgfa_lite.methods.lgfa --minutes 20` after the generator, encoder and CLIP "
-                         f"(see the README); {WEIGHTS} names what it needs.") from None
+        missing = re.search(r"checkpoint '([^']+)'", str(e))
+        raise InputError(f"LGFA is not trained yet: {missing.group(1) if missing else WEIGHTS} is not in weights/. "
+                         "It needs the lite generator, encoder and CLIP, then "
+                         "`python -m lgfa_lite.methods.lgfa --minutes 20` (README, “LGFA”).") from None
 
 
 def check_prompt(prompt) -> tuple[str, list[str]]:

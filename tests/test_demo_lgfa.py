@@ -64,10 +64,10 @@ def test_missing_checkpoint_is_a_clear_message(monkeypatch):
     from lgfa_lite import hub
 
     def missing():
-        raise hub.CheckpointError("no checkpoint lgfa-synthfaces-64")
+        raise hub.CheckpointError("checkpoint 'lgfa-synthfaces-64' not found: no folder")
 
     monkeypatch.setattr(tab, "_load", missing)
-    with pytest.raises(tab.InputError, match="not all in weights"):
+    with pytest.raises(tab.InputError, match="not trained yet: lgfa-synthfaces-64 is not in weights"):
         tab.models()
 
 
