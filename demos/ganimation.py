@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from demos.common import (InputError, face_inputs, clamped, display, face_batch, guarded, int_in, new_video_path, prepare_face,
-                          sample_face)
+from demos.common import (InputError, clamped, display, face_batch, face_inputs, guarded, int_in, new_video_path,
+                          prepare_face, sample_face)
 
 TITLE = "GANimation"
 ORDER = 30
@@ -180,7 +180,7 @@ def build() -> None:
 
     @guarded_here
     def _use_face(face):
-        return face, display(face[None].transpose(0, 3, 1, 2) / 255.0)[0], *read_aus(face)
+        return face, display(face)[0], *read_aus(face)
 
     def _from_upload(path):
         if not path:  # the upload was cleared: keep the current face

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from demos.common import (InputError, face_inputs, display, face_batch, guarded, int_in, new_video_path, number, prepare_face,
+from demos.common import (InputError, display, face_batch, face_inputs, guarded, int_in, new_video_path, number, prepare_face,
                           sample_face)
 
 TITLE = "LGFA: face + sentence → video"
@@ -151,7 +151,7 @@ def build() -> None:
             notes = gr.Markdown()
 
     def _show(face):
-        return face, display(face[None].transpose(0, 3, 1, 2) / 255.0)[0]
+        return face, display(face)[0]
 
     def _from_upload(path):
         if not path:  # the upload was cleared: keep the current face
