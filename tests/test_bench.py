@@ -150,6 +150,9 @@ def test_generator_and_encoder_groups_quick(monkeypatch):
     res = group_generator.generator(quick=True)
     assert res["images_per_s_64"] > 0 and res["ratio_vs_grouped_conv"] > 0
     assert 0 <= res["precision"] <= 1 and 0 <= res["recall"] <= 1 and res["kid"] > res["kid_real_vs_real"]
+    from lgfa_lite.nets.train_perception import is_shipped
+
+    assert res["feature_space_clip" if is_shipped("clip") else "feature_space_fitter_identity"] == 1.0
 
     real_load = hub.load
     monkeypatch.setattr(hub, "load", lambda name, **kw: {"stylegan2-synthfaces-64": G, "encoder-synthfaces-64": E}.get(

@@ -200,6 +200,27 @@ def test_train_resumes_and_writes_checkpoint(tmp_path):
         T.train("nose", steps=1, **kw)
 
 
+def test_identity_groups_batches_renders_of_few_identities():
+    ids = torch.tensor([5, 1, 5, 2, 2, 1, 5, 9, 9, 2])
+    idx = T.identity_groups({"identity": ids}, 12, per_identity=4, generator=torch.Generator().manual_seed(0))
+    assert idx.shape == (12,)
+    groups = ids[idx].view(3, 4)
+    assert (groups == groups[:, :1]).all()  # each group of 4 is one identity
+
+
+def test_clip_training_step_trains_the_au_head(tmp_path):
+    kw = dict(batch=8, train_size=40, test_size=16, out_dir=tmp_path / "clip", work_dir=tmp_path / "work",
+              progress=False, log_every=1)
+    _, metrics = T.train("clip", steps=2, **kw)
+    history = json.loads((tmp_path / "work" / "state.json").read_text())["extra"]["history"]
+    assert len(history) == 2 and all(h["au_loss"] > 0 for h in history)
+    assert {"clip_zero_shot_top1", "clip_retrieval_r1"} <= set(metrics)
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "clip" / "model.safetensors"), "pt") as f:
+        assert not any("au_head" in k for k in f.keys())  # the head trains with the net, is not shipped
+
+
 def test_roc_auc():
     assert T.roc_auc(torch.tensor([0.1, 0.2, 0.8, 0.9]), torch.tensor([0, 0, 1, 1])) == 1.0
     assert T.roc_auc(torch.tensor([0.5, 0.5]), torch.tensor([0, 1])) == 0.5

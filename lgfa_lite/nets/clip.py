@@ -1,8 +1,10 @@
 """Text-image model: one wrapper over open_clip for both profiles.
 
 Lite: the custom tiny config `lgfa-tiny-clip` (configs/lgfa-tiny-clip.json, registered with
-`open_clip.add_model_config`) with open_clip's bundled BPE tokenizer, trained here with
-`open_clip.loss.ClipLoss` on SynthFaces image/caption pairs (`weights/clip-synthfaces-64`).
+`open_clip.add_model_config`): open_clip's ModifiedResNet image tower at 64 px (a 4-layer ViT
+with 8 px patches stayed at chance in 5 minutes of training where the ResNet did not), its
+bundled BPE tokenizer; trained here with `open_clip.loss.ClipLoss` on SynthFaces image/caption
+pairs (`weights/clip-synthfaces-64`, `train_perception clip`).
 Full: `TextImageModel.pretrained("ViT-B-32", "openai")` builds the upstream model with
 `open_clip.create_model_and_transforms` (downloads on the user's machine).
 

@@ -213,6 +213,7 @@ class NetSpec:
     batch: int
     description: str
     aux: Callable[[nn.Module, dict], nn.Module] | None = None  # trained with the net, not shipped
+    batch_indices: Callable[[dict, int], torch.Tensor] | None = None  # default: uniform over renders
 
 
 def _au_loss(model, aux, data, idx, rng):
@@ -260,19 +261,45 @@ def _fitter_loss(model, aux, data, idx, rng):
 
 def _clip_loss(model, aux, data, idx, rng):
     captions = [caption_variant(data["caption"][i], rng) for i in idx.tolist()]
-    img = model.encode_image(images_of(data, idx))
+    features = model.encode_image(images_of(data, idx), normalize=False)
     txt = model.encode_text(captions)
-    loss = aux(img, txt, model.logit_scale)
-    return loss, {"scale": float(model.logit_scale.detach())}
+    loss = aux.clip_loss(F.normalize(features, dim=-1), txt, model.logit_scale)
+    # Expressions are a few pixels at 64 px: with ClipLoss alone the image tower learns hair and
+    # pose (big, easy) and stays blind to them. An AU head on the image features (trained with
+    # the net, not shipped) makes the embedding carry the expression for ClipLoss to name.
+    target, logits = data["aus"][idx], aux.au_head(features)
+    au = F.binary_cross_entropy_with_logits(logits, target) + (torch.sigmoid(logits) - target).abs().mean()
+    return loss + aux.au_weight * au, {"scale": float(model.logit_scale.detach()), "au_loss": float(au.detach())}
+
+
+class _ClipAux(nn.Module):
+    def __init__(self, embed_dim: int, n_aus: int, au_weight: float):
+        super().__init__()
+        from open_clip.loss import ClipLoss
+        self.clip_loss, self.au_head, self.au_weight = ClipLoss(), nn.Linear(embed_dim, n_aus), au_weight
 
 
 def _clip_aux(model, data):
-    from open_clip.loss import ClipLoss
     # The 49408-row token table would be most of each step's CPU time (a dense gradient and
     # Adam update); its random rows are distinct codes already, so the lite text tower learns
     # on top of them.
     model.model.token_embedding.weight.requires_grad_(False)
-    return ClipLoss()
+    return _ClipAux(model.model.visual.output_dim, data["aus"].shape[1], CLIP_AU_WEIGHT)
+
+
+def identity_groups(data: dict, batch: int, per_identity: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A batch of `batch // per_identity` identities with `per_identity` renders each: negatives
+    of the same person differ by expression and pose, not by hair or skin."""
+    ids = data["identity"]
+    order = torch.argsort(ids, stable=True)  # ~1 ms for 65k renders: not worth caching
+    counts = torch.unique_consecutive(ids[order], return_counts=True)[1]
+    starts = torch.cumsum(counts, 0) - counts
+    pick = torch.randint(len(starts), (max(1, batch // per_identity),), generator=generator)
+    offs = (torch.rand(len(pick), per_identity, generator=generator) * counts[pick, None]).long()
+    return order[(starts[pick, None] + offs).flatten()][:batch]
+
+
+CLIP_AU_WEIGHT = 4.0  # BCE + L1 as the AU regressor's loss; x4 to weigh about as much as ClipLoss
 
 
 NETS: dict[str, NetSpec] = {
@@ -291,8 +318,9 @@ NETS: dict[str, NetSpec] = {
                          "Lite FAN: face_alignment's FAN, one hourglass, 64 features wide, heatmap MSE + sub-pixel coordinate loss."),
     "clip": NetSpec("clip-synthfaces-64", lambda r: TextImageModel(),
                     _clip_loss, 1e-3, 3000, 64,
-                    "Lite open_clip `lgfa-tiny-clip`: ViT 64 px / 8 px patches, 4 layers; text 3 layers; ClipLoss on "
-                    "SynthFaces captions with LGFA-word synonyms.", aux=_clip_aux),
+                    "Lite open_clip `lgfa-tiny-clip`: ModifiedResNet image tower (64 px, width 16); text 3 layers; ClipLoss on "
+                    "SynthFaces captions with LGFA-word synonyms, + an AU head on the image features (not shipped); "
+                    "batches of 16 identities x 4 renders.", aux=_clip_aux, batch_indices=identity_groups),
 }
 
 NET_WEIGHTS = {name: spec.weights for name, spec in NETS.items()}  # net -> checkpoint folder name
@@ -352,7 +380,7 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
     while (frac := progress_at(state.step, state.seconds + time.time() - t_run)) < 1:
         for g in opt.param_groups:
             g["lr"] = lr_at(state.step, frac)
-        idx = torch.randint(n, (batch,))
+        idx = spec.batch_indices(data, batch) if spec.batch_indices else torch.randint(n, (batch,))
         loss, logs = spec.loss(model, aux, data, idx, rng)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -362,7 +390,7 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
         bar.update(1)
         if state.step % log_every == 0:
             history.append({"step": state.step, "loss": loss.item(), **logs})
-            bar.set_postfix(loss=f"{float(loss):.4f}", **{k: f"{v:.3f}" for k, v in logs.items()})
+            bar.set_postfix(loss=f"{loss.item():.4f}", **{k: f"{v:.3f}" for k, v in logs.items()})
         if time.time() - t_saved > save_every_s:
             state.seconds += time.time() - t_run
             t_run = t_saved = time.time()
@@ -376,6 +404,10 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
     metrics = evaluate(net, model, test)
     metrics[f"train_minutes_{net}"] = state.seconds / 60
     budget_note = f" --minutes {minutes}" if minutes else ""
+    if train_size != TRAIN_SIZE:
+        budget_note += f" --train-size {train_size}"
+    if identities:
+        budget_note += f" --identities {identities}"
     hub.save(model, out_dir, dtype=torch.float16, card={
         "description": spec.description, "metrics": metrics, "task": "face-perception",
         "training": (f"`python -m lgfa_lite.nets.train_perception {net} --steps {steps} --batch {batch}{budget_note}` on "
