@@ -17,7 +17,10 @@ Measured here (2-core VM, batch 32, nothing else running: 3.7-4.2 steps/s with 2
     feature weight 4 (the defaults); 0.154 the same at lr 2e-3; 0.163 with StyleGAN2's
     betas (0, 0.99), lr_mlp 0.1 and no feature weight;
   - 4,500 steps (20 min, the older betas) reach L1 0.089 but still draw a blurry frontal face
-    per colour scheme: no eyes, mouth or head turn yet, so nothing is shipped;
+    per colour scheme: no eyes, mouth or head turn yet;
+  - the defaults, 17,012 steps (127 min, one thread): L1 0.031; head shape, pose, hair colour,
+    nose and mouth follow z (at 4,000 steps: hair shapes and head turns; 7,000: nose, mouth),
+    eyes and hair texture not yet. Shipped as the first `stylegan2-synthfaces-64`;
   - overfitting 16 fixed faces takes 600 steps to reach L1 0.045 (features still blurry),
     with lr 5e-3 to 5e-2 and with 2x the channels alike: StyleGAN2's synthesis is slow to fit
     by regression, so the lite generator needs far more steps than an hour of this CPU gives
