@@ -39,7 +39,11 @@ class CheckpointError(Exception):
 def register_model(name: str, cls: type | None = None):
     """Register ``cls`` under ``name``; usable as ``@register_model("name")`` or directly."""
     def deco(c: type) -> type:
-        if _REGISTRY.get(name, c) is not c:
+        old = _REGISTRY.get(name, c)
+        # `python -m pkg.module` runs the module as __main__ and later imports it again: the
+        # package's copy of the same class takes the name over.
+        rerun = old.__module__ == "__main__" and old.__qualname__ == c.__qualname__
+        if old is not c and not rerun:
             raise ValueError(f"model type {name!r} is already registered to {_REGISTRY[name].__qualname__}")
         _REGISTRY[name] = c
         c.model_type = name

@@ -87,6 +87,17 @@ def test_save_needs_config_and_registration(tmp_path):
         hub.save(m, tmp_path / "x")
 
 
+def test_register_model_names_stay_unique_but_a_module_run_as_main_hands_over(monkeypatch):
+    monkeypatch.setattr(hub, "_REGISTRY", {})
+    script = type("Animator", (), {"__module__": "__main__"})  # `python -m pkg.animator`
+    package = type("Animator", (), {"__module__": "pkg.animator"})  # the same module, imported
+    hub.register_model("animator", script)
+    hub.register_model("animator", package)
+    assert hub.model_class("animator") is package
+    with pytest.raises(ValueError, match="already registered"):
+        hub.register_model("animator", type("Other", (), {}))
+
+
 @pytest.mark.parametrize("error", ["offline", "not_found"])
 def test_missing_repo(monkeypatch, error):
     from unittest import mock
