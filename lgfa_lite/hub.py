@@ -80,8 +80,11 @@ def save(model: torch.nn.Module, folder, *, card: dict | None = None, dtype: tor
     casts them back. ``card``: optional {"metrics": {name: value}, "description", "training",
     "tags", "task", "dataset"}.
     """
-    model_type = getattr(type(model), "model_type", None)
-    if _REGISTRY.get(model_type) is not type(model):
+    cls = type(model)
+    model_type = getattr(cls, "model_type", None)
+    registered = _REGISTRY.get(model_type)
+    as_main = cls.__module__ == "__main__" and getattr(registered, "__qualname__", None) == cls.__qualname__
+    if registered is not cls and not as_main:  # as_main: a trainer run with python -m (see register_model)
         raise CheckpointError(f"{type(model).__qualname__} is not registered: decorate it with @register_model(name)")
     config = getattr(model, "config", None)
     if not isinstance(config, dict):

@@ -87,13 +87,21 @@ def test_save_needs_config_and_registration(tmp_path):
         hub.save(m, tmp_path / "x")
 
 
-def test_register_model_names_stay_unique_but_a_module_run_as_main_hands_over(monkeypatch):
+def test_register_model_names_stay_unique_but_a_module_run_as_main_hands_over(monkeypatch, tmp_path):
     monkeypatch.setattr(hub, "_REGISTRY", {})
-    script = type("Animator", (), {"__module__": "__main__"})  # `python -m pkg.animator`
-    package = type("Animator", (), {"__module__": "pkg.animator"})  # the same module, imported
+
+    def animator(module):
+        def init(self):
+            nn.Module.__init__(self)
+            self.config, self.lin = {}, nn.Linear(2, 2)
+        return type("Animator", (nn.Module,), {"__module__": module, "__init__": init})
+
+    script, package = animator("__main__"), animator("pkg.animator")  # `python -m pkg.animator`
     hub.register_model("animator", script)
     hub.register_model("animator", package)
     assert hub.model_class("animator") is package
+    hub.save(script(), tmp_path / "a")  # the trainer, running as __main__, can still save
+    assert isinstance(hub.load(tmp_path / "a"), package)
     with pytest.raises(ValueError, match="already registered"):
         hub.register_model("animator", type("Other", (), {}))
 
