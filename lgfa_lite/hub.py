@@ -36,14 +36,18 @@ class CheckpointError(Exception):
     """Any problem finding, reading or matching a checkpoint, with a message that says what to do."""
 
 
+def _main_copy(main_cls, cls) -> bool:
+    """Whether `main_cls` is `cls` defined again by running its module as a script: `python -m
+    pkg.module` runs the module as __main__, and importing the package imports it once more."""
+    return main_cls.__module__ == "__main__" and main_cls.__qualname__ == getattr(cls, "__qualname__", None)
+
+
 def register_model(name: str, cls: type | None = None):
-    """Register ``cls`` under ``name``; usable as ``@register_model("name")`` or directly."""
+    """Register ``cls`` under ``name``; usable as ``@register_model("name")`` or directly.
+    The package's copy of a class takes its name over from the __main__ copy (`_main_copy`)."""
     def deco(c: type) -> type:
         old = _REGISTRY.get(name, c)
-        # `python -m pkg.module` runs the module as __main__ and later imports it again: the
-        # package's copy of the same class takes the name over.
-        rerun = old.__module__ == "__main__" and old.__qualname__ == c.__qualname__
-        if old is not c and not rerun:
+        if old is not c and not _main_copy(old, c):
             raise ValueError(f"model type {name!r} is already registered to {_REGISTRY[name].__qualname__}")
         _REGISTRY[name] = c
         c.model_type = name
@@ -83,8 +87,7 @@ def save(model: torch.nn.Module, folder, *, card: dict | None = None, dtype: tor
     cls = type(model)
     model_type = getattr(cls, "model_type", None)
     registered = _REGISTRY.get(model_type)
-    as_main = cls.__module__ == "__main__" and getattr(registered, "__qualname__", None) == cls.__qualname__
-    if registered is not cls and not as_main:  # as_main: a trainer run with python -m (see register_model)
+    if registered is not cls and not _main_copy(cls, registered):  # a trainer run with python -m saves too
         raise CheckpointError(f"{type(model).__qualname__} is not registered: decorate it with @register_model(name)")
     config = getattr(model, "config", None)
     if not isinstance(config, dict):

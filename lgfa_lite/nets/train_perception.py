@@ -403,14 +403,14 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
     test = standard_faces("test", test_size, resolution, cache_dir)
     metrics = evaluate(net, model, test)
     metrics[f"train_minutes_{net}"] = state.seconds / 60
-    budget_note = f" --minutes {minutes}" if minutes else ""
+    flags = f" --minutes {minutes}" if minutes else ""  # the command line that reproduces this run
     if train_size != TRAIN_SIZE:
-        budget_note += f" --train-size {train_size}"
+        flags += f" --train-size {train_size}"
     if identities:
-        budget_note += f" --identities {identities}"
+        flags += f" --identities {identities}"
     hub.save(model, out_dir, dtype=torch.float16, card={
         "description": spec.description, "metrics": metrics, "task": "face-perception",
-        "training": (f"`python -m lgfa_lite.nets.train_perception {net} --steps {steps} --batch {batch}{budget_note}` on "
+        "training": (f"`python -m lgfa_lite.nets.train_perception {net} --steps {steps} --batch {batch}{flags}` on "
                      f"{train_size} SynthFaces training renders at {resolution} px ({len(data['identity'].unique())} "
                      f"identities); AdamW lr {lr}, warm-up + cosine; {state.step} steps, {state.seconds / 60:.1f} min "
                      f"on a 2-core CPU. "
