@@ -183,6 +183,21 @@ def test_training_state_round_trip(tmp_path):
     assert not any(p.suffix in (".pt", ".pth", ".pkl") for p in (tmp_path / "s").iterdir())
 
 
+def test_training_state_resumes_with_a_module_it_did_not_have(tmp_path):
+    """A resumed run may turn on a part (the generator's discriminator): that part starts fresh,
+    the rest resumes; a module whose saved weights do not match still fails loudly."""
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(model.parameters())
+    save_training_state(tmp_path / "s", {"G": model}, {"G": opt}, TrainingState(5))
+    G2, D2 = torch.nn.Linear(3, 2), torch.nn.Linear(2, 1)
+    d_before = D2.weight.clone()
+    opts = {"G": torch.optim.Adam(G2.parameters()), "D": torch.optim.Adam(D2.parameters())}
+    st = load_training_state(tmp_path / "s", {"G": G2, "D": D2}, opts)
+    assert st.step == 5 and torch.equal(G2.weight, model.weight) and torch.equal(D2.weight, d_before)
+    with pytest.raises(RuntimeError):
+        load_training_state(tmp_path / "s", {"G": torch.nn.Linear(4, 2)}, {})
+
+
 def test_train_resumes_and_writes_checkpoint(tmp_path):
     kw = dict(batch=4, train_size=40, test_size=16, out_dir=tmp_path / "au", work_dir=tmp_path / "work",
               progress=False, log_every=1)

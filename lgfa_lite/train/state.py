@@ -8,12 +8,15 @@ Writes go to a temporary folder first and are swapped in, so a kill mid-save los
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -70,9 +73,15 @@ def load_training_state(folder, modules: dict, optimizers: dict) -> TrainingStat
     meta = json.loads((folder / "state.json").read_text())
     weights = load_file(str(folder / "modules.safetensors"))
     for name, m in modules.items():
-        m.load_state_dict({k[len(name) + 1:]: v for k, v in weights.items() if k.startswith(name + ".")})
+        saved = {k[len(name) + 1:]: v for k, v in weights.items() if k.startswith(name + ".")}
+        if saved or not m.state_dict():
+            m.load_state_dict(saved)
+        else:  # a module added since the state was saved (a resumed run that turns on its discriminator)
+            log.warning("%s: no saved '%s' in the training state; it starts fresh", folder, name)
     opt_tensors = load_file(str(folder / "optimizers.safetensors"))
     for name, opt in optimizers.items():
+        if name not in meta["optimizers"]:
+            continue  # its module starts fresh (above)
         om = meta["optimizers"][name]
         state = {}
         for pid, scalars in om["state"].items():
