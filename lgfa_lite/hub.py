@@ -81,8 +81,8 @@ def save(model: torch.nn.Module, folder, *, card: dict | None = None, dtype: tor
     """Write ``config.json``, ``model.safetensors`` and ``README.md`` into ``folder``.
 
     ``dtype`` (e.g. ``torch.float16``) sets the storage dtype of floating tensors; ``load``
-    casts them back. ``card``: optional {"metrics": {name: value}, "description", "training",
-    "tags", "task", "dataset"}.
+    casts them back. ``card``: optional {"name" (the repo name; default the folder's),
+    "metrics": {name: value}, "description", "training", "tags", "task", "dataset"}.
     """
     cls = type(model)
     model_type = getattr(cls, "model_type", None)
@@ -113,7 +113,7 @@ def save(model: torch.nn.Module, folder, *, card: dict | None = None, dtype: tor
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(config_text + "\n")
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
-    (folder / "README.md").write_text(_model_card(folder.name, model_type, config, card or {}))
+    (folder / "README.md").write_text(_model_card((card or {}).get("name") or folder.name, model_type, config, card or {}))
     return folder
 
 

@@ -76,6 +76,10 @@ def test_model_card(tmp_path):
     assert meta["results"] == {"fid": 12.5, "lpips": 0.25}
     body = (tmp_path / "t" / "README.md").read_text()
     assert "A tiny test net." in body and "hub.load" in body and "| fid | 12.5 |" in body
+    assert "name: t\n" in body  # without a name the card names the folder
+    hub.save(make(), tmp_path / "scratch", card={"name": "tiny-synthfaces-64"})  # a trainer's scratch out_dir
+    meta = (tmp_path / "scratch" / "README.md").read_text()
+    assert "name: tiny-synthfaces-64" in meta and "scratch" not in meta
 
 
 def test_save_needs_config_and_registration(tmp_path):

@@ -290,7 +290,7 @@ def train(config: GANimationConfig, data: dict | None = None) -> tuple[Generator
         out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / WEIGHTS
         last = loop.history[-1] if loop.history else {}
         hub.save(G.eval(), out_dir, dtype=torch.float16, card={
-            "description": "GANimation generator (AU-conditioned, attention + colour heads), lite profile.",
+            "name": WEIGHTS, "description": "GANimation generator (AU-conditioned, attention + colour heads), lite profile.",
             "task": "image-to-image", "metrics": {"train_minutes": loop.minutes,
                                                   **{k: v for k, v in last.items() if k in ("mask_mean", "cycle")}},
             "training": (f"`python -m lgfa_lite.methods.ganimation` ({loop.state.step} steps, batch {c.batch}, "

@@ -235,7 +235,7 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
     if loop.is_main:
         out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / WEIGHTS
         hub.save(model.eval(), out_dir, dtype=torch.float16, card={
-            "description": "LGFA recurrent latent generator + W+ mappers (lite profile).",
+            "name": WEIGHTS, "description": "LGFA recurrent latent generator + W+ mappers (lite profile).",
             "task": "text-to-video", "metrics": {"train_minutes": round(loop.minutes, 1)},
             "training": (f"`python -m lgfa_lite.methods.lgfa` ({loop.state.step} steps, batch {c.batch}, "
                          f"{c.frames} frames, {loop.minutes:.1f} min on a 2-core CPU) on the inversions of {n} "

@@ -409,7 +409,7 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
     if identities:
         flags += f" --identities {identities}"
     hub.save(model, out_dir, dtype=torch.float16, card={
-        "description": spec.description, "metrics": metrics, "task": "face-perception",
+        "name": spec.weights, "description": spec.description, "metrics": metrics, "task": "face-perception",
         "training": (f"`python -m lgfa_lite.nets.train_perception {net} --steps {steps} --batch {batch}{flags}` on "
                      f"{train_size} SynthFaces training renders at {resolution} px ({len(data['identity'].unique())} "
                      f"identities); AdamW lr {lr}, warm-up + cosine; {state.step} steps, {state.seconds / 60:.1f} min "

@@ -258,7 +258,7 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
     if loop.is_main:
         out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / GENERATOR_WEIGHTS
         hub.save(G_ema.eval(), out_dir, dtype=torch.float16, card={
-            "description": ("StyleGAN2 generator (64 px, lite profile). z is the scaled SynthFaces parameter "
+            "name": GENERATOR_WEIGHTS, "description": ("StyleGAN2 generator (64 px, lite profile). z is the scaled SynthFaces parameter "
                             "vector (`lgfa_lite.train.stylegan2.params_to_z` / `sample_z`)."),
             "task": "unconditional-image-generation",
             "metrics": {"train_minutes": round(loop.minutes, 1)},
@@ -344,7 +344,7 @@ def train_encoder(config: EncoderConfig, G: Generator | None = None) -> tuple[La
     if loop.is_main:
         out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / ENCODER_WEIGHTS
         hub.save(E.eval(), out_dir, dtype=torch.float16, card={
-            "description": f"e4e-style W+ encoder for `{c.generator}` (lite profile).",
+            "name": ENCODER_WEIGHTS, "description": f"e4e-style W+ encoder for `{c.generator}` (lite profile).",
             "task": "feature-extraction", "metrics": {"train_minutes": round(loop.minutes, 1)},
             "training": (f"`python -m lgfa_lite.train.stylegan2 encoder` ({loop.state.step} steps, batch {c.batch}, "
                          f"{loop.minutes:.1f} min on a 2-core CPU) on fresh SynthFaces renders with known w: "
