@@ -7,6 +7,8 @@ heavy imports so that groups and metric modules can import it cheaply.
 """
 from __future__ import annotations
 
+import statistics
+import time
 from typing import Callable
 
 GROUPS: dict[str, Callable[[bool], dict[str, float]]] = {}
@@ -20,6 +22,18 @@ def card_results(name: str) -> dict:
         return hub.read_card(hub.resolve(name)).get("results", {})
     except hub.CheckpointError:
         return {}
+
+
+def median_seconds(fn: Callable[[], object], reps: int) -> float:
+    """Median wall time of `fn()` over `reps` calls after one warm-up call. Every per-call
+    latency in the benchmarks uses it: a median ignores the odd call this shared VM stalls."""
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def register(name: str):

@@ -13,9 +13,8 @@ landmark error (lite FAN on the reconstruction vs the input's true landmarks, / 
 AU error (lite AU regressor, when shipped), and encoder time per image.
 """
 import statistics
-import time
 
-from lgfa_lite.bench import card_results, register
+from lgfa_lite.bench import card_results, median_seconds, register
 
 
 CLIP_WEIGHTS = "clip-synthfaces-64"
@@ -75,16 +74,6 @@ def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
     return covered(real, fake), covered(fake, real)
 
 
-def _median_time(fn, reps: int) -> float:
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def _load_generator():
     from lgfa_lite import hub
     from lgfa_lite.train.stylegan2 import GENERATOR_WEIGHTS
@@ -117,8 +106,8 @@ def generator(quick: bool) -> dict:
     with torch.no_grad():
         ours, grouped = [], []
         for _ in range(2 if quick else 5):  # interleaved: both see the same machine load
-            ours.append(_median_time(lambda: G.set_fused(False)(z), 2 if quick else 5))
-            grouped.append(_median_time(lambda: G.set_fused(True)(z), 1 if quick else 3))
+            ours.append(median_seconds(lambda: G.set_fused(False)(z), 2 if quick else 5))
+            grouped.append(median_seconds(lambda: G.set_fused(True)(z), 1 if quick else 3))
         G.set_fused(False)
     res["images_per_s_64"] = 32 / statistics.median(ours)
     res["images_per_s_64_grouped_conv"] = 32 / statistics.median(grouped)
@@ -178,6 +167,6 @@ def encoder(quick: bool) -> dict:
         except hub.CheckpointError:
             pass  # the AU key needs the lite AU regressor
         one = x[:1]
-        res["ms_per_image"] = 1000 * _median_time(lambda: E(one), 3 if quick else 20)
-        res["ms_per_image_with_synthesis"] = 1000 * _median_time(lambda: G.synthesis(E(one)), 3 if quick else 20)
+        res["ms_per_image"] = 1000 * median_seconds(lambda: E(one), 3 if quick else 20)
+        res["ms_per_image_with_synthesis"] = 1000 * median_seconds(lambda: G.synthesis(E(one)), 3 if quick else 20)
     return {**res, **_card_minutes(ENCODER_WEIGHTS)}

@@ -8,9 +8,8 @@ training), next to a trivial baseline that a net has to beat:
 - identity: chance is an AUC of 0.5; clip: chance is 1 / the expression vocabulary.
 `train_minutes_<net>` are read from each model card (measured by the trainer on this machine).
 """
-import time
 
-from lgfa_lite.bench import card_results, register
+from lgfa_lite.bench import card_results, median_seconds, register
 
 @register("perception")
 def perception(quick: bool) -> dict:
@@ -39,11 +38,7 @@ def perception(quick: bool) -> dict:
             if f"train_minutes_{net}" in card:
                 out[f"train_minutes_{net}"] = float(card[f"train_minutes_{net}"])
             run, one = (model.encode_image if net == "clip" else model), images_of(test, slice(0, 1))
-            run(one)  # warm-up
-            reps, t0 = (2 if quick else 20), time.perf_counter()
-            for _ in range(reps):
-                run(one)
-            out[f"ms_per_image_{net}"] = 1000 * (time.perf_counter() - t0) / reps
+            out[f"ms_per_image_{net}"] = 1000 * median_seconds(lambda: run(one), 2 if quick else 20)
     finally:
         torch.set_grad_enabled(True)
 
