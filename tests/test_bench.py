@@ -153,6 +153,9 @@ def test_generator_and_encoder_groups_quick(monkeypatch):
     from lgfa_lite.nets.train_perception import is_shipped
 
     assert res["feature_space_clip" if is_shipped("clip") else "feature_space_fitter_identity"] == 1.0
+    if is_shipped("au") and is_shipped("landmarks"):  # follows_z: the untrained G draws nothing of z
+        assert res["l1_vs_z_render"] > 0.1 and res["au_mae_vs_z_render"] < res["au_mae_vs_z_neutral_baseline"]
+        assert res["landmark_nme_vs_z_eyes_mouth"] > res["landmark_nme_vs_z_eyes_mouth_neutral_baseline"]
 
     real_load = hub.load
     monkeypatch.setattr(hub, "load", lambda name, **kw: {"stylegan2-synthfaces-64": G, "encoder-synthfaces-64": E}.get(

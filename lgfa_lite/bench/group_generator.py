@@ -6,7 +6,7 @@ k-NN precision/recall (Kynkaenniemi et al. 2019, k=3) in a feature space of the 
 Feature space: the lite CLIP's unit image embeddings (`feature_space_clip`); without a shipped
 CLIP, the pooled features of the lite 3D fitter (geometry, expression, pose) and identity net
 (appearance), each unit-normalised and concatenated (`feature_space_fitter_identity`). `kid_real_vs_real`
-is the floor: KID between training and test faces.
+is the floor: KID between training and test faces. `follows_z`: is G(z) the face z describes?
 
 encoder: reconstructions G(E(x)) of held-out test faces: PSNR, identity similarity,
 landmark error (lite FAN on the reconstruction vs the input's true landmarks, / inter-ocular),
@@ -129,7 +129,53 @@ def generator(quick: bool) -> dict:
     res["kid_ratio"] = res["kid"] / max(res["kid_real_vs_real"], 1e-12)
     res["precision"], res["recall"] = precision_recall(f_test, f_fake)
     res[f"feature_space_{space}"] = 1.0
+    res.update(follows_z(G, n))
     return {**res, **_card_minutes(GENERATOR_WEIGHTS)}
+
+
+def follows_z(G, n: int) -> dict:
+    """How closely G(z) draws the SynthFaces face whose parameters z are: pixel L1 to the render
+    of z, and the expression and landmarks the lite nets read from G(z) against z's own. A
+    realistic but unfaithful G scores well on KID and badly here, and the methods (inversion,
+    latent editing) need a faithful one. `au_mae_vs_z_render` is the AU regressor's floor: its
+    error on the renders themselves; `au_mae_vs_z_neutral_baseline` predicts no AUs (the better
+    constant: AUs are sparse). A generator trained against the AU regressor (`au_weight`) could
+    fool that net; `landmark_nme_vs_z_eyes_mouth` (lite FAN, eye and mouth points, which
+    expressions move) is the independent check, and `..._neutral_baseline` is the same error of a
+    perfect drawing of the face without its AUs (the renderer's own landmarks)."""
+    import torch
+
+    from lgfa_lite import hub
+    from lgfa_lite.nets.landmarks import inter_ocular
+    from lgfa_lite.synthface.render import render
+    from lgfa_lite.train.stylegan2 import sample_z, to_unit, z_to_params
+
+    try:
+        au_net, fan = hub.load("au-synthfaces-64").eval(), hub.load("fan-synthfaces-64").eval()
+    except hub.CheckpointError:
+        return {}
+    l1, au_g, au_r, au_zero, nme, nme_inner, nme_neutral = [], [], [], [], [], [], []
+    with torch.no_grad():
+        for i in range(0, n, 128):
+            z = sample_z(128, seed=5000 + i)
+            p = z_to_params(z)
+            truth = render(p, G.size)
+            fake = to_unit(G(z))
+            l1.append((fake - truth.image).abs().flatten(1).mean(1))
+            au_g.append((au_net(fake) - p.aus).abs().mean(1))
+            au_r.append((au_net(truth.image) - p.aus).abs().mean(1))
+            au_zero.append(p.aus.abs().mean(1))
+            lmk = truth.landmarks.float()
+            err = (fan(fake) - lmk).norm(dim=-1) / inter_ocular(lmk)[:, None]
+            nme.append(err.mean(1))
+            nme_inner.append(err[:, 36:].mean(1))  # eyes 36-47, mouth 48-67
+            neutral = render(p.replace(aus=torch.zeros_like(p.aus)), G.size).landmarks.float()
+            nme_neutral.append(((neutral - lmk).norm(dim=-1) / inter_ocular(lmk)[:, None])[:, 36:].mean(1))
+    mean = lambda parts: float(torch.cat(parts).mean())
+    return {"l1_vs_z_render": mean(l1), "au_mae_vs_z": mean(au_g), "au_mae_vs_z_render": mean(au_r),
+            "au_mae_vs_z_neutral_baseline": mean(au_zero), "landmark_nme_vs_z": mean(nme),
+            "landmark_nme_vs_z_eyes_mouth": mean(nme_inner),
+            "landmark_nme_vs_z_eyes_mouth_neutral_baseline": mean(nme_neutral)}
 
 
 @register("encoder")

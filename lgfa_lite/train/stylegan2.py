@@ -139,6 +139,10 @@ class GeneratorConfig(TrainConfig):
     adv_weight: float = 0.0  # > 0 adds the discriminator (non-saturating loss, lazy R1)
     multiscale_weight: float = 1.0  # L1 of the coarser skip outputs against downsampled renders
     feature_weight: float = 4.0  # extra L1 weight near eyes, brows, nose and mouth (`feature_weights`)
+    # L1 between the lite AU regressor's reading of G(z) and z's AUs. Pixel L1 alone taught head,
+    # pose and colours but no expression: after 17k steps the AU net's reading of G(z) did not
+    # correlate with z's AUs (|r| <= 0.1 for 14 of 15 AUs), and expressions are what the methods edit.
+    au_weight: float = 0.0
     r1_gamma: float = 0.1
     r1_every: int = 16  # lazy R1, as StyleGAN2
     pl_weight: float = 0.0  # path-length regulariser (StyleGAN2: 2); off in the lite recipe
@@ -207,6 +211,7 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
         opt_d = torch.optim.Adam(D.parameters(), c.lr * ratio, betas=tuple(b ** ratio for b in c.betas))
         modules["D"], optimizers["D"] = D, opt_d
     perceptual = _losses_perceptual(c.perceptual_weight)
+    au_net = hub.load("au-synthfaces-64").eval().requires_grad_(False) if c.au_weight > 0 else None
     loop = TrainLoop(c, modules, optimizers)
     G_ema.eval()
     beta = 0.5 ** (c.batch * loop.world / max(1.0, c.ema_kimg * 1000))
@@ -227,6 +232,9 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
             coarse = [(s - F.adaptive_avg_pool2d(real, s.shape[-1])).abs().mean() for s in skips[:-1]]
             logs["l1_coarse"] = sum(coarse) / len(coarse)
             loss = loss + c.multiscale_weight * logs["l1_coarse"]
+        if au_net is not None:
+            logs["au"] = (au_net(to_unit(fake)) - z_to_params(z).aus).abs().mean()
+            loss = loss + c.au_weight * logs["au"]
         if perceptual is not None:
             p = perceptual(to_unit(fake), to_unit(real)).mean()
             loss = loss + c.perceptual_weight * p
@@ -265,7 +273,8 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
             "training": (f"`python -m lgfa_lite.train.stylegan2 generator` ({loop.state.step} steps, batch {c.batch}, "
                          f"{loop.world} process(es), {loop.minutes:.1f} min on a 2-core CPU): L1 to the SynthFaces "
                          f"render of z's parameters (x{c.feature_weight} more near the facial features, + "
-                         f"{c.multiscale_weight} x coarse-skip L1), + {c.perceptual_weight} x lite perceptual "
+                         f"{c.multiscale_weight} x coarse-skip L1), + {c.au_weight} x L1 of the lite AU regressor's reading "
+                         f"to z's AUs, + {c.perceptual_weight} x lite perceptual "
                          f"distance, + {c.adv_weight} x non-saturating GAN loss (lazy R1 gamma {c.r1_gamma}); "
                          f"Adam lr {c.lr}, betas {tuple(c.betas)}; EMA half-life {c.ema_kimg} kimg."),
         })
