@@ -141,7 +141,7 @@ class GeneratorConfig(TrainConfig):
     feature_weight: float = 4.0  # extra L1 weight near eyes, brows, nose and mouth (`feature_weights`)
     # L1 between the lite AU regressor's reading of G(z) and z's AUs. Pixel L1 alone taught head,
     # pose and colours but no expression: after 17k steps the AU net's reading of G(z) did not
-    # correlate with z's AUs (|r| <= 0.1 for 14 of 15 AUs), and expressions are what the methods edit.
+    # correlate with z's AUs (|r| <= 0.11 for 14 of 15 AUs), and expressions are what the methods edit.
     au_weight: float = 0.0
     r1_gamma: float = 0.1
     r1_every: int = 16  # lazy R1, as StyleGAN2
