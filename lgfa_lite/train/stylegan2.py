@@ -20,7 +20,15 @@ Measured here (2-core VM, batch 32, nothing else running: 3.7-4.2 steps/s with 2
     per colour scheme: no eyes, mouth or head turn yet;
   - the defaults, 17,012 steps (127 min, one thread): L1 0.031; head shape, pose, hair colour,
     nose and mouth follow z (at 4,000 steps: hair shapes and head turns; 7,000: nose, mouth),
-    eyes and hair texture not yet. Shipped as the first `stylegan2-synthfaces-64`;
+    eyes and hair texture not yet. Shipped as the first `stylegan2-synthfaces-64`. It did not
+    draw expressions: the lite AU regressor's reading of G(z) had |r| <= 0.11 with z's AUs for
+    14 of 15 AUs (AU26, mouth open: 0.28), though G(z) changes about as much with the AUs as
+    the render does (mean pixel change smile 0.0014 vs 0.0026): the change is a blur the
+    regressor cannot read (`bench generator`'s follows_z keys measure this);
+  - resumed from there: the discriminator (adv_weight 0.02) draws eyes within 400 steps;
+    an L1 loss on the AU regressor's reading of G(z) (weight 1, with adv 0.02) for 1,000 steps
+    only made every face read as neutral (AU error 0.101 vs 0.097 for predicting no AUs,
+    |r| <= 0.07) and moved the landmarks (FAN NME 0.050 -> 0.064), so it is not in the recipe;
   - overfitting 16 fixed faces takes 600 steps to reach L1 0.045 (features still blurry),
     with lr 5e-3 to 5e-2 and with 2x the channels alike: StyleGAN2's synthesis is slow to fit
     by regression, so the lite generator needs far more steps than an hour of this CPU gives
@@ -139,10 +147,6 @@ class GeneratorConfig(TrainConfig):
     adv_weight: float = 0.0  # > 0 adds the discriminator (non-saturating loss, lazy R1)
     multiscale_weight: float = 1.0  # L1 of the coarser skip outputs against downsampled renders
     feature_weight: float = 4.0  # extra L1 weight near eyes, brows, nose and mouth (`feature_weights`)
-    # L1 between the lite AU regressor's reading of G(z) and z's AUs. Pixel L1 alone taught head,
-    # pose and colours but no expression: after 17k steps the AU net's reading of G(z) did not
-    # correlate with z's AUs (|r| <= 0.11 for 14 of 15 AUs), and expressions are what the methods edit.
-    au_weight: float = 0.0
     r1_gamma: float = 0.1
     r1_every: int = 16  # lazy R1, as StyleGAN2
     pl_weight: float = 0.0  # path-length regulariser (StyleGAN2: 2); off in the lite recipe
@@ -211,7 +215,6 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
         opt_d = torch.optim.Adam(D.parameters(), c.lr * ratio, betas=tuple(b ** ratio for b in c.betas))
         modules["D"], optimizers["D"] = D, opt_d
     perceptual = _losses_perceptual(c.perceptual_weight)
-    au_net = hub.load("au-synthfaces-64").eval().requires_grad_(False) if c.au_weight > 0 else None
     loop = TrainLoop(c, modules, optimizers)
     G_ema.eval()
     beta = 0.5 ** (c.batch * loop.world / max(1.0, c.ema_kimg * 1000))
@@ -232,9 +235,6 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
             coarse = [(s - F.adaptive_avg_pool2d(real, s.shape[-1])).abs().mean() for s in skips[:-1]]
             logs["l1_coarse"] = sum(coarse) / len(coarse)
             loss = loss + c.multiscale_weight * logs["l1_coarse"]
-        if au_net is not None:
-            logs["au"] = (au_net(to_unit(fake)) - z_to_params(z).aus).abs().mean()
-            loss = loss + c.au_weight * logs["au"]
         if perceptual is not None:
             p = perceptual(to_unit(fake), to_unit(real)).mean()
             loss = loss + c.perceptual_weight * p
@@ -273,8 +273,7 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
             "training": (f"`python -m lgfa_lite.train.stylegan2 generator` ({loop.state.step} steps, batch {c.batch}, "
                          f"{loop.world} process(es), {loop.minutes:.1f} min on a 2-core CPU): L1 to the SynthFaces "
                          f"render of z's parameters (x{c.feature_weight} more near the facial features, + "
-                         f"{c.multiscale_weight} x coarse-skip L1), + {c.au_weight} x L1 of the lite AU regressor's reading "
-                         f"to z's AUs, + {c.perceptual_weight} x lite perceptual "
+                         f"{c.multiscale_weight} x coarse-skip L1), + {c.perceptual_weight} x lite perceptual "
                          f"distance, + {c.adv_weight} x non-saturating GAN loss (lazy R1 gamma {c.r1_gamma}); "
                          f"Adam lr {c.lr}, betas {tuple(c.betas)}; EMA half-life {c.ema_kimg} kimg."),
         })
