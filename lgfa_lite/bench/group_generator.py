@@ -7,6 +7,7 @@ Feature space: the lite CLIP's unit image embeddings (`feature_space_clip`); wit
 CLIP, the pooled features of the lite 3D fitter (geometry, expression, pose) and identity net
 (appearance), each unit-normalised and concatenated (`feature_space_fitter_identity`). `kid_real_vs_real`
 is the floor: KID between training and test faces. `follows_z`: is G(z) the face z describes?
+`clip_reads_motions`: can the lite CLIP read LGFA's motions in G's images?
 
 encoder: reconstructions G(E(x)) of held-out test faces: PSNR, identity similarity,
 landmark error (lite FAN on the reconstruction vs the input's true landmarks, / inter-ocular),
@@ -172,7 +173,7 @@ def follows_z(G, n: int) -> dict:
             neutral = render(p.replace(aus=torch.zeros_like(p.aus)), G.size).landmarks.float()
             nme_neutral.append(((neutral - lmk).norm(dim=-1) / inter_ocular(lmk)[:, None])[:, 36:].mean(1))
     mean = lambda parts: float(torch.cat(parts).mean())
-    return {"l1_vs_z_render": mean(l1), "au_mae_vs_z": mean(au_g), "au_mae_vs_z_render": mean(au_r),
+    return {**clip_reads_motions(G), "l1_vs_z_render": mean(l1), "au_mae_vs_z": mean(au_g), "au_mae_vs_z_render": mean(au_r),
             "au_mae_vs_z_neutral_baseline": mean(au_zero), "landmark_nme_vs_z": mean(nme),
             "landmark_nme_vs_z_eyes_mouth": mean(nme_inner),
             "landmark_nme_vs_z_eyes_mouth_neutral_baseline": mean(nme_neutral)}
@@ -216,3 +217,39 @@ def encoder(quick: bool) -> dict:
         res["ms_per_image"] = 1000 * median_seconds(lambda: E(one), 3 if quick else 20)
         res["ms_per_image_with_synthesis"] = 1000 * median_seconds(lambda: G.synthesis(E(one)), 3 if quick else 20)
     return {**res, **_card_minutes(ENCODER_WEIGHTS)}
+
+
+def clip_reads_motions(G, n_faces: int = 16) -> dict:
+    """LGFA's guidance test: n_faces faces drawn at the end state of every 'hold' motion (its AUs
+    and pose); the lite CLIP should retrieve "The person {verb}." among all motion prompts.
+    `clip_motion_top1` on G(z), `..._render` on the renders of the same parameters (the ceiling),
+    `..._chance` = 1 / motions. LGFA can only learn what CLIP can read in G's images."""
+    import torch
+
+    from lgfa_lite import hub
+    from lgfa_lite.synthface import MOTIONS, FaceParams
+    from lgfa_lite.synthface.params import au_vector
+    from lgfa_lite.synthface.render import render
+    from lgfa_lite.train.stylegan2 import params_to_z, to_unit
+
+    try:
+        clip = hub.load(CLIP_WEIGHTS).eval()
+    except hub.CheckpointError:
+        return {}
+    names = list(MOTIONS)
+    base = FaceParams.sample(n_faces, seed=4242)
+    fields = ("shape", "appearance", "aus", "jaw", "pose", "camera")
+    parts, labels = [], []
+    for i, m in enumerate(MOTIONS.values()):
+        if m.envelope == "hold":  # pulses and swings end where they started
+            parts.append(base.replace(aus=au_vector(m.aus)[0].expand(n_faces, -1).clone(),
+                                      pose=torch.tensor(m.pose).float().expand(n_faces, -1).clone()))
+            labels += [i] * n_faces
+    p = FaceParams(**{k: torch.cat([getattr(q, k) for q in parts]) for k in fields})
+    labels = torch.tensor(labels)
+    with torch.no_grad():
+        text = clip.encode_text([f"The person {m.verb}." for m in MOTIONS.values()])
+        top1 = lambda images: float(((clip.encode_image(images) @ text.T).argmax(1) == labels).float().mean())
+        return {"clip_motion_top1": top1(to_unit(G(params_to_z(p)))),
+                "clip_motion_top1_render": top1(render(p, G.size).image), "clip_motion_top1_chance": 1 / len(names)}
+
