@@ -171,12 +171,13 @@ def test_params_z_roundtrip():
 
 def test_generator_recipe_trains_and_resumes(tmp_path):
     c = recipe.GeneratorConfig(size=16, style_dim=16, n_mlp=2, channels={"4": 16, "8": 16, "16": 8}, steps=3,
-                               batch=4, perceptual_weight=0.0, adv_weight=0.1, multiscale_weight=1.0,
+                               batch=4, perceptual_weight=0.0, adv_weight=0.1, adv_after=1, multiscale_weight=1.0,
                                r1_every=2, pl_weight=1.0, pl_every=2, work_dir=str(tmp_path / "state"), out_dir=str(tmp_path / "g"),
                                progress=False, log_every=1, sample_every=2)
     G, history = recipe.train_generator(c)
     assert [h["step"] for h in history] == [1, 2, 3]
     assert {"l1", "l1_coarse", "g_adv", "d", "r1", "path_length"} <= set().union(*history)
+    assert "g_adv" not in history[0] and "g_adv" in history[-1]  # the discriminator joins after adv_after
     assert hub.load(tmp_path / "g").config["z_dim"] == recipe.Z_DIM
     assert (tmp_path / "state-samples" / "000002.png").exists()
     _, history = recipe.train_generator(dataclasses.replace(c, steps=4))  # resumes at step 3
