@@ -110,3 +110,23 @@ def test_benchmark_reads_every_motion_from_its_true_trajectory():
             assert read_motion(trajectory_vector(seq.aus, seq.pose), names, templates) == name
     still = torch.zeros(16, 15), torch.zeros(16, 3)
     assert read_motion(trajectory_vector(*still), names, templates) in names  # no motion: still an answer
+
+
+@pytest.mark.skipif(not (hub.default_weights_dir() / L.WEIGHTS / "config.json").exists(),
+                    reason="the lite LGFA checkpoint is not shipped")
+def test_shipped_animator_turns_the_head_the_way_the_prompt_says():
+    """On faces it never saw, "turns left" and "turns right" move the yaw the lite fitter reads
+    in opposite directions (an untrained animator moves neither way)."""
+    from lgfa_lite.synthface import FaceParams, render
+
+    model, nets = L.load()
+    fitter = hub.load("fitter-synthfaces-64").eval()
+    p = FaceParams.sample(4, seed=2024)
+    faces = render(p.replace(aus=torch.zeros_like(p.aus), pose=torch.zeros_like(p.pose)), 64).image
+    with torch.no_grad():
+        def yaw_change(prompt):
+            videos = [L.animate(model, nets, prompt, face[None], 16, seed=0) for face in faces]
+            return torch.stack([fitter(v[-1:]).pose[0, 0] - fitter(v[:1]).pose[0, 0] for v in videos])
+
+        left, right = yaw_change("The person turns left."), yaw_change("The person turns right.")
+    assert left.mean() > 5 and right.mean() < -5, (left, right)
