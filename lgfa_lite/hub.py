@@ -113,7 +113,8 @@ def save(model: torch.nn.Module, folder, *, card: dict | None = None, dtype: tor
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(config_text + "\n")
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
-    (folder / "README.md").write_text(_model_card((card or {}).get("name") or folder.name, model_type, config, card or {}))
+    card = card or {}
+    (folder / "README.md").write_text(_model_card(card.get("name") or folder.name, model_type, config, card))
     return folder
 
 

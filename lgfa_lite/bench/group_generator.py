@@ -131,6 +131,7 @@ def generator(quick: bool) -> dict:
     res["precision"], res["recall"] = precision_recall(f_test, f_fake)
     res[f"feature_space_{space}"] = 1.0
     res.update(follows_z(G, n))
+    res.update(clip_reads_motions(G))
     return {**res, **_card_minutes(GENERATOR_WEIGHTS)}
 
 
@@ -140,10 +141,10 @@ def follows_z(G, n: int) -> dict:
     realistic but unfaithful G scores well on KID and badly here, and the methods (inversion,
     latent editing) need a faithful one. `au_mae_vs_z_render` is the AU regressor's floor: its
     error on the renders themselves; `au_mae_vs_z_neutral_baseline` predicts no AUs (the better
-    constant: AUs are sparse). A generator trained against the AU regressor (`au_weight`) could
-    fool that net; `landmark_nme_vs_z_eyes_mouth` (lite FAN, eye and mouth points, which
-    expressions move) is the independent check, and `..._neutral_baseline` is the same error of a
-    perfect drawing of the face without its AUs (the renderer's own landmarks)."""
+    constant: AUs are sparse). A generator trained against the AU regressor could fool that net;
+    `landmark_nme_vs_z_eyes_mouth` (lite FAN, eye and mouth points, which expressions move) is
+    the independent check, and `..._neutral_baseline` is the same error of a perfect drawing of
+    the face without its AUs (the renderer's own landmarks)."""
     import torch
 
     from lgfa_lite import hub
@@ -167,13 +168,14 @@ def follows_z(G, n: int) -> dict:
             au_r.append((au_net(truth.image) - p.aus).abs().mean(1))
             au_zero.append(p.aus.abs().mean(1))
             lmk = truth.landmarks.float()
-            err = (fan(fake) - lmk).norm(dim=-1) / inter_ocular(lmk)[:, None]
+            point_error = lambda points: (points - lmk).norm(dim=-1) / inter_ocular(lmk)[:, None]
+            err = point_error(fan(fake))
             nme.append(err.mean(1))
             nme_inner.append(err[:, 36:].mean(1))  # eyes 36-47, mouth 48-67
             neutral = render(p.replace(aus=torch.zeros_like(p.aus)), G.size).landmarks.float()
-            nme_neutral.append(((neutral - lmk).norm(dim=-1) / inter_ocular(lmk)[:, None])[:, 36:].mean(1))
+            nme_neutral.append(point_error(neutral)[:, 36:].mean(1))
     mean = lambda parts: float(torch.cat(parts).mean())
-    return {**clip_reads_motions(G), "l1_vs_z_render": mean(l1), "au_mae_vs_z": mean(au_g), "au_mae_vs_z_render": mean(au_r),
+    return {"l1_vs_z_render": mean(l1), "au_mae_vs_z": mean(au_g), "au_mae_vs_z_render": mean(au_r),
             "au_mae_vs_z_neutral_baseline": mean(au_zero), "landmark_nme_vs_z": mean(nme),
             "landmark_nme_vs_z_eyes_mouth": mean(nme_inner),
             "landmark_nme_vs_z_eyes_mouth_neutral_baseline": mean(nme_neutral)}
@@ -238,18 +240,16 @@ def clip_reads_motions(G, n_faces: int = 16) -> dict:
         return {}
     names = list(MOTIONS)
     base = FaceParams.sample(n_faces, seed=4242)
-    fields = ("shape", "appearance", "aus", "jaw", "pose", "camera")
     parts, labels = [], []
     for i, m in enumerate(MOTIONS.values()):
         if m.envelope == "hold":  # pulses and swings end where they started
             parts.append(base.replace(aus=au_vector(m.aus)[0].expand(n_faces, -1).clone(),
                                       pose=torch.tensor(m.pose).float().expand(n_faces, -1).clone()))
             labels += [i] * n_faces
-    p = FaceParams(**{k: torch.cat([getattr(q, k) for q in parts]) for k in fields})
+    p = FaceParams.cat(parts)
     labels = torch.tensor(labels)
     with torch.no_grad():
         text = clip.encode_text([f"The person {m.verb}." for m in MOTIONS.values()])
         top1 = lambda images: float(((clip.encode_image(images) @ text.T).argmax(1) == labels).float().mean())
         return {"clip_motion_top1": top1(to_unit(G(params_to_z(p)))),
                 "clip_motion_top1_render": top1(render(p, G.size).image), "clip_motion_top1_chance": 1 / len(names)}
-

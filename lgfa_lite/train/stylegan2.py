@@ -149,8 +149,8 @@ class GeneratorConfig(TrainConfig):
     lr_mlp: float = 1.0  # mapping-network lr multiplier (StyleGAN2: 0.01; the teacher makes a faster one safe)
     channels: dict = dataclasses.field(default_factory=lambda: {"4": 128, "8": 128, "16": 64, "32": 32, "64": 16})
     l1_weight: float = 1.0
-    # Lite default: L1 alone. On the 2-core VM the perceptual nets and the discriminator made a
-    # step about 4x slower (one 6-step smoke run: 2.9 s -> 12 s per step at batch 32).
+    # Off in the lite recipe: on the 2-core VM the perceptual nets and the discriminator together
+    # made a step about 4x slower (one 6-step smoke run: 2.9 s -> 12 s per step at batch 32).
     perceptual_weight: float = 0.0
     adv_weight: float = 0.02  # > 0 adds the discriminator (non-saturating loss, lazy R1); 0.05 measured worse
     # The discriminator joins after this many steps: the L1 teacher lays out the faces at 2.25x
