@@ -38,7 +38,7 @@ def ganimation(quick: bool) -> dict:
     src = slice(0, n)
     x = images_of(faces, src)
     target = faces["aus"][n:2 * n].float()  # another face's expression
-    params = FaceParams(**{k: faces[k][src].float() for k in ("shape", "appearance", "aus", "jaw", "pose", "camera")})
+    params = FaceParams.from_data(faces, src)
     out, masks = [], []
     with torch.no_grad():
         gt = torch.cat([render(params[i:i + 64].replace(aus=target[i:i + 64]), x.shape[-1]).image for i in range(0, n, 64)])

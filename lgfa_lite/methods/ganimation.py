@@ -81,8 +81,12 @@ def check_edit_inputs(images: torch.Tensor, aus: torch.Tensor, n_aus: int):
 
 @register_model("ganimation-generator")
 class Generator(nn.Module):
-    """conv7 -> 2x (stride-2 conv) -> residual blocks -> 2x (transposed conv) -> colour (tanh)
-    and attention (sigmoid) heads; instance norm, as the original. Resolution-free."""
+    """conv7 -> 2x (stride-2 conv) -> residual blocks -> 2x (upsample + conv) -> colour (tanh)
+    and attention (sigmoid) heads; instance norm, as the original. Resolution-free.
+
+    The original upsamples with 4x4 stride-2 transposed convs; at 64 px in a CPU budget they left
+    a checkerboard over the whole colour image C (and so over the edit), so this uses nearest
+    upsampling followed by a 3x3 conv (Odena et al. 2016)."""
 
     def __init__(self, n_aus: int = N_AUS, conv_dim: int = 64, repeat_num: int = 6, edge_kernel: int = 7):
         super().__init__()
@@ -97,8 +101,8 @@ class Generator(nn.Module):
             d *= 2
         layers += [ResidualBlock(d) for _ in range(repeat_num)]
         for _ in range(2):
-            layers += [nn.ConvTranspose2d(d, d // 2, 4, 2, 1, bias=False), nn.InstanceNorm2d(d // 2, affine=True),
-                       nn.ReLU(inplace=True)]
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(d, d // 2, 3, 1, 1, bias=False),
+                       nn.InstanceNorm2d(d // 2, affine=True), nn.ReLU(inplace=True)]
             d //= 2
         self.main = nn.Sequential(*layers)
         self.colour = nn.Conv2d(d, 3, k, 1, k // 2, bias=False)

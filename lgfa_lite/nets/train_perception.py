@@ -249,7 +249,7 @@ def _landmark_loss(model, aux, data, idx, rng):
 
 
 def _fitter_loss(model, aux, data, idx, rng):
-    gt = FaceParams(**{k: data[k][idx] for k in ("shape", "appearance", "aus", "jaw", "pose", "camera")})
+    gt = FaceParams.from_data(data, idx)
     raw = model.raw(images_of(data, idx))
     raw_gt = raw_from_params(gt)
     param_loss = F.smooth_l1_loss(raw, raw_gt)

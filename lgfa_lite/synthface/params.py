@@ -93,6 +93,11 @@ class FaceParams:
         return FaceParams(**{k: v.repeat_interleave(n, 0) for k, v in self.tensors().items()})
 
     @staticmethod
+    def from_data(data: dict, index=slice(None)) -> "FaceParams":
+        """The parameters stored beside the images of a SynthFaces dataset dict (rows `index`)."""
+        return FaceParams(**{f.name: data[f.name][index].float() for f in fields(FaceParams)})
+
+    @staticmethod
     def cat(items: list["FaceParams"]) -> "FaceParams":
         return FaceParams(**{f.name: torch.cat([getattr(p, f.name) for p in items]) for f in fields(FaceParams)})
 

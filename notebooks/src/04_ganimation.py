@@ -85,7 +85,7 @@ test = standard_faces("test", 2 * test_size, resolution)
 n = test_size
 x = images_of(test, slice(0, n))
 target = test["aus"][n:2 * n].float()
-params = FaceParams(**{k: test[k][:n].float() for k in ("shape", "appearance", "aus", "jaw", "pose", "camera")})
+params = FaceParams.from_data(test, slice(0, n))
 gt = render(params.replace(aus=target), resolution).image
 y, A, C = G(x, target)
 print(f"PSNR vs ground truth: edit {float(psnr(y, gt).mean()):.2f} dB, no edit {float(psnr(x, gt).mean()):.2f} dB; "
