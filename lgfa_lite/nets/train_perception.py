@@ -11,10 +11,9 @@ At the end the net is scored on held-out test identities (`evaluate`, also used 
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import re
-import time
+import shutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,13 +23,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from lgfa_lite import hub
-from lgfa_lite._memory import keep_freed_memory
 from lgfa_lite.synthface import (EXPRESSIONS, LGFA_WORDS, MOTIONS, FaceParams, SynthFaceImages, default_cache_dir, expression_name,
                                  expression_sentence)
-from lgfa_lite.train import TrainingState, load_training_state, save_training_state
+from lgfa_lite.train.loop import TrainConfig, TrainLoop, cosine_lr
 
 from .au import AURegressor
 from .clip import TextImageModel
@@ -213,7 +210,7 @@ class NetSpec:
     batch: int
     description: str
     aux: Callable[[nn.Module, dict], nn.Module] | None = None  # trained with the net, not shipped
-    batch_indices: Callable[[dict, int], torch.Tensor] | None = None  # default: uniform over renders
+    batch_indices: Callable[..., torch.Tensor] | None = None  # (data, batch, generator=) -> indices; default uniform
 
 
 def _au_loss(model, aux, data, idx, rng):
@@ -349,55 +346,31 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
     steps, batch, lr = int(steps or spec.steps), int(batch or spec.batch), float(lr or spec.lr)
     out_dir = Path(out_dir) if out_dir else hub.default_weights_dir() / spec.weights
     work_dir = Path(work_dir) if work_dir else Path.home() / ".cache" / "lgfa_lite" / "train" / f"{net}-{resolution}"
+    if not resume:
+        shutil.rmtree(work_dir, ignore_errors=True)
     torch.manual_seed(seed)
-    keep_freed_memory()  # training allocates the same big activations every step: keep their pages
     data = (load_faces("train", train_size, resolution, identities, cache_dir) if identities
             else standard_faces("train", train_size, resolution, cache_dir))
     model = spec.build(resolution)
     aux = spec.aux(model, data) if spec.aux else nn.Module()
-    params = [p for p in list(model.parameters()) + list(aux.parameters()) if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4 if net != "clip" else 0.05)
-    saved = ({"model": model, "aux": aux}, {"opt": opt})  # what the training state holds
-    state = (load_training_state(work_dir, *saved) if resume else None) or TrainingState()
-    rng = random.Random(seed * 1000003 + state.step)
+    trainable = nn.ModuleDict({"model": model, "aux": aux})
+    opt = torch.optim.AdamW([p for p in trainable.parameters() if p.requires_grad], lr=lr,
+                            weight_decay=1e-4 if net != "clip" else 0.05)
+    config = TrainConfig(steps=steps, batch=batch, lr=lr, minutes=minutes, seed=seed, work_dir=str(work_dir),
+                         save_every_s=save_every_s, log_every=log_every, progress=progress)
+    loop = TrainLoop(config, {"model": model, "aux": aux}, {"opt": opt}, desc=f"train {net}")
+    rng = random.Random(seed * 1000003 + loop.state.step)
     warmup = max(1, min(200, steps // 10))
-
-    budget_s = float(minutes) * 60 if minutes else math.inf
-
-    def progress_at(step, seconds):
-        return max(step / steps, seconds / budget_s)
-
-    def lr_at(step, frac):  # linear warm-up, cosine decay over the run's progress
-        if step < warmup:
-            return lr * (step + 1) / warmup
-        return lr * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
-
-    history = state.extra.setdefault("history", [])
-    model.train()
-    bar = tqdm(total=steps, initial=state.step, desc=f"train {net}", disable=not progress)
-    t_run, t_saved = time.time(), time.time()
     n = len(data["image"])
-    while (frac := progress_at(state.step, state.seconds + time.time() - t_run)) < 1:
-        for g in opt.param_groups:
-            g["lr"] = lr_at(state.step, frac)
-        idx = spec.batch_indices(data, batch) if spec.batch_indices else torch.randint(n, (batch,))
+    for step in loop:
+        # linear warm-up over the first steps, then cosine decay over the run's progress
+        loop.set_lr(opt, lr * (step + 1) / warmup if step < warmup else cosine_lr(lr, loop.progress, warmup=0.0))
+        g = loop.generator  # seeded per rank and step: each torchrun rank draws its own batches
+        idx = spec.batch_indices(data, batch, generator=g) if spec.batch_indices else torch.randint(n, (batch,), generator=g)
         loss, logs = spec.loss(model, aux, data, idx, rng)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 5.0)
-        opt.step()
-        state.step += 1
-        bar.update(1)
-        if state.step % log_every == 0:
-            history.append({"step": state.step, "loss": loss.item(), **logs})
-            bar.set_postfix(loss=f"{loss.item():.4f}", **{k: f"{v:.3f}" for k, v in logs.items()})
-        if time.time() - t_saved > save_every_s:
-            state.seconds += time.time() - t_run
-            t_run = t_saved = time.time()
-            save_training_state(work_dir, *saved, state)
-    bar.close()
-    state.seconds += time.time() - t_run
-    save_training_state(work_dir, *saved, state)
+        loop.step(opt, loss, trainable, clip=5.0)
+        loop.log(loss=loss, **logs)
+    state = loop.state
 
     model.eval()
     test = standard_faces("test", test_size, resolution, cache_dir)

@@ -124,8 +124,9 @@ def distributed() -> tuple[int, int]:
 
 class TrainLoop:
     def __init__(self, config: TrainConfig, modules: dict[str, nn.Module],
-                 optimizers: dict[str, torch.optim.Optimizer], desc: str = "train"):
+                 optimizers: dict[str, torch.optim.Optimizer], desc: str | None = None):
         self.config, self.modules, self.optimizers = config, modules, optimizers
+        self.desc = desc or config.__class__.__name__  # the progress bar's label
         self.rank, self.world = distributed()
         self.is_main = self.rank == 0
         keep_freed_memory()  # the same big activations every step: keep their pages
@@ -164,7 +165,7 @@ class TrainLoop:
         for m in self.modules.values():
             m.train()
         self._t_run = self._t_saved = time.time()
-        self._bar = tqdm(total=self.config.steps, initial=self.state.step, desc=f"{self.config.__class__.__name__}",
+        self._bar = tqdm(total=self.config.steps, initial=self.state.step, desc=self.desc,
                          disable=not (self.config.progress and self.is_main))
         try:
             while not self._should_stop():
