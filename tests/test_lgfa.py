@@ -60,6 +60,8 @@ def test_latent_losses():
     assert all(float(v) == 0 for v in logs.values())
     model_out["txt_ws"] = torch.arange(4.0).view(1, 4, 1, 1).expand(2, 4, 3, 5)  # constant velocity
     assert float(L.latent_losses(model_out, torch.ones(2, 3, 5))["smoothness"]) == 0
+    model_out["ws"] = torch.ones(2, 4, 3, 5) + 0.5  # every element off by 0.5: the mean square, not the sum
+    assert float(L.latent_losses(model_out, torch.ones(2, 3, 5))["latent"]) == pytest.approx(0.25)
 
 
 def test_animate_frames_seed_and_bad_input(nets):
