@@ -208,6 +208,9 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
     c, wt = config, config.weights
     torch.manual_seed(c.seed)
     nets = nets or Frozen.load(c.clip, c.generator, c.encoder, identity=wt.get("identity", 0) > 0)
+    if wt.get("identity", 0) > 0 and nets.identity is None:
+        log.warning("weights.identity is %s but the frozen nets have no identity net: the term is left out",
+                    wt["identity"])
     data = data or training_faces(nets, c.train_faces)
     G = nets.generator
     model = LGFA(data["v"].shape[1], G.n_latent, G.style_dim, c.hidden, clip=c.clip, generator=c.generator,
