@@ -99,6 +99,15 @@ def test_training_runs_resumes_and_writes_a_hub_folder(tmp_path):
     assert isinstance(loaded, GA.Generator) and loaded.config == G2.config
 
 
+def test_critic_warmup_holds_the_generator_back(tmp_path):
+    from lgfa_lite.nets.train_perception import standard_faces
+
+    cfg = GA.GANimationConfig(steps=6, batch=2, conv_dim=8, repeat_num=1, critic_dim=8, n_critic=1, log_every=1,
+                              critic_warmup=4, out_dir=str(tmp_path / "out"), progress=False)
+    _, history = GA.train(cfg, standard_faces("train", 32))
+    assert [("g_au" in row) for row in history] == [False] * 4 + [True] * 2
+
+
 # ------------------------------------------------------------------ the shipped checkpoint
 
 @pytest.mark.skipif(not all((hub.default_weights_dir() / w).is_dir() for w in (GA.WEIGHTS, "au-synthfaces-64")),

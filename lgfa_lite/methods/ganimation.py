@@ -252,6 +252,7 @@ class GANimationConfig(TrainConfig):
     target_noise: float = 0.1  # target AUs = another face's AUs + U(-0.1, 0.1)
     weights: dict = dataclasses.field(default_factory=lambda: dict(LOSS_WEIGHTS))
     train_size: int = 16384
+    critic_warmup: int = 0  # critic-only steps before the generator's first update
     out_dir: str = ""  # default weights/ganimation-synthfaces-64
     work_dir: str = str(Path.home() / ".cache" / "lgfa_lite" / "train" / "ganimation-64")
 
@@ -282,7 +283,7 @@ def train(config: GANimationConfig, data: dict | None = None) -> tuple[Generator
         d_loss, d_logs = critic_loss(G, D, real, real_aus, target, c.weights)
         loop.step(opt_d, d_loss, D, clip=None)
         loop.log(**d_logs)
-        if step % c.n_critic == 0:
+        if step >= c.critic_warmup and step % c.n_critic == 0:
             g_loss, g_logs = generator_loss(G, D, real, real_aus, target, c.weights)
             loop.step(opt_g, g_loss, G, clip=None)
             loop.log(**g_logs)
