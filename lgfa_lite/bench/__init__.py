@@ -24,6 +24,12 @@ def card_results(name: str) -> dict:
         return {}
 
 
+def card_minutes(name: str) -> dict:
+    """{"train_minutes": ...} from a shipped checkpoint's card, or {} when it records none."""
+    card = card_results(name)
+    return {"train_minutes": float(card["train_minutes"])} if "train_minutes" in card else {}
+
+
 def median_seconds(fn: Callable[[], object], reps: int) -> float:
     """Median wall time of `fn()` over `reps` calls after one warm-up call. Every per-call
     latency in the benchmarks uses it: a median ignores the odd call this shared VM stalls."""

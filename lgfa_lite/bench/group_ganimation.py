@@ -5,7 +5,7 @@ face rendered with those AUs (everything else unchanged). The trivial baseline i
 (output = input). AUs are read by the lite AU regressor, identity by the lite identity net.
 """
 
-from lgfa_lite.bench import card_results, median_seconds, register
+from lgfa_lite.bench import card_minutes, median_seconds, register
 
 
 def psnr(a, b):
@@ -62,7 +62,4 @@ def ganimation(quick: bool) -> dict:
             res["au_mae_ground_truth_render"] = float((read(gt) - target).abs().mean())  # the regressor's floor
         one, aus = x[:1], target[:1]
         res["ms_per_frame_64"] = 1000 * median_seconds(lambda: G(one, aus), 3 if quick else 30)
-    card = card_results(GA.WEIGHTS)  # {} for a generator passed in, not a shipped folder
-    if "train_minutes" in card:
-        res["train_minutes"] = float(card["train_minutes"])
-    return res
+    return {**res, **card_minutes(GA.WEIGHTS)}

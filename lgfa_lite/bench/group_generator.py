@@ -15,7 +15,7 @@ AU error (lite AU regressor, when shipped), and encoder time per image.
 """
 import statistics
 
-from lgfa_lite.bench import card_results, median_seconds, register
+from lgfa_lite.bench import card_minutes, median_seconds, register
 
 
 CLIP_WEIGHTS = "clip-synthfaces-64"
@@ -88,11 +88,6 @@ def _load_generator():
         return Generator(64, 128, 4, z_dim=Z_DIM, normalize_z=False), False  # speed needs no weights
 
 
-def _card_minutes(name) -> dict:
-    card = card_results(name)
-    return {"train_minutes": float(card["train_minutes"])} if "train_minutes" in card else {}
-
-
 @register("generator")
 def generator(quick: bool) -> dict:
     import torch
@@ -132,7 +127,7 @@ def generator(quick: bool) -> dict:
     res[f"feature_space_{space}"] = 1.0
     res.update(follows_z(G, n))
     res.update(clip_reads_motions(G))
-    return {**res, **_card_minutes(GENERATOR_WEIGHTS)}
+    return {**res, **card_minutes(GENERATOR_WEIGHTS)}
 
 
 def follows_z(G, n: int) -> dict:
@@ -218,7 +213,7 @@ def encoder(quick: bool) -> dict:
         one = x[:1]
         res["ms_per_image"] = 1000 * median_seconds(lambda: E(one), 3 if quick else 20)
         res["ms_per_image_with_synthesis"] = 1000 * median_seconds(lambda: G.synthesis(E(one)), 3 if quick else 20)
-    return {**res, **_card_minutes(ENCODER_WEIGHTS)}
+    return {**res, **card_minutes(ENCODER_WEIGHTS)}
 
 
 def clip_reads_motions(G, n_faces: int = 16) -> dict:

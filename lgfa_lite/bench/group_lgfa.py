@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lgfa_lite.bench import card_results, register
+from lgfa_lite.bench import card_minutes, register
 
 POSE_SCALE = 20.0  # degrees of head rotation that count as much as a full AU
 SAMPLE_AT = (0.25, 0.5, 0.75, 1.0)  # where in the clip a trajectory is compared
@@ -104,9 +104,8 @@ def lgfa(quick: bool) -> dict:
                 video = L.animate(model, nets, prompts[0], faces[:1], frames, seed=k)
                 write_mp4(video, Path(tmp) / f"{k}.mp4", fps=8)
                 times.append(time.perf_counter() - t0)
-    card = card_results(L.WEIGHTS)
     return {
-        **({"train_minutes": float(card["train_minutes"])} if "train_minutes" in card else {}),
+        **card_minutes(L.WEIGHTS),
         "motion_accuracy": sum(hits) / len(hits),
         "motion_accuracy_chance": 1 / len(names),
         "n_motions": float(len(names)),

@@ -358,7 +358,7 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
                             weight_decay=1e-4 if net != "clip" else 0.05)
     config = TrainConfig(steps=steps, batch=batch, lr=lr, minutes=minutes, seed=seed, work_dir=str(work_dir),
                          save_every_s=save_every_s, log_every=log_every, progress=progress)
-    loop = TrainLoop(config, {"model": model, "aux": aux}, {"opt": opt}, desc=f"train {net}")
+    loop = TrainLoop(config, dict(trainable), {"opt": opt}, desc=f"train {net}")
     rng = random.Random(seed * 1000003 + loop.state.step)
     warmup = max(1, min(200, steps // 10))
     n = len(data["image"])
