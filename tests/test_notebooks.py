@@ -79,9 +79,30 @@ def test_notebooks_match_sources():
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_notebook_runs(nb_path, tmp_path):
+    _run_notebook(nb_path, tmp_path, SMALL_PARAMS.get(nb_path.stem, {}))
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(not all((ROOT / "weights" / w).is_dir() for w in
+                            ("lgfa-synthfaces-64", "clip-synthfaces-64", "stylegan2-synthfaces-64",
+                             "encoder-synthfaces-64", "identity-synthfaces-64")),
+                    reason="the shipped LGFA animator and its frozen nets are not all in weights/")
+def test_lgfa_notebook_runs_on_the_shipped_weights(tmp_path):
+    """The cells that show the shipped animator (the notebook's default) run too, not only the
+    tiny-net smoke path: one training step on the shipped frozen nets, then every figure."""
+    params = {**SMALL_PARAMS["06_lgfa"], "frozen": "shipped", "use_shipped": True, "steps": 1}
+    executed = _run_notebook(NB_DIR / "06_lgfa.ipynb", tmp_path, params)
+    text = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "showing the shipped animator" in text
+    assert list((tmp_path / "out").glob("face0_prompt*.mp4"))
+
+
+def _run_notebook(nb_path, tmp_path, small_params):
     papermill = pytest.importorskip("papermill")
     _check_python3_kernel()
-    params = {**SMALL_PARAMS.get(nb_path.stem, {}), "out_dir": str(tmp_path / "out")}
+    params = {**small_params, "out_dir": str(tmp_path / "out")}
     out_nb = tmp_path / nb_path.name
     papermill.execute_notebook(
         str(nb_path),
@@ -97,3 +118,4 @@ def test_notebook_runs(nb_path, tmp_path):
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
     assert any((tmp_path / "out").iterdir()), "the notebook wrote nothing to out_dir"
+    return executed
