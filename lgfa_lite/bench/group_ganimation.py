@@ -3,7 +3,13 @@
 Each test face gets the AUs of another test face as its target; the ground truth is the same
 face rendered with those AUs (everything else unchanged). The trivial baseline is no edit
 (output = input). AUs are read by the lite AU regressor, identity by the lite identity net.
+A generator may be trained against that same AU regressor (GANimation's `au_reader`), so the
+edit is also judged by a net it never saw: the lite landmark net's brow, eye and mouth
+landmarks against the exact landmarks of the ground truth (`expression_nme`, normalised by
+the inter-ocular distance).
 """
+# brows, eyes and mouth of the 68-point layout: the landmarks that AUs move
+EXPRESSION_LANDMARKS = list(range(17, 27)) + list(range(36, 68))
 
 from lgfa_lite.bench import card_minutes, median_seconds, register
 
@@ -60,6 +66,24 @@ def ganimation(quick: bool) -> dict:
             res["au_mae"] = float((read(out) - target).abs().mean())
             res["baseline_no_edit_au_mae"] = float((read(x) - target).abs().mean())
             res["au_mae_ground_truth_render"] = float((read(gt) - target).abs().mean())  # the regressor's floor
+        try:
+            landmark_net = hub.load("fan-synthfaces-64")
+        except hub.CheckpointError:
+            landmark_net = None
+        if landmark_net is not None:
+            from lgfa_lite.nets.fitter import landmarks_2d
+            from lgfa_lite.nets.landmarks import inter_ocular
+
+            true = landmarks_2d(params.replace(aus=target), x.shape[-1])[:, EXPRESSION_LANDMARKS]
+            scale = inter_ocular(landmarks_2d(params, x.shape[-1]))
+
+            def nme(imgs):
+                pred = torch.cat([landmark_net(imgs[i:i + 128]) for i in range(0, len(imgs), 128)])
+                return float(((pred[:, EXPRESSION_LANDMARKS] - true).norm(dim=-1).mean(1) / scale).mean())
+
+            res["expression_nme"] = nme(out)
+            res["baseline_no_edit_expression_nme"] = nme(x)
+            res["expression_nme_ground_truth_render"] = nme(gt)  # the landmark net's floor
         one, aus = x[:1], target[:1]
         res["ms_per_frame_64"] = 1000 * median_seconds(lambda: G(one, aus), 3 if quick else 30)
     return {**res, **card_minutes(GA.WEIGHTS)}
