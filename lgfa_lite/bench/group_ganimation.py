@@ -3,10 +3,11 @@
 Each test face gets the AUs of another test face as its target; the ground truth is the same
 face rendered with those AUs (everything else unchanged). The trivial baseline is no edit
 (output = input). AUs are read by the lite AU regressor, identity by the lite identity net.
-A generator may be trained against that same AU regressor (GANimation's `au_reader`), so the
-edit is also judged by a net it never saw: the lite landmark net's brow, eye and mouth
-landmarks against the exact landmarks of the ground truth (`expression_nme`, normalised by
-the inter-ocular distance).
+A generator can learn to fool an AU reader with colour (measured: trained against this
+regressor, one reached AU error 0.108 vs 0.161 for no edit while its landmarks got 3x worse), so
+the edit is also judged by a net no generator is trained against: the lite landmark net's brow,
+eye and mouth landmarks against the exact landmarks of the ground truth (`expression_nme`,
+normalised by the inter-ocular distance).
 """
 # brows, eyes and mouth of the 68-point layout: the landmarks that AUs move
 EXPRESSION_LANDMARKS = list(range(17, 27)) + list(range(36, 68))

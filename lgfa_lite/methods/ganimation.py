@@ -155,7 +155,8 @@ def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor) -> 
 
 
 def attention_losses(attention: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Saturation (mean A; without it A -> 0 and C redraws the face) and smoothness (total variation)."""
+    """Saturation (mean A, penalised: without it A saturates to 1, i.e. no edit) and smoothness
+    (total variation of A)."""
     tv = ((attention[..., 1:, :] - attention[..., :-1, :]).pow(2).mean()
           + (attention[..., :, 1:] - attention[..., :, :-1]).pow(2).mean())
     return attention.mean(), tv
