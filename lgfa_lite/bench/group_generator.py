@@ -126,6 +126,7 @@ def generator(quick: bool) -> dict:
     res["precision"], res["recall"] = precision_recall(f_test, f_fake)
     res[f"feature_space_{space}"] = 1.0
     res.update(follows_z(G, n))
+    res.update(au_response(G))
     res.update(clip_reads_motions(G))
     return {**res, **card_minutes(GENERATOR_WEIGHTS)}
 
@@ -174,6 +175,39 @@ def follows_z(G, n: int) -> dict:
             "au_mae_vs_z_neutral_baseline": mean(au_zero), "landmark_nme_vs_z": mean(nme),
             "landmark_nme_vs_z_eyes_mouth": mean(nme_inner),
             "landmark_nme_vs_z_eyes_mouth_neutral_baseline": mean(nme_neutral)}
+
+
+def au_response(G, n: int = 64) -> dict:
+    """Does G draw each AU? For n faces with no AUs, set one AU of z to 1 and ask the lite AU
+    regressor how much its reading of that AU rises. `au_response_readable`: how many of the 15
+    AUs rise by more than 0.1 (renders of the same faces: `..._render`); `au_response_mean`: the
+    mean rise. A generator that ignores an AU, or draws it too faintly to read, scores ~0 on it."""
+    import torch
+
+    from lgfa_lite import hub
+    from lgfa_lite.synthface import FaceParams, N_AUS
+    from lgfa_lite.synthface.render import render
+    from lgfa_lite.train.stylegan2 import params_to_z, to_unit
+
+    try:
+        au_net = hub.load("au-synthfaces-64").eval()
+    except hub.CheckpointError:
+        return {}
+    faces = FaceParams.sample(n, seed=123)
+    faces = faces.replace(aus=torch.zeros(n, N_AUS))
+    draws = {"": lambda p: to_unit(G(params_to_z(p))), "_render": lambda p: render(p, G.size).image}
+    res = {}
+    with torch.no_grad():
+        for suffix, draw in draws.items():
+            base = au_net(draw(faces))
+            rises = []
+            for k in range(N_AUS):
+                aus = torch.zeros(n, N_AUS)
+                aus[:, k] = 1
+                rises.append(float((au_net(draw(faces.replace(aus=aus)))[:, k] - base[:, k]).mean()))
+            res[f"au_response_readable{suffix}"] = float(sum(r > 0.1 for r in rises))
+            res[f"au_response_mean{suffix}"] = sum(rises) / N_AUS
+    return res
 
 
 @register("encoder")
