@@ -9,10 +9,17 @@ the edit is also judged by a net no generator is trained against: the lite landm
 eye and mouth landmarks against the exact landmarks of the ground truth (`expression_nme`,
 normalised by the inter-ocular distance).
 """
+
+from lgfa_lite.bench import card_minutes, median_seconds, register
+
 # brows, eyes and mouth of the 68-point layout: the landmarks that AUs move
 EXPRESSION_LANDMARKS = list(range(17, 27)) + list(range(36, 68))
 
-from lgfa_lite.bench import card_minutes, median_seconds, register
+
+def in_batches(net, images, size: int = 128):
+    import torch
+
+    return torch.cat([net(images[i:i + size]) for i in range(0, len(images), size)])
 
 
 def psnr(a, b):
@@ -48,7 +55,8 @@ def ganimation(quick: bool) -> dict:
     params = FaceParams.from_data(faces, src)
     out, masks = [], []
     with torch.no_grad():
-        gt = torch.cat([render(params[i:i + 64].replace(aus=target[i:i + 64]), x.shape[-1]).image for i in range(0, n, 64)])
+        renders = [render(params[i:i + 64].replace(aus=target[i:i + 64]), x.shape[-1]) for i in range(0, n, 64)]
+        gt = torch.cat([r.image for r in renders])
         for i in range(0, n, 64):
             y, a, _ = G(x[i:i + 64], target[i:i + 64])
             out.append(y)
@@ -63,7 +71,7 @@ def ganimation(quick: bool) -> dict:
             "mask_saturated_fraction": float(((masks > 0.98) | (masks < 0.02)).float().mean()),
         }
         if au_net is not None:
-            read = lambda imgs: torch.cat([au_net(imgs[i:i + 128]) for i in range(0, len(imgs), 128)])
+            read = lambda imgs: in_batches(au_net, imgs)
             res["au_mae"] = float((read(out) - target).abs().mean())
             res["baseline_no_edit_au_mae"] = float((read(x) - target).abs().mean())
             res["au_mae_ground_truth_render"] = float((read(gt) - target).abs().mean())  # the regressor's floor
@@ -72,14 +80,14 @@ def ganimation(quick: bool) -> dict:
         except hub.CheckpointError:
             landmark_net = None
         if landmark_net is not None:
-            from lgfa_lite.nets.fitter import landmarks_2d
             from lgfa_lite.nets.landmarks import inter_ocular
 
-            true = landmarks_2d(params.replace(aus=target), x.shape[-1])[:, EXPRESSION_LANDMARKS]
-            scale = inter_ocular(landmarks_2d(params, x.shape[-1]))
+            # the renders' exact landmarks; the scale is the input face's (its stored landmarks)
+            true = torch.cat([r.landmarks.float() for r in renders])[:, EXPRESSION_LANDMARKS]
+            scale = inter_ocular(faces["landmarks"][src].float())
 
             def nme(imgs):
-                pred = torch.cat([landmark_net(imgs[i:i + 128]) for i in range(0, len(imgs), 128)])
+                pred = in_batches(landmark_net, imgs)
                 return float(((pred[:, EXPRESSION_LANDMARKS] - true).norm(dim=-1).mean(1) / scale).mean())
 
             res["expression_nme"] = nme(out)
