@@ -37,6 +37,13 @@ Measured here (2-core VM, batch 32, nothing else running: 3.7-4.2 steps/s with 2
     an L1 loss on the AU regressor's reading of G(z) (weight 1, with adv 0.02) for 1,000 steps
     only made every face read as neutral (AU error 0.101 vs 0.097 for predicting no AUs,
     |r| <= 0.07) and moved the landmarks (FAN NME 0.050 -> 0.064), so it is not in the recipe;
+  - why the expressions are missing (shipped G): one AU 0 -> 1 moves w by 1-4% of the distance
+    between two faces (mouth open 11%, a 20 degree turn 29%), and even W+ optimised towards the
+    render (300 Adam steps from the neutral face's w) reads AU45 (eyes closed) 0.72 (render 0.87;
+    a single w: 0.17) but AU12 (smile) 0.003 and AU01 (inner brow) 0.09: the synthesis has not
+    learnt smiles and brows. Resumed 25 min each with the discriminator, neither a loss on the
+    change between a face and the same face with other AUs (same noise), nor that plus a linear
+    read-out of z from w (to keep AUs large in W) moved any AU reading but AU25/26;
   - overfitting 16 fixed faces takes 600 steps to reach L1 0.045 (features still blurry),
     with lr 5e-3 to 5e-2 and with 2x the channels alike: StyleGAN2's synthesis is slow to fit
     by regression, so the lite generator needs far more steps than an hour of this CPU gives
