@@ -56,11 +56,11 @@ def trajectory_vector(aus, pose):
     return torch.cat([traj[round(u * last)] - traj[0] for u in SAMPLE_AT])
 
 
-def read_video(video, fitter, au_net, fitter_aus: bool = False):
-    """Frames (T, 3, H, W) in [0, 1] -> their trajectory vector: AUs read by the AU regressor (or
-    by the fitter's AU head, `fitter_aus`), pose by the fitter."""
+def read_video(video, fitter, au_net):
+    """Frames (T, 3, H, W) in [0, 1] -> their trajectory vector (AUs read by the AU regressor, pose
+    by the fitter), and the one with the fitter's own AU head (the reader before 2026-11-26)."""
     fit = fitter(video)
-    return trajectory_vector(fit.aus if fitter_aus else au_net(video), fit.pose)
+    return trajectory_vector(au_net(video), fit.pose), trajectory_vector(fit.aus, fit.pose)
 
 
 def read_motion(vector, names, templates) -> str:
@@ -94,7 +94,7 @@ def lgfa(quick: bool) -> dict:
     test = standard_faces("test", 1024)
     which = slice(0, 10 * n_faces, 10)  # distinct identities
     faces = images_of(test, which)
-    params = FaceParams(**{k: test[k][which] for k in ("shape", "appearance", "aus", "jaw", "pose", "camera")})
+    params = FaceParams.from_data(test, which)
     frames = 16
     hits, hits_fitter_aus, hits_truth, r_hits, id_sims, acds, acds_lin = [], [], [], [], [], [], []
     with torch.no_grad():
@@ -105,10 +105,11 @@ def lgfa(quick: bool) -> dict:
                 ws = model(w_inv, text[i:i + 1], v, frames, model.h0(1, torch.Generator().manual_seed(i)),
                            "linear")["ws"][0]
                 video = nets.decode(ws)
-                hits.append((names[i], read_motion(read_video(video, fitter, au_net), names, templates) == names[i]))
-                hits_fitter_aus.append(read_motion(read_video(video, fitter, au_net, True), names, templates) == names[i])
+                reading, reading_fitter_aus = read_video(video, fitter, au_net)
+                hits.append((names[i], read_motion(reading, names, templates) == names[i]))
+                hits_fitter_aus.append(read_motion(reading_fitter_aus, names, templates) == names[i])
                 truth = render(motion_clip(params[k], names[i], frames)[0], video.shape[-1]).image
-                hits_truth.append(read_motion(read_video(truth, fitter, au_net), names, templates) == names[i])
+                hits_truth.append(read_motion(read_video(truth, fitter, au_net)[0], names, templates) == names[i])
                 r_hits.append(int((nets.clip.encode_image(video[-1:]) @ text.T).argmax()) == i)
                 emb = id_net(video)
                 id_sims.append(float(emb[0] @ emb[-1]))
