@@ -1,5 +1,6 @@
 """LGFA: recurrence, frame latents, losses, training steps and inference on tiny frozen nets."""
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -88,8 +89,30 @@ def test_training_steps_and_resume(nets, tmp_path):
     model, history = L.train(cfg, nets, data)
     assert len(history) == 2 and {"smoothness", "loop", "latent", "clip"} <= set(history[-1])
     assert hub.load(tmp_path / "lgfa").config["hidden"] == 32
-    _, history = L.train(dataclasses.replace(cfg, steps=3), nets, data)
+    _, history = L.train(dataclasses.replace(cfg, steps=3, lr=5e-4), nets, data)
     assert history[-1]["step"] == 3
+    state = json.loads((tmp_path / "state" / "state.json").read_text())
+    assert state["optimizers"]["lgfa"]["param_groups"][0]["lr"] == 5e-4  # a resumed stage runs at its own lr
+
+
+def test_apex_targets_guide_out_and_back_motions_at_their_apex(nets, tmp_path):
+    sentences, targets = L.apex_targets(16)
+    by_prompt = {p: [(k, sentences[j]) for k, j in rows] for p, rows in zip(L.PROMPTS, targets)}
+    assert {s for _, s in by_prompt["The person nods."]} == {"The person looks down."}
+    shake = by_prompt["The person shakes the head."]
+    assert [s for _, s in shake][0] == "The person turns left." and [s for _, s in shake][-1] == "The person turns right."
+    assert {s for _, s in by_prompt["The person winks."]} == {"The person is winking."}
+    assert all(0 < k < 15 for rows in by_prompt.values() for k, _ in rows)
+    assert not by_prompt["The person smiles."] and not by_prompt["The person tilts the head."]  # the last frame shows these
+    # trains with the term on (and the inference schedule), logging it
+    images = torch.rand(4, 3, 16, 16)
+    with torch.no_grad():
+        data = {"image": images, "w": nets.encoder(images), "v": nets.clip.encode_image(images)}
+    cfg = L.LGFAConfig(steps=3, batch=4, frames=16, hidden=32, log_every=1, progress=False, schedule="linear",
+                       weights={**L.LOSS_WEIGHTS, "clip_apex": 1.0}, work_dir=str(tmp_path / "s"),
+                       out_dir=str(tmp_path / "o"))
+    _, history = L.train(cfg, nets, data)
+    assert all(torch.isfinite(torch.tensor(h["clip_apex"])) for h in history)
 
 
 def test_prompts_cover_lgfa_words_and_motions():

@@ -13,6 +13,13 @@ Deliberate differences from the original (its "known quirks"):
     of frame 0 into a constant offset; subtracting it makes frame 0 motion-free exactly, so
     the first frame is the (image-refined) inversion.
   * the 1st-order term the original computes but never adds is not computed.
+Two training options, off by default (= the original), on for the shipped lite animator:
+  * `schedule`: train on the inference step schedule (frames 16, linear decay), so the path the
+    model learns is the one a user sees (with r = 0.8 / T in training, 16 linear-decay frames
+    cover only ~half of the trained path: the motions come out small).
+  * `weights.clip_apex`: out-and-back motions (wink, nod, shake head) end where they began, so
+    the last-frame CLIP term cannot show them; this term guides their apex frames (`apex_targets`),
+    which then keep the face (perceptual and identity terms) as the last frame does.
 The contrastive loss keeps the original's sum over all j (the j = i term adds exp(0) = 1).
 """
 from __future__ import annotations
@@ -39,7 +46,8 @@ TEMPLATE = "The person is {}."
 # The 28 LGFA words SynthFaces can show, then its motion vocabulary.
 PROMPTS = [TEMPLATE.format(w) for w, shown in LGFA_WORDS.items() if shown] + [
     f"The person {m.verb}." for m in MOTIONS.values()]
-LOSS_WEIGHTS = {"smoothness": 1.0, "loop": 1.0, "latent": 1.0, "perceptual": 1.0, "clip": 0.5, "identity": 0.0}
+LOSS_WEIGHTS = {"smoothness": 1.0, "loop": 1.0, "latent": 1.0, "perceptual": 1.0, "clip": 0.5, "identity": 0.0,
+                "clip_apex": 0.0}
 
 
 def decay(schedule: str, t: int, frames: int) -> float:
@@ -129,7 +137,10 @@ class LGFA(nn.Module):
 
 # ----------------------------------------------------------------------------- losses
 
-def contrastive_clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, tau: float = 0.07) -> torch.Tensor:
+TAU = 0.07  # the original's CLIP temperature
+
+
+def contrastive_clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, tau: float = TAU) -> torch.Tensor:
     """mean_i log(1 + sum_j exp((s_ij - s_ii) / tau)), s = cosine(image_i, text_j)."""
     s = F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T
     return torch.log1p(torch.exp((s - s.diag()[:, None]) / tau).sum(1)).mean()
@@ -147,6 +158,43 @@ def latent_losses(out: dict, w_inv: torch.Tensor) -> dict:
     }
 
 
+def apex_targets(frames: int, threshold: float = 0.7) -> tuple[list[str], list[list[tuple[int, int]]]]:
+    """(sentences, per prompt [(frame, sentence index)]): for the prompts whose motion ends where it
+    began (wink, nod, shake head), the still state CLIP should read at the frames near its apex.
+
+    The original guides only the last frame, which cannot show an out-and-back motion; this
+    optional term (weight `clip_apex`, 0 = the original) guides those frames with sentences the
+    lite CLIP was trained on (a nod's apex is "The person looks down.")."""
+    from lgfa_lite.nets.train_perception import caption_words
+
+    known = caption_words()
+    holds = [m for m in MOTIONS.values() if m.envelope == "hold"
+             and all(w.strip(".").lower() in known for w in f"The person {m.verb}.".split())]
+    sentences = [f"The person {m.verb}." for m in holds] + ["The person has a neutral expression."]
+    u = torch.linspace(0, 1, frames)
+    targets = []
+    for prompt in PROMPTS:
+        m = next((m for m in MOTIONS.values() if prompt == f"The person {m.verb}."), None)
+        rows = []
+        if m is not None and m.envelope != "hold":
+            for k in range(1, frames - 1):
+                w = float(m.weight(u[k]))
+                if abs(w) < threshold:
+                    continue
+                if m.aus:
+                    sentence = f"The person is {m.gerund}."
+                else:  # the hold motion whose head pose points the same way
+                    pose = torch.tensor(m.pose) * (1 if w > 0 else -1)
+                    best = max((h for h in holds if any(h.pose)),
+                               key=lambda h: float(F.cosine_similarity(pose, torch.tensor(h.pose), 0)))
+                    sentence = f"The person {best.verb}."
+                if sentence not in sentences:
+                    sentences.append(sentence)
+                rows.append((k, sentences.index(sentence)))
+        targets.append(rows)
+    return sentences, targets
+
+
 # ----------------------------------------------------------------------------- training
 
 @dataclasses.dataclass
@@ -156,6 +204,7 @@ class LGFAConfig(TrainConfig):
     lr: float = 1e-3
     betas: tuple = (0.0, 0.999)
     frames: int = 4  # per training clip (16 at inference)
+    schedule: str = ""  # "" = the original's constant r = 0.8 / T; a `DECAYS` name trains on that inference schedule
     hidden: int = 384
     weights: dict = dataclasses.field(default_factory=lambda: dict(LOSS_WEIGHTS))
     train_faces: int = 2048  # SynthFaces training faces whose inversions the model animates
@@ -204,6 +253,13 @@ def training_faces(nets: Frozen, n: int, batch: int = 128) -> dict:
     return {"image": images, "w": w, "v": v}
 
 
+def apex_rows(which: torch.Tensor, apex: list, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """(batch rows, frames, sentence indices): one random apex frame per out-and-back prompt in the batch."""
+    rows = [(b, *apex[p][int(torch.randint(len(apex[p]), (1,), generator=generator))])
+            for b, p in enumerate(which.tolist()) if apex[p]]
+    return tuple(torch.tensor([r[i] for r in rows], dtype=torch.long) for i in range(3))
+
+
 def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = None) -> tuple[LGFA, list[dict]]:
     c, wt = config, config.weights
     torch.manual_seed(c.seed)
@@ -217,23 +273,37 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
                  encoder=c.encoder)
     opt = torch.optim.Adam(model.parameters(), c.lr, betas=tuple(c.betas))
     loop = TrainLoop(c, {"lgfa": model}, {"lgfa": opt})
+    loop.set_lr(opt, c.lr)  # a resumed optimizer brings its saved lr: the config's lr wins (fine-tuning stages)
     with torch.no_grad():
         prompt_emb = nets.clip.encode_text(PROMPTS)
+    apex_sentences, apex = apex_targets(c.frames)
+    if wt.get("clip_apex", 0) > 0:
+        with torch.no_grad():
+            apex_emb = F.normalize(nets.clip.encode_text(apex_sentences), dim=-1)
     n = len(data["w"])
     for _ in loop:
         idx = torch.randint(n, (c.batch,), generator=loop.generator)
         which = torch.randperm(len(PROMPTS), generator=loop.generator)[: c.batch]  # distinct prompts per batch
         t, v, w, x = prompt_emb[which], data["v"][idx], data["w"][idx], data["image"][idx]
         h0 = 0.01 * torch.randn(c.batch, c.hidden, generator=loop.generator)
-        out = model(w, t, v, c.frames, h0)
+        out = model(w, t, v, c.frames, h0, c.schedule or None)
         logs = latent_losses(out, w)
-        first_last = nets.decode(torch.cat([out["ws"][:, 0], out["ws"][:, -1]]))
-        first, last = first_last[: c.batch], first_last[c.batch:]
+        # the apex frames are guided like the last frame, so they keep the face like it too
+        rows_b, rows_k, rows_j = apex_rows(which, apex if wt.get("clip_apex", 0) > 0 else [[]] * len(PROMPTS),
+                                           loop.generator)
+        decoded = nets.decode(torch.cat([out["ws"][:, 0], out["ws"][:, -1], out["ws"][rows_b, rows_k]]))
+        first, guided = decoded[: c.batch], decoded[c.batch:]
+        last, x_guided = guided[: c.batch], torch.cat([x, x[rows_b]])
         if nets.perceptual is not None:
-            logs["perceptual"] = (nets.perceptual(first, x) + nets.perceptual(last, x)).mean()
+            logs["perceptual"] = nets.perceptual(first, x).mean() + nets.perceptual(guided, x_guided).mean()
         if nets.identity is not None:
-            logs["identity"] = 1 - nets.identity.similarity(last, x).mean()
+            logs["identity"] = 1 - nets.identity.similarity(guided, x_guided).mean()
         logs["clip"] = contrastive_clip_loss(nets.clip.encode_image(last), t)
+        if wt.get("clip_apex", 0) > 0:
+            logs["clip_apex"] = guided.new_zeros(())
+            if len(rows_b):
+                image_emb = F.normalize(nets.clip.encode_image(guided[c.batch:]), dim=-1)
+                logs["clip_apex"] = F.cross_entropy(image_emb @ apex_emb.T / TAU, rows_j)
         loss = sum(wt.get(k, 0.0) * value for k, value in logs.items())
         loop.step(opt, loss, model, clip=None)
         loop.log(**logs)
