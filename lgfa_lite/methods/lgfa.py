@@ -288,21 +288,21 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
         h0 = 0.01 * torch.randn(c.batch, c.hidden, generator=loop.generator)
         out = model(w, t, v, c.frames, h0, c.schedule or None)
         logs = latent_losses(out, w)
-        # the apex frames are guided like the last frame, so they keep the face like it too
+        # the apex frames are guided like the last frame, so they keep the face as it does
         rows_b, rows_k, rows_j = apex_rows(which, apex if wt.get("clip_apex", 0) > 0 else [[]] * len(PROMPTS),
                                            loop.generator)
         decoded = nets.decode(torch.cat([out["ws"][:, 0], out["ws"][:, -1], out["ws"][rows_b, rows_k]]))
-        first, guided = decoded[: c.batch], decoded[c.batch:]
-        last, x_guided = guided[: c.batch], torch.cat([x, x[rows_b]])
-        if nets.perceptual is not None:
-            logs["perceptual"] = nets.perceptual(first, x).mean() + nets.perceptual(guided, x_guided).mean()
+        first, last, apex_frames = decoded[: c.batch], decoded[c.batch: 2 * c.batch], decoded[2 * c.batch:]
+        kept = [(first, x), (last, x)] + ([(apex_frames, x[rows_b])] if len(rows_b) else [])
+        if nets.perceptual is not None:  # first, last (and apex) frames, each a mean of its own
+            logs["perceptual"] = sum(nets.perceptual(a, b).mean() for a, b in kept)
         if nets.identity is not None:
-            logs["identity"] = 1 - nets.identity.similarity(guided, x_guided).mean()
+            logs["identity"] = sum(1 - nets.identity.similarity(a, b).mean() for a, b in kept[1:])
         logs["clip"] = contrastive_clip_loss(nets.clip.encode_image(last), t)
         if wt.get("clip_apex", 0) > 0:
-            logs["clip_apex"] = guided.new_zeros(())
+            logs["clip_apex"] = decoded.new_zeros(())
             if len(rows_b):
-                image_emb = F.normalize(nets.clip.encode_image(guided[c.batch:]), dim=-1)
+                image_emb = F.normalize(nets.clip.encode_image(apex_frames), dim=-1)
                 logs["clip_apex"] = F.cross_entropy(image_emb @ apex_emb.T / TAU, rows_j)
         loss = sum(wt.get(k, 0.0) * value for k, value in logs.items())
         loop.step(opt, loss, model, clip=None)
