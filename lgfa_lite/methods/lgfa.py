@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 from pathlib import Path
 
 import torch
@@ -170,9 +171,9 @@ def apex_targets(frames: int, threshold: float = 0.7) -> tuple[list[str], list[l
     lite CLIP was trained on (a nod's apex is "The person looks down.")."""
     from lgfa_lite.nets.train_perception import caption_words
 
-    known = caption_words()
+    known = caption_words()  # tokenised as there (and as the Space's unknown-word note does)
     holds = [m for m in MOTIONS.values() if m.envelope == "hold"
-             and all(w.strip(".").lower() in known for w in f"The person {m.verb}.".split())]
+             and set(re.findall(r"[a-z]+", m.verb.lower())) <= known]
     sentences = [f"The person {m.verb}." for m in holds] + ["The person has a neutral expression."]
     u = torch.linspace(0, 1, frames)
     targets = []
@@ -279,8 +280,9 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
     loop.set_lr(opt, c.lr)  # a resumed optimizer brings its saved lr: the config's lr wins (fine-tuning stages)
     with torch.no_grad():
         prompt_emb = nets.clip.encode_text(PROMPTS)
-    apex_sentences, apex = apex_targets(c.frames)
+    apex = [[]] * len(PROMPTS)  # no apex frames unless the term is on
     if wt.get("clip_apex", 0) > 0:
+        apex_sentences, apex = apex_targets(c.frames)
         with torch.no_grad():
             apex_emb = F.normalize(nets.clip.encode_text(apex_sentences), dim=-1)
     n = len(data["w"])
@@ -292,8 +294,7 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
         out = model(w, t, v, c.frames, h0, c.schedule or None)
         logs = latent_losses(out, w)
         # the apex frames are guided like the last frame, so they keep the face as it does
-        rows_b, rows_k, rows_j = apex_rows(which, apex if wt.get("clip_apex", 0) > 0 else [[]] * len(PROMPTS),
-                                           loop.generator)
+        rows_b, rows_k, rows_j = apex_rows(which, apex, loop.generator)
         decoded = nets.decode(torch.cat([out["ws"][:, 0], out["ws"][:, -1], out["ws"][rows_b, rows_k]]))
         first, last, apex_frames = decoded[: c.batch], decoded[c.batch: 2 * c.batch], decoded[2 * c.batch:]
         kept = [(first, x), (last, x)] + ([(apex_frames, x[rows_b])] if len(rows_b) else [])
