@@ -122,3 +122,19 @@ def test_log_rows_are_per_key_means():
             loop.log(d=step)  # a key logged on some steps only
     assert loop.history[0] == {"step": 2, "minutes": loop.history[0]["minutes"], "a": 0.5, "b": 10.0, "c": 1.0, "d": 1.0}
     assert loop.history[1]["a"] == 2.5 and loop.history[1]["d"] == 3.0
+
+
+def test_device_option():
+    from lgfa_lite.train.loop import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no GPU"):
+            resolve_device("cuda")
+    # the loop puts its modules on the config's device, in place (the optimizer keeps its parameters)
+    model = torch.nn.Linear(1, 1)
+    opt = torch.optim.SGD(model.parameters(), 0.1)
+    loop = TrainLoop(TrainConfig(steps=1, device="auto", progress=False), {"m": model}, {"m": opt})
+    assert model.weight.device.type == loop.device.type
+    assert opt.param_groups[0]["params"][0] is model.weight

@@ -47,6 +47,8 @@ class TrainConfig:
     save_every_s: float = 180.0
     log_every: int = 25
     progress: bool = True
+    device: str = "cpu"  # "cuda" or "auto" (cuda when there is one); the lite recipes are CPU runs
+
 
     def override(self, opts: list[str]) -> "TrainConfig":
         """A copy with `KEY VAL` pairs applied, as the original LGFA's `--opts KEY VAL ...`.
@@ -114,6 +116,19 @@ def config_from_cli(config: TrainConfig, args: argparse.Namespace) -> TrainConfi
     return config
 
 
+def resolve_device(name: str, rank: int = 0) -> torch.device:
+    """The config's device: "auto" is cuda when available; each rank of a GPU run takes its own card."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("device cuda was asked for, but torch sees no GPU here (use device cpu or auto)")
+        if device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count())
+    return device
+
+
 def distributed() -> tuple[int, int]:
     """(rank, world size); starts the process group when launched by torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -129,6 +144,9 @@ class TrainLoop:
         self.desc = desc or config.__class__.__name__  # the progress bar's label
         self.rank, self.world = distributed()
         self.is_main = self.rank == 0
+        self.device = resolve_device(config.device, self.rank)
+        for m in modules.values():  # in place: the optimizers keep their parameters
+            m.to(self.device)
         keep_freed_memory()  # the same big activations every step: keep their pages
         self.work_dir = Path(config.work_dir) if config.work_dir else None
         self.state = None
@@ -156,7 +174,7 @@ class TrainLoop:
         return self.state.seconds + (time.time() - self._t_run if hasattr(self, "_t_run") else 0.0)
 
     def _should_stop(self) -> bool:
-        stop = torch.tensor([float(self.progress >= 1)])
+        stop = torch.tensor([float(self.progress >= 1)], device=self.device)
         if self.world > 1:
             dist.broadcast(stop, 0)
         return bool(stop.item())
