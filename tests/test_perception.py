@@ -260,6 +260,20 @@ def test_caption_variants_say_the_motion_that_ends_in_the_face():
     assert {"smiles", "turns", "left", "shocked", "hair"} <= words and "juggling" not in words
 
 
+def test_caption_variants_name_winks_nods_shakes_and_tilts():
+    import random
+
+    rng = random.Random(0)
+    winking = {T.caption_variant("The person is winking. Dark hair.", rng) for _ in range(200)}
+    assert "The person winks." in winking
+    down = {T.caption_variant("The person is smiling. Dark hair, turned to the left, looking down.", rng) for _ in range(300)}
+    assert {"The person nods.", "The person shakes the head.", "The person looks down."} <= down
+    tilted = {T.caption_variant("The person has a neutral expression. Dark hair.", rng, roll=15.0) for _ in range(200)}
+    upright = {T.caption_variant("The person has a neutral expression. Dark hair.", rng, roll=-15.0) for _ in range(200)}
+    assert "The person tilts the head." in tilted and "The person tilts the head." not in upright
+    assert {"winks", "nods", "shakes", "tilts", "head"} <= T.caption_words()
+
+
 # ------------------------------------------------------------------ shipped lite checkpoints
 
 def _beats_baseline(net, model, faces):
@@ -309,3 +323,16 @@ def test_lite_perceptual_orders_faces(held_out):
     with torch.no_grad():
         assert torch.allclose(d(x, same), torch.zeros(8), atol=1e-5)
         assert (d(x, other) > 0.01).all()
+
+
+def test_clip_fine_tune_from_a_checkpoint_keeps_the_frozen_image_tower(tmp_path):
+    kw = dict(batch=8, train_size=40, test_size=16, progress=False, log_every=1)
+    first, _ = T.train("clip", steps=1, out_dir=tmp_path / "a", work_dir=tmp_path / "wa", **kw)
+    tuned, _ = T.train("clip", steps=2, lr=1e-2, out_dir=tmp_path / "b", work_dir=tmp_path / "wb",
+                       init=str(tmp_path / "a"), freeze="model.visual", **kw)
+    a, b = hub.load(tmp_path / "a").state_dict(), hub.load(tmp_path / "b").state_dict()
+    visual = [k for k in a if k.startswith("model.visual.")]
+    assert visual and all(torch.equal(a[k], b[k]) for k in visual)  # batch-norm statistics too
+    assert any(not torch.equal(a[k], b[k]) for k in a if k not in visual)  # the text tower learnt
+    card = (tmp_path / "b" / "README.md").read_text()  # the command line that reproduces it
+    assert f"--lr 0.01 --init {tmp_path / 'a'} --freeze model.visual" in card

@@ -74,18 +74,28 @@ for _word, _expr in LGFA_WORDS.items():
 
 # The still-image state each LGFA motion ends in, so "The person turns left." (an LGFA prompt)
 # is a caption of a face turned left: CLIP guides LGFA's last frame with these sentences.
-_MOTION_OF_EXPRESSION = {m.gerund: m for m in MOTIONS.values() if m.aus and m.envelope == "hold"}
-_MOTION_OF_DETAIL = {"turned to the left": MOTIONS["turn left"], "turned to the right": MOTIONS["turn right"],
-                     "looking up": MOTIONS["look up"], "looking down": MOTIONS["look down"]}
+# A wink, a nod and a head shake end where they began; a still face can only show their apex, so
+# that is what they caption: a winking face, a face looking down, one turned to the left (where
+# a shake first goes). Unseen, "winks", "nods" and "shakes" were random codes to the lite text
+# model, and their sentences fell next to unrelated ones ("nods" ~ "looks angry", cosine 0.97).
+_MOTION_OF_EXPRESSION = {m.gerund: m for m in MOTIONS.values() if m.aus and m.envelope in ("hold", "pulse")}
+_MOTIONS_OF_DETAIL = {"turned to the left": [MOTIONS["turn left"], MOTIONS["shake head"]],
+                      "turned to the right": [MOTIONS["turn right"]],
+                      "looking up": [MOTIONS["look up"]], "looking down": [MOTIONS["look down"], MOTIONS["nod"]]}
+TILT_DEGREES = 10.0  # a face rolled further (counter-clockwise, as the tilt motion) is "tilting the head"
 
 
-def caption_variant(caption: str, rng: random.Random) -> str:
+def caption_variant(caption: str, rng: random.Random, roll: float = 0.0) -> str:
     """Vary a SynthFaces caption: drop details, say the expression with an LGFA word, or say
-    the motion that ends in this face ("The person smiles.", "The person turns left.")."""
+    the motion that ends in this face, or peaks in it ("The person smiles.", "The person turns
+    left.", "The person nods.", and "The person tilts the head." for a face rolled past
+    TILT_DEGREES: captions do not say roll)."""
     first, _, details = caption.partition(". ")
     expr = first[len("The person is "):] if first.startswith("The person is ") else "neutral"
     motions = [_MOTION_OF_EXPRESSION[expr]] if expr in _MOTION_OF_EXPRESSION else []
-    motions += [m for d, m in _MOTION_OF_DETAIL.items() if d in details.lower()]
+    motions += [m for d, ms in _MOTIONS_OF_DETAIL.items() if d in details.lower() for m in ms]
+    if roll > TILT_DEGREES:
+        motions.append(MOTIONS["tilt"])
     if motions and rng.random() < 0.3:
         return f"The person {rng.choice(motions).verb}."
     if expr in _SYNONYMS and rng.random() < 0.3:
@@ -102,8 +112,9 @@ def caption_words() -> frozenset[str]:
     """Every word `caption_variant` can put in a training caption: what the lite text model knows."""
     texts = [expression_sentence(e) for e in [*EXPRESSIONS, "neutral", "making a face"]]
     texts += [f"The person is {w}." for words in _SYNONYMS.values() for w in words]
-    texts += [f"The person {m.verb}." for m in [*_MOTION_OF_EXPRESSION.values(), *_MOTION_OF_DETAIL.values()]]
-    texts += [*_MOTION_OF_DETAIL, "dark red blond brown hair"]
+    texts += [f"The person {m.verb}." for m in [*_MOTION_OF_EXPRESSION.values(), MOTIONS["tilt"],
+                                                 *(m for ms in _MOTIONS_OF_DETAIL.values() for m in ms)]]
+    texts += [*_MOTIONS_OF_DETAIL, "dark red blond brown hair"]
     return frozenset(re.findall(r"[a-z]+", " ".join(texts).lower()))
 
 
@@ -257,7 +268,7 @@ def _fitter_loss(model, aux, data, idx, rng):
 
 
 def _clip_loss(model, aux, data, idx, rng):
-    captions = [caption_variant(data["caption"][i], rng) for i in idx.tolist()]
+    captions = [caption_variant(data["caption"][i], rng, float(data["pose"][i, 2])) for i in idx.tolist()]
     features = model.encode_image(images_of(data, idx), normalize=False)
     txt = model.encode_text(captions)
     loss = aux.clip_loss(F.normalize(features, dim=-1), txt, model.logit_scale)
@@ -332,13 +343,18 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
           lr: float | None = None, out_dir=None, work_dir=None, resume: bool = True,
           save_every_s: float = 180.0, train_size: int = TRAIN_SIZE, test_size: int = TEST_SIZE,
           seed: int = 0, progress: bool = True, cache_dir=None, log_every: int = 50,
-          minutes: float | None = None, identities: int | None = None) -> tuple[nn.Module, dict]:
+          minutes: float | None = None, identities: int | None = None, init: str | None = None,
+          freeze: str = "") -> tuple[nn.Module, dict]:
     """Train one lite net; returns (model, metrics). Writes `out_dir` (default weights/<name>).
 
     `minutes`: a wall-time budget (summed over resumed runs); training ends at `steps` or at the
     budget, whichever comes first, and the learning-rate schedule follows whichever is further.
     `identities`: how many training identities the renders spread over (default: the standard
     faces, ~20 renders per identity up to 800 identities).
+    `init`: start from a checkpoint's weights (a weights name or Hub folder) instead of at random.
+    `freeze`: a submodule of the net (e.g. "model.visual", CLIP's image tower) that stays as it
+    is, batch-norm statistics included: to teach the text tower new words without moving the
+    image embeddings that other models were trained against.
     """
     if net not in NETS:
         raise ValueError(f"unknown net {net!r}; choose from {sorted(NETS)}")
@@ -352,6 +368,9 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
     data = (load_faces("train", train_size, resolution, identities, cache_dir) if identities
             else standard_faces("train", train_size, resolution, cache_dir))
     model = spec.build(resolution)
+    if init:
+        model.load_state_dict(hub.load(init).state_dict())
+    frozen = model.get_submodule(freeze).requires_grad_(False) if freeze else None
     aux = spec.aux(model, data) if spec.aux else nn.Module()
     trainable = nn.ModuleDict({"model": model, "aux": aux})
     opt = torch.optim.AdamW([p for p in trainable.parameters() if p.requires_grad], lr=lr,
@@ -363,6 +382,8 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
     warmup = max(1, min(200, steps // 10))
     n = len(data["image"])
     for step in loop:
+        if frozen is not None:
+            frozen.eval()  # the loop put every module in training mode
         # linear warm-up over the first steps, then cosine decay over the run's progress
         loop.set_lr(opt, lr * (step + 1) / warmup if step < warmup else cosine_lr(lr, loop.progress, warmup=0.0))
         g = loop.generator  # seeded per rank and step: each torchrun rank draws its own batches
@@ -381,6 +402,12 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
         flags += f" --train-size {train_size}"
     if identities:
         flags += f" --identities {identities}"
+    if lr != spec.lr:
+        flags += f" --lr {lr:g}"
+    if init:
+        flags += f" --init {init}"
+    if freeze:
+        flags += f" --freeze {freeze}"
     hub.save(model, out_dir, dtype=torch.float16, card={
         "name": spec.weights, "description": spec.description, "metrics": metrics, "task": "face-perception",
         "training": (f"`python -m lgfa_lite.nets.train_perception {net} --steps {steps} --batch {batch}{flags}` on "
@@ -405,10 +432,13 @@ def main(argv=None):
     ap.add_argument("--fresh", action="store_true", help="ignore a saved training state")
     ap.add_argument("--train-size", type=int, default=TRAIN_SIZE)
     ap.add_argument("--identities", type=int, help="training identities the renders spread over (default: standard faces)")
+    ap.add_argument("--init", help="start from this checkpoint (weights name or Hub folder)")
+    ap.add_argument("--freeze", default="", help='submodule kept as it is, e.g. "model.visual" (CLIP image tower)')
     args = ap.parse_args(argv)
     _, metrics = train(args.net, steps=args.steps, batch=args.batch, lr=args.lr, resolution=args.resolution,
                        out_dir=args.out_dir, work_dir=args.work_dir, resume=not args.fresh,
-                       train_size=args.train_size, minutes=args.minutes, identities=args.identities)
+                       train_size=args.train_size, minutes=args.minutes, identities=args.identities,
+                       init=args.init, freeze=args.freeze)
     for k, v in metrics.items():
         print(f"{k}: {v:.4f}")
 
