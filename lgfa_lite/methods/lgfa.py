@@ -14,9 +14,10 @@ Deliberate differences from the original (its "known quirks"):
     the first frame is the (image-refined) inversion.
   * the 1st-order term the original computes but never adds is not computed.
 Two training options, off by default (= the original) and not used by the shipped lite animator
-(measured in runs: the head motions improve, but the lite text model gives "shakes the head" and
-"raises the eyebrows" nearly the same embedding (cosine 0.98), so the shake's apex guidance drags
-the eyebrow prompt into a distorted head shake):
+(measured in runs with the first lite CLIP: the head motions improved, but its text model, which
+had never seen "shakes", gave "shakes the head" and "raises the eyebrows" nearly the same
+embedding (cosine 0.98), so the shake's apex guidance dragged the eyebrow prompt into a distorted
+head shake; the current lite CLIP names a shake's apex, a face turned left, instead):
   * `schedule`: train on the inference step schedule (frames 16, linear decay), so the path the
     model learns is the one a user sees (with r = 0.8 / T in training, 16 linear-decay frames
     cover only ~half of the trained path: the motions come out small).
