@@ -21,7 +21,7 @@ ORDER = 10  # the first method tab
 
 FRAMES_RANGE, FPS_RANGE, SEEDS_RANGE = (2, 64), (1, 30), (1, 4)
 EXAMPLE_PROMPTS = ["The person is smiling.", "The person turns left.", "The person is surprised.",
-                   "The person looks up.", "The person is angry.", "The person closes the eyes."]
+                   "The person looks up.", "The person is angry.", "The person closes the eyes.", "The person winks."]
 EXAMPLES = [[3, "The person is smiling.", 0], [11, "The person turns left.", 0], [25, "The person is surprised.", 1],
             [40, "The person looks down.", 0], [58, "The person is opening mouth.", 2], [77, "The person is crying.", 0]]
 
