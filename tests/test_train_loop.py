@@ -135,6 +135,10 @@ def test_device_option():
     # the loop puts its modules on the config's device, in place (the optimizer keeps its parameters)
     model = torch.nn.Linear(1, 1)
     opt = torch.optim.SGD(model.parameters(), 0.1)
-    loop = TrainLoop(TrainConfig(steps=1, device="auto", progress=False), {"m": model}, {"m": opt})
+    loop = TrainLoop(TrainConfig(steps=1, device="auto", progress=False), {"m": model}, {"m": opt},
+                     device_ready=True)
     assert model.weight.device.type == loop.device.type
     assert opt.param_groups[0]["params"][0] is model.weight
+    # a trainer that does not move its batches refuses another device up front
+    with pytest.raises(ValueError, match="CPU only"):
+        TrainLoop(TrainConfig(steps=1, device="meta", progress=False), {"m": model}, {"m": opt})

@@ -278,7 +278,7 @@ def train(config: GANimationConfig, data: dict | None = None) -> tuple[Generator
     D = Critic(c.resolution, N_AUS, c.critic_dim)
     opt_g = torch.optim.Adam(G.parameters(), c.lr, betas=tuple(c.betas))
     opt_d = torch.optim.Adam(D.parameters(), c.lr, betas=tuple(c.betas))
-    loop = TrainLoop(c, {"G": G, "D": D}, {"G": opt_g, "D": opt_d})
+    loop = TrainLoop(c, {"G": G, "D": D}, {"G": opt_g, "D": opt_d}, device_ready=True)
     n = len(data["image"])
     # the uint8 faces fit on any GPU (16k at 64 px: 200 MB); indices and noise are drawn on the CPU
     # generator either way, so a run's batches do not depend on the device

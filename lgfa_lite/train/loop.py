@@ -139,12 +139,17 @@ def distributed() -> tuple[int, int]:
 
 class TrainLoop:
     def __init__(self, config: TrainConfig, modules: dict[str, nn.Module],
-                 optimizers: dict[str, torch.optim.Optimizer], desc: str | None = None):
+                 optimizers: dict[str, torch.optim.Optimizer], desc: str | None = None,
+                 device_ready: bool = False):
+        """`device_ready`: the method moves its batches to `loop.device`; other trainers are CPU
+        recipes and refuse another device with a clear message instead of a mixed-device error."""
         self.config, self.modules, self.optimizers = config, modules, optimizers
         self.desc = desc or config.__class__.__name__  # the progress bar's label
         self.rank, self.world = distributed()
         self.is_main = self.rank == 0
         self.device = resolve_device(config.device, self.rank)
+        if self.device.type != "cpu" and not device_ready:
+            raise ValueError(f"{self.desc} trains on the CPU only (device cpu); asked for {config.device}")
         for m in modules.values():  # in place: the optimizers keep their parameters
             m.to(self.device)
         keep_freed_memory()  # the same big activations every step: keep their pages
