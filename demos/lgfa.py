@@ -50,11 +50,11 @@ def models():
 def check_prompt(prompt) -> tuple[str, list[str]]:
     """(prompt, notes): the prompt stripped, or InputError when there is nothing to read."""
     from lgfa_lite.nets.clip import MAX_PROMPT_CHARS
-    from lgfa_lite.nets.train_perception import caption_words
+    from lgfa_lite.nets.train_perception import caption_words, words as words_of
 
     if not isinstance(prompt, str) or not prompt.strip():
         raise InputError("The sentence is empty: describe a motion, e.g. “The person is smiling.”")
-    words = re.findall(r"[a-z]+", prompt.lower())
+    words = words_of(prompt)
     if not words:
         raise InputError("The sentence has no words (only symbols or emoji): describe a motion in English, "
                          "e.g. “The person turns left.”")

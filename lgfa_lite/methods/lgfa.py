@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import re
 from pathlib import Path
 
 import torch
@@ -170,11 +169,10 @@ def apex_targets(frames: int, threshold: float = 0.7) -> tuple[list[str], list[l
     The original guides only the last frame, which cannot show an out-and-back motion; this
     optional term (weight `clip_apex`, 0 = the original) guides those frames with sentences the
     lite CLIP was trained on (a nod's apex is "The person looks down.")."""
-    from lgfa_lite.nets.train_perception import caption_words
+    from lgfa_lite.nets.train_perception import caption_words, words
 
-    known = caption_words()  # tokenised as there (and as the Space's unknown-word note does)
-    holds = [m for m in MOTIONS.values() if m.envelope == "hold"
-             and set(re.findall(r"[a-z]+", m.verb.lower())) <= known]
+    known = caption_words()
+    holds = [m for m in MOTIONS.values() if m.envelope == "hold" and set(words(m.verb)) <= known]
     sentences = [f"The person {m.verb}." for m in holds] + ["The person has a neutral expression."]
     u = torch.linspace(0, 1, frames)
     targets = []

@@ -107,6 +107,11 @@ def caption_variant(caption: str, rng: random.Random, roll: float = 0.0) -> str:
     return first + "." if rng.random() < 0.4 or not details else f"{first}. {details}"
 
 
+def words(text: str) -> list[str]:
+    """The words of a text as `caption_words` counts them (lower-case letter runs)."""
+    return re.findall(r"[a-z]+", text.lower())
+
+
 @lru_cache(maxsize=None)
 def caption_words() -> frozenset[str]:
     """Every word `caption_variant` can put in a training caption: what the lite text model knows."""
@@ -115,7 +120,7 @@ def caption_words() -> frozenset[str]:
     texts += [f"The person {m.verb}." for m in [*_MOTION_OF_EXPRESSION.values(), MOTIONS["tilt"],
                                                  *(m for ms in _MOTIONS_OF_DETAIL.values() for m in ms)]]
     texts += [*_MOTIONS_OF_DETAIL, "dark red blond brown hair"]
-    return frozenset(re.findall(r"[a-z]+", " ".join(texts).lower()))
+    return frozenset(words(" ".join(texts)))
 
 
 # --------------------------------------------------------------------------- evaluation

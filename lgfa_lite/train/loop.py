@@ -49,7 +49,6 @@ class TrainConfig:
     progress: bool = True
     device: str = "cpu"  # "cuda" or "auto" (cuda when there is one); the lite recipes are CPU runs
 
-
     def override(self, opts: list[str]) -> "TrainConfig":
         """A copy with `KEY VAL` pairs applied, as the original LGFA's `--opts KEY VAL ...`.
         Values are parsed by the field's type; dict fields take `KEY.SUBKEY VAL`."""
