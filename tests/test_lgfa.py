@@ -115,6 +115,28 @@ def test_apex_targets_guide_out_and_back_motions_at_their_apex(nets, tmp_path):
     assert all(torch.isfinite(torch.tensor(h["clip_apex"])) for h in history)
 
 
+def test_head_pairs_hold_the_true_head_motions_in_w_plus(nets, tmp_path):
+    assert set(L.HEAD_MOTIONS) == {"turn left", "turn right", "look up", "look down", "nod", "shake head", "tilt"}
+    pairs = L.head_pairs(nets, 40, 2, 16)
+    n = len(L.HEAD_MOTIONS)
+    assert pairs["w"].shape == (2, nets.generator.n_latent, 16) and pairs["v"].shape == (2, 128)
+    assert pairs["face"].tolist() == [0] * n + [1] * n and pairs["frames"].tolist() == [4, 8, 11, 15]
+    assert [L.PROMPTS[p] for p in pairs["prompt"][:n]] == [f"The person {L.MOTIONS[m].verb}." for m in L.HEAD_MOTIONS]
+    assert pairs["delta"].shape == (2 * n, 4, nets.generator.n_latent, 16)
+    # a nod comes back to the first frame's face, a look down stays down
+    nod, down = pairs["delta"][L.HEAD_MOTIONS.index("nod")], pairs["delta"][L.HEAD_MOTIONS.index("look down")]
+    assert nod[-1].abs().max() < 1e-4 < nod[1].abs().max() and down[-1].abs().max() > 1e-4
+    # trains with the term on, logging it
+    images = torch.rand(4, 3, 16, 16)
+    with torch.no_grad():
+        data = {"image": images, "w": nets.encoder(images), "v": nets.clip.encode_image(images)}
+    cfg = L.LGFAConfig(steps=2, batch=4, frames=16, hidden=32, log_every=1, progress=False, schedule="linear",
+                       train_faces=40, pair_faces=2, weights={**L.LOSS_WEIGHTS, "head_pairs": 1.0},
+                       work_dir=str(tmp_path / "s"), out_dir=str(tmp_path / "o"))
+    _, history = L.train(cfg, nets, data)
+    assert all(h["head_pairs"] > 0 for h in history)
+
+
 def test_prompts_cover_lgfa_words_and_motions():
     assert "The person is smiling." in L.PROMPTS and "The person nods." in L.PROMPTS
     assert not any("wtf" in p for p in L.PROMPTS)  # words SynthFaces cannot show are left out

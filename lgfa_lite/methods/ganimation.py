@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from pathlib import Path
 
 import torch
@@ -307,14 +306,12 @@ def train(config: GANimationConfig, data: dict | None = None) -> tuple[Generator
     if loop.is_main:
         out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / WEIGHTS
         last = loop.history[-1] if loop.history else {}
-        where = (torch.cuda.get_device_name(loop.device) if loop.device.type == "cuda"
-                 else f"a {os.cpu_count()}-core CPU")
         hub.save(G.eval(), out_dir, dtype=torch.float16, card={
             "name": WEIGHTS, "description": "GANimation generator (AU-conditioned, attention + colour heads), lite profile.",
             "task": "image-to-image", "metrics": {"train_minutes": loop.minutes,
                                                   **{k: v for k, v in last.items() if k in ("mask_mean", "cycle")}},
             "training": (f"`python -m lgfa_lite.methods.ganimation` ({loop.state.step} steps, batch {c.batch}, "
-                         f"{loop.world} process(es), {loop.minutes:.1f} min on {where}), unpaired, on {n} "
+                         f"{loop.world} process(es), {loop.minutes:.1f} min on {loop.hardware}), unpaired, on {n} "
                          f"SynthFaces training renders at {c.resolution} px with their ground-truth AUs."),
         })
     return G.eval(), loop.history

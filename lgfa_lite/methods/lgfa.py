@@ -13,17 +13,23 @@ Deliberate differences from the original (its "known quirks"):
     of frame 0 into a constant offset; subtracting it makes frame 0 motion-free exactly, so
     the first frame is the (image-refined) inversion.
   * the 1st-order term the original computes but never adds is not computed.
-Two training options, off by default (= the original) and not used by the shipped lite animator
-(measured in runs with the first lite CLIP: the head motions improved, but its text model, which
-had never seen "shakes", gave "shakes the head" and "raises the eyebrows" nearly the same
-embedding (cosine 0.98), so the shake's apex guidance dragged the eyebrow prompt into a distorted
-head shake; the current lite CLIP names a shake's apex, a face turned left, instead):
+Three training options, off by default (= the original). The first two were measured with the first
+lite CLIP: the head motions improved, but its text model, which had never seen "shakes", gave
+"shakes the head" and "raises the eyebrows" nearly the same embedding (cosine 0.98), so the shake's
+apex guidance dragged the eyebrow prompt into a distorted head shake; the current lite CLIP names a
+shake's apex, a face turned left, instead:
   * `schedule`: train on the inference step schedule (frames 16, linear decay), so the path the
     model learns is the one a user sees (with r = 0.8 / T in training, 16 linear-decay frames
     cover only ~half of the trained path: the motions come out small).
   * `weights.clip_apex`: out-and-back motions (wink, nod, shake head) end where they began, so
     the last-frame CLIP term cannot show them; this term guides their apex frames (`apex_targets`),
     which then keep the face (perceptual and identity terms) as the last frame does.
+  * `weights.head_pairs`: SynthFaces knows what a head motion looks like, and the encoder carries
+    such renders into W+ (an expression's it does not): this term pulls the text offsets of the
+    head-motion prompts, at a few frames, to the inversions of training faces rendered along the
+    true motion (`head_pairs`). It teaches what a still-image CLIP cannot: a nod comes back, and a
+    tilt (roll, which the lite CLIP does not see) is a motion. Use it with `schedule`.
+Training runs on a GPU with `--opts device cuda` (the frozen nets and the faces move there).
 The contrastive loss keeps the original's sum over all j (the j = i term adds exp(0) = 1).
 """
 from __future__ import annotations
@@ -51,7 +57,9 @@ TEMPLATE = "The person is {}."
 PROMPTS = [TEMPLATE.format(w) for w, shown in LGFA_WORDS.items() if shown] + [
     f"The person {m.verb}." for m in MOTIONS.values()]
 LOSS_WEIGHTS = {"smoothness": 1.0, "loop": 1.0, "latent": 1.0, "perceptual": 1.0, "clip": 0.5, "identity": 0.0,
-                "clip_apex": 0.0}
+                "clip_apex": 0.0, "head_pairs": 0.0}
+# Motions of the head alone: the encoder carries their renders into W+ (an expression's it does not).
+HEAD_MOTIONS = [name for name, m in MOTIONS.items() if not m.aus and not m.jaw]
 
 
 def decay(schedule: str, t: int, frames: int) -> float:
@@ -211,6 +219,7 @@ class LGFAConfig(TrainConfig):
     hidden: int = 384
     weights: dict = dataclasses.field(default_factory=lambda: dict(LOSS_WEIGHTS))
     train_faces: int = 2048  # SynthFaces training faces whose inversions the model animates
+    pair_faces: int = 256  # training faces whose true head motions `weights.head_pairs` uses
     clip: str = "clip-synthfaces-64"
     generator: str = "stylegan2-synthfaces-64"
     encoder: str = "encoder-synthfaces-64"
@@ -239,6 +248,12 @@ class Frozen:
                 net.eval().requires_grad_(False)
         return nets
 
+    def to(self, device) -> "Frozen":
+        for net in (self.clip, self.generator, self.encoder, self.perceptual, self.identity):
+            if net is not None:
+                net.to(device)
+        return self
+
     def decode(self, ws: torch.Tensor) -> torch.Tensor:
         """W+ (N, L, D) -> images in [0, 1], fixed noise."""
         return (self.generator.synthesis(ws).clamp(-1, 1) + 1) / 2
@@ -256,6 +271,35 @@ def training_faces(nets: Frozen, n: int, batch: int = 128) -> dict:
     return {"image": images, "w": w, "v": v}
 
 
+@torch.no_grad()
+def head_pairs(nets: Frozen, n_train: int, n_faces: int, frames: int) -> dict:
+    """Ground-truth head motions in W+: each of the first `n_faces` SynthFaces training faces rendered
+    along every head motion (`HEAD_MOTIONS`, as `motion_clip` plays it over `frames` frames) and
+    inverted by the encoder. -> {"w", "v": (F, L, D) inversions and (F, E) CLIP embeddings of the
+    faces, "face", "prompt": (N,) rows of those and of PROMPTS, "frames": (K,) sampled frame
+    indices, "delta": (N, K, L, D) each sampled frame's inversion minus frame 0's}."""
+    from lgfa_lite.nets.train_perception import standard_faces
+    from lgfa_lite.synthface import FaceParams, render
+    from lgfa_lite.synthface.motions import motion_clip
+
+    faces = standard_faces("train", n_train)
+    ks = sorted({round(u * (frames - 1)) for u in (0.25, 0.5, 0.75, 1.0)} - {0})
+    out = {"w": [], "v": [], "face": [], "prompt": [], "delta": []}
+    for i in range(min(n_faces, n_train)):
+        face = FaceParams.from_data(faces, slice(i, i + 1))
+        image = render(face, 64).image
+        out["w"].append(nets.encoder(image))
+        out["v"].append(nets.clip.encode_image(image))
+        seqs = [motion_clip(face, name, frames)[0][[0, *ks]] for name in HEAD_MOTIONS]
+        w = nets.encoder(render(FaceParams.cat(seqs), 64).image)
+        w = w.view(len(HEAD_MOTIONS), len(ks) + 1, *w.shape[1:])
+        out["delta"].append(w[:, 1:] - w[:, :1])
+        out["face"] += [i] * len(HEAD_MOTIONS)
+        out["prompt"] += [PROMPTS.index(f"The person {MOTIONS[name].verb}.") for name in HEAD_MOTIONS]
+    return {"w": torch.cat(out["w"]), "v": torch.cat(out["v"]), "face": torch.tensor(out["face"]),
+            "prompt": torch.tensor(out["prompt"]), "frames": torch.tensor(ks), "delta": torch.cat(out["delta"])}
+
+
 def apex_rows(which: torch.Tensor, apex: list, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
     """(batch rows, frames, sentence indices): one random apex frame per out-and-back prompt in the batch."""
     rows = [(b, *apex[p][int(torch.randint(len(apex[p]), (1,), generator=generator))])
@@ -271,12 +315,17 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
         log.warning("weights.identity is %s but the frozen nets have no identity net: the term is left out",
                     wt["identity"])
     data = data or training_faces(nets, c.train_faces)
+    pairs = head_pairs(nets, c.train_faces, c.pair_faces, c.frames) if wt.get("head_pairs", 0) > 0 else None
     G = nets.generator
     model = LGFA(data["v"].shape[1], G.n_latent, G.style_dim, c.hidden, clip=c.clip, generator=c.generator,
                  encoder=c.encoder)
     opt = torch.optim.Adam(model.parameters(), c.lr, betas=tuple(c.betas))
-    loop = TrainLoop(c, {"lgfa": model}, {"lgfa": opt})
+    loop = TrainLoop(c, {"lgfa": model}, {"lgfa": opt}, device_ready=True)
     loop.set_lr(opt, c.lr)  # a resumed optimizer brings its saved lr: the config's lr wins (fine-tuning stages)
+    device = loop.device
+    nets.to(device)
+    data = {k: v.to(device) for k, v in data.items()}
+    pairs = {k: v.to(device) for k, v in pairs.items()} if pairs else None
     with torch.no_grad():
         prompt_emb = nets.clip.encode_text(PROMPTS)
     apex = [[]] * len(PROMPTS)  # no apex frames unless the term is on
@@ -288,12 +337,14 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
     for _ in loop:
         idx = torch.randint(n, (c.batch,), generator=loop.generator)
         which = torch.randperm(len(PROMPTS), generator=loop.generator)[: c.batch]  # distinct prompts per batch
+        idx, which = idx.to(device), which.to(device)
         t, v, w, x = prompt_emb[which], data["v"][idx], data["w"][idx], data["image"][idx]
-        h0 = 0.01 * torch.randn(c.batch, c.hidden, generator=loop.generator)
+        # every draw comes from the loop's CPU generator, so a run's batches do not depend on the device
+        h0 = 0.01 * torch.randn(c.batch, c.hidden, generator=loop.generator).to(device)
         out = model(w, t, v, c.frames, h0, c.schedule or None)
         logs = latent_losses(out, w)
         # the apex frames are guided like the last frame, so they keep the face as it does
-        rows_b, rows_k, rows_j = apex_rows(which, apex, loop.generator)
+        rows_b, rows_k, rows_j = (r.to(device) for r in apex_rows(which, apex, loop.generator))
         decoded = nets.decode(torch.cat([out["ws"][:, 0], out["ws"][:, -1], out["ws"][rows_b, rows_k]]))
         first, last, apex_frames = decoded[: c.batch], decoded[c.batch: 2 * c.batch], decoded[2 * c.batch:]
         kept = [(first, x), (last, x)] + ([(apex_frames, x[rows_b])] if len(rows_b) else [])
@@ -302,6 +353,11 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
         if nets.identity is not None:
             logs["identity"] = sum(1 - nets.identity.similarity(a, b).mean() for a, b in kept[1:])
         logs["clip"] = contrastive_clip_loss(nets.clip.encode_image(last), t)
+        if pairs is not None:  # true head motions of training faces: their W+ path, frame by frame
+            j = torch.randint(len(pairs["face"]), (c.batch,), generator=loop.generator).to(device)
+            f = pairs["face"][j]
+            moved = model(pairs["w"][f], prompt_emb[pairs["prompt"][j]], pairs["v"][f], c.frames, h0, c.schedule or None)
+            logs["head_pairs"] = F.mse_loss(moved["txt_ws"][:, pairs["frames"]], pairs["delta"][j])
         if wt.get("clip_apex", 0) > 0:
             logs["clip_apex"] = decoded.new_zeros(())
             if len(rows_b):
@@ -310,13 +366,14 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
         loss = sum(wt.get(k, 0.0) * value for k, value in logs.items())
         loop.step(opt, loss, model, clip=None)
         loop.log(**logs)
+    model.cpu()
     if loop.is_main:
         out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / WEIGHTS
         hub.save(model.eval(), out_dir, dtype=torch.float16, card={
             "name": WEIGHTS, "description": "LGFA recurrent latent generator + W+ mappers (lite profile).",
             "task": "text-to-video", "metrics": {"train_minutes": round(loop.minutes, 1)},
             "training": (f"`python -m lgfa_lite.methods.lgfa` ({loop.state.step} steps, batch {c.batch}, "
-                         f"{c.frames} frames, {loop.minutes:.1f} min on a 2-core CPU) on the inversions of {n} "
+                         f"{c.frames} frames, {loop.minutes:.1f} min on {loop.hardware}) on the inversions of {n} "
                          f"SynthFaces training faces with {len(PROMPTS)} prompts; loss weights {dict(wt)}."),
         })
     return model.eval(), loop.history

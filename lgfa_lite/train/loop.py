@@ -214,6 +214,13 @@ class TrainLoop:
     def minutes(self) -> float:
         return self._seconds() / 60
 
+    @property
+    def hardware(self) -> str:
+        """Where the run trains, in words, for model cards."""
+        if self.device.type == "cuda":
+            return torch.cuda.get_device_name(self.device)
+        return f"a {os.cpu_count()}-core CPU"
+
     # ------------------------------------------------------------------ one update
     def step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, module: nn.Module,
              clip: float | None = 10.0):
