@@ -53,6 +53,11 @@ def test_decay_schedules_shrink_late_steps():
 def test_contrastive_loss_prefers_matching_pairs():
     e = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
     assert L.contrastive_clip_loss(e, e) < L.contrastive_clip_loss(e, e.roll(1, 0))
+    rows = torch.tensor([True] + [False] * (len(e) - 1))
+    wrong_first = torch.cat([e.roll(1, 0)[:1], e[1:]])
+    assert L.contrastive_clip_loss(e, e, rows=rows) < L.contrastive_clip_loss(wrong_first, e, rows=rows)
+    other_wrong = torch.cat([e[:1], e.roll(1, 0)[1:]])  # the rows left out do not count
+    assert torch.isclose(L.contrastive_clip_loss(other_wrong, e, rows=rows), L.contrastive_clip_loss(e, e, rows=rows))
 
 
 def test_latent_losses():

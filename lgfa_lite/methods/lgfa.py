@@ -152,10 +152,15 @@ class LGFA(nn.Module):
 TAU = 0.07  # the original's CLIP temperature
 
 
-def contrastive_clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, tau: float = TAU) -> torch.Tensor:
-    """mean_i log(1 + sum_j exp((s_ij - s_ii) / tau)), s = cosine(image_i, text_j)."""
+def contrastive_clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, tau: float = TAU,
+                          rows: torch.Tensor | None = None) -> torch.Tensor:
+    """mean_i log(1 + sum_j exp((s_ij - s_ii) / tau)), s = cosine(image_i, text_j); `rows`: a mask of
+    the i to average over (every j stays a negative)."""
     s = F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T
-    return torch.log1p(torch.exp((s - s.diag()[:, None]) / tau).sum(1)).mean()
+    per_row = torch.log1p(torch.exp((s - s.diag()[:, None]) / tau).sum(1))
+    if rows is None:
+        return per_row.mean()
+    return per_row[rows].mean() if rows.any() else per_row.sum() * 0
 
 
 def latent_losses(out: dict, w_inv: torch.Tensor) -> dict:
@@ -352,7 +357,10 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
             logs["perceptual"] = sum(nets.perceptual(a, b).mean() for a, b in kept)
         if nets.identity is not None:
             logs["identity"] = sum(1 - nets.identity.similarity(a, b).mean() for a, b in kept[1:])
-        logs["clip"] = contrastive_clip_loss(nets.clip.encode_image(last), t)
+        # with head_pairs on, the head-motion prompts follow their true paths: the last-frame CLIP term,
+        # which sees neither roll nor a return (its text for "nods" is its text for "looks down"), leaves them
+        anchors = ~torch.isin(which, pairs["prompt"]) if pairs is not None else None
+        logs["clip"] = contrastive_clip_loss(nets.clip.encode_image(last), t, rows=anchors)
         if pairs is not None:  # true head motions of training faces: their W+ path, frame by frame
             j = torch.randint(len(pairs["face"]), (c.batch,), generator=loop.generator).to(device)
             f = pairs["face"][j]
