@@ -14,7 +14,7 @@ Deliberate differences from the original (its "known quirks"):
     the first frame is the (image-refined) inversion.
   * the 1st-order term the original computes but never adds is not computed.
 Three training options, off by default (= the original); the shipped lite animator's last stages use
-`schedule` and `weights.head_pairs` (bench motion accuracy 0.55 -> 0.75). `clip_apex` was measured with
+`schedule` and `weights.head_pairs` (bench motion accuracy 0.55 -> 0.81). `clip_apex` was measured with
 the first lite CLIP: the head motions improved, but its text model, which had never seen "shakes",
 gave "shakes the head" and "raises the eyebrows" nearly the same embedding (cosine 0.98), so the
 shake's apex guidance dragged the eyebrow prompt into a distorted head shake; the current lite CLIP
@@ -30,8 +30,8 @@ names a shake's apex, a face turned left, instead:
     head-motion prompts, at a few frames, to the inversions of training faces rendered along the
     true motion (`head_pairs`), and leaves those prompts out of the last-frame CLIP term. It teaches
     what a still-image CLIP cannot: a tilt (roll, which the lite CLIP does not see) is a motion, and a
-    nod comes back (the lite CLIP's texts for "nods" and "looks down" are too alike, cosine 0.998,
-    for the shipped animator to tell them apart). Use it with `schedule`.
+    nod comes back (slowly learnt: the lite CLIP's texts for "nods" and "looks down" are 0.998 alike).
+    Use it with `schedule`.
 Training runs on a GPU with `--opts device cuda` (the frozen nets and the faces move there).
 The contrastive loss keeps the original's sum over all j (the j = i term adds exp(0) = 1).
 """
