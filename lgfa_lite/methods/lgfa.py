@@ -30,7 +30,8 @@ names a shake's apex, a face turned left, instead:
     head-motion prompts, at a few frames, to the inversions of training faces rendered along the
     true motion (`head_pairs`), and leaves those prompts out of the last-frame CLIP term. It teaches
     what a still-image CLIP cannot: a tilt (roll, which the lite CLIP does not see) is a motion, and a
-    nod comes back (slowly learnt: the lite CLIP's texts for "nods" and "looks down" are 0.998 alike).
+    shake comes back (a nod, slower to learn, still mostly stays down: the lite CLIP's texts for "nods"
+    and "looks down" are 0.998 alike).
     Use it with `schedule`.
 Training runs on a GPU with `--opts device cuda` (the frozen nets and the faces move there).
 The contrastive loss keeps the original's sum over all j (the j = i term adds exp(0) = 1).
