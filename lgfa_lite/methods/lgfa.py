@@ -296,13 +296,13 @@ def head_pairs(nets: Frozen, n_train: int, n_faces: int, frames: int) -> dict:
     out = {"w": [], "v": [], "face": [], "prompt": [], "delta": []}
     for i in range(min(n_faces, n_train)):
         face = FaceParams.from_data(faces, slice(i, i + 1))
-        image = render(face, 64).image
-        out["w"].append(nets.encoder(image))
+        image = render(face, 64).image  # every motion's frame 0
+        w0 = nets.encoder(image)
+        out["w"].append(w0)
         out["v"].append(nets.clip.encode_image(image))
-        seqs = [motion_clip(face, name, frames)[0][[0, *ks]] for name in HEAD_MOTIONS]
+        seqs = [motion_clip(face, name, frames)[0][ks] for name in HEAD_MOTIONS]
         w = nets.encoder(render(FaceParams.cat(seqs), 64).image)
-        w = w.view(len(HEAD_MOTIONS), len(ks) + 1, *w.shape[1:])
-        out["delta"].append(w[:, 1:] - w[:, :1])
+        out["delta"].append(w.view(len(HEAD_MOTIONS), len(ks), *w.shape[1:]) - w0[:, None])
         out["face"] += [i] * len(HEAD_MOTIONS)
         out["prompt"] += [PROMPTS.index(f"The person {MOTIONS[name].verb}.") for name in HEAD_MOTIONS]
     return {"w": torch.cat(out["w"]), "v": torch.cat(out["v"]), "face": torch.tensor(out["face"]),
@@ -335,6 +335,7 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
     nets.to(device)
     data = {k: v.to(device) for k, v in data.items()}
     pairs = {k: v.to(device) for k, v in pairs.items()} if pairs else None
+    head_prompts = pairs["prompt"].unique() if pairs else None
     with torch.no_grad():
         prompt_emb = nets.clip.encode_text(PROMPTS)
     apex = [[]] * len(PROMPTS)  # no apex frames unless the term is on
@@ -363,7 +364,7 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
             logs["identity"] = sum(1 - nets.identity.similarity(a, b).mean() for a, b in kept[1:])
         # with head_pairs on, the head-motion prompts follow their true paths: the last-frame CLIP term,
         # which sees neither roll nor a return (its text for "nods" is its text for "looks down"), leaves them
-        anchors = ~torch.isin(which, pairs["prompt"]) if pairs is not None else None
+        anchors = ~torch.isin(which, head_prompts) if pairs is not None else None
         logs["clip"] = contrastive_clip_loss(nets.clip.encode_image(last), t, rows=anchors)
         if pairs is not None:  # true head motions of training faces: their W+ path, frame by frame
             j = torch.randint(len(pairs["face"]), (c.batch,), generator=loop.generator).to(device)
