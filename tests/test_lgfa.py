@@ -142,6 +142,36 @@ def test_head_pairs_hold_the_true_head_motions_in_w_plus(nets, tmp_path):
     assert all(h["head_pairs"] > 0 for h in history)
 
 
+def test_clip_fine_tuning_trains_the_text_tower_and_ships_it_with_the_animator(nets, tmp_path):
+    images = torch.rand(4, 3, 16, 16)
+    with torch.no_grad():
+        data = {"image": images, "w": nets.encoder(images), "v": nets.clip.encode_image(images)}
+        text_before, image_before = nets.clip.encode_text(L.PROMPTS), nets.clip.encode_image(images)
+    cfg = L.LGFAConfig(steps=3, batch=4, frames=3, hidden=32, log_every=1, progress=False, clip_lr=1e-3,
+                       work_dir=str(tmp_path / "s"), out_dir=str(tmp_path / "o"))
+    model, _ = L.train(cfg, nets, data)
+    with torch.no_grad():
+        assert torch.equal(nets.clip.encode_text(L.PROMPTS), text_before)  # the caller's CLIP is untouched
+        assert (model.clip.encode_text(L.PROMPTS) - text_before).abs().max() > 1e-3  # the text tower moved
+        assert torch.equal(model.clip.encode_image(images), image_before)  # the judge did not
+        loaded = hub.load(tmp_path / "o")
+        assert torch.allclose(loaded.clip.encode_text(L.PROMPTS), model.clip.encode_text(L.PROMPTS), atol=5e-3)
+    # a later stage starts from it, and a fine-tuning stage starts from an animator with a frozen CLIP
+    cfg2 = dataclasses.replace(cfg, steps=1, init=str(tmp_path / "o"), work_dir=str(tmp_path / "s2"),
+                               out_dir=str(tmp_path / "o2"))
+    assert L.train(cfg2, nets, data)[0].clip is not None
+    frozen = dataclasses.replace(cfg, clip_lr=0.0, steps=1, work_dir="", out_dir=str(tmp_path / "f"))
+    assert L.train(frozen, nets, data)[0].clip is None
+    again = dataclasses.replace(cfg2, init=str(tmp_path / "f"), work_dir="", out_dir=str(tmp_path / "o3"))
+    start = hub.load(tmp_path / "f").state_dict()
+    model3 = L.LGFA(128, nets.generator.n_latent, 16, hidden=32, clip_config=nets.clip.config)
+    L.load_init(model3, str(tmp_path / "f"))
+    assert torch.equal(model3.rnn.fc1.weight, start["rnn.fc1.weight"].float())
+    assert L.train(again, nets, data)[0].clip is not None
+    with pytest.raises(hub.CheckpointError):
+        L.load_init(model3, str(tmp_path / "nothing"))
+
+
 def test_prompts_cover_lgfa_words_and_motions():
     assert "The person is smiling." in L.PROMPTS and "The person nods." in L.PROMPTS
     assert not any("wtf" in p for p in L.PROMPTS)  # words SynthFaces cannot show are left out

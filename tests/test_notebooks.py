@@ -21,7 +21,8 @@ SMALL_PARAMS = {
     "02_train_perception": {"net": "au", "steps": 3, "minutes": 1.0, "batch": 8, "train_size": 256, "test_size": 16},
     "04_ganimation": {"steps": 4, "minutes": 1.0, "batch": 2, "n_critic": 2, "conv_dim": 8, "repeat_num": 1,
                       "train_size": 256, "test_size": 4, "use_shipped": False},
-    "06_lgfa": {"steps": 2, "minutes": 1.0, "batch": 2, "frames": 3, "train_faces": 8, "frozen": "tiny",
+    "06_lgfa": {"steps": 2, "minutes": 1.0, "batch": 2, "frames": 3, "train_faces": 8, "pair_faces": 2,
+                "clip_lr": 1e-4, "frozen": "tiny",
                 "video_frames": 4, "n_faces": 1},
 }
 

@@ -13,7 +13,7 @@ Deliberate differences from the original (its "known quirks"):
     of frame 0 into a constant offset; subtracting it makes frame 0 motion-free exactly, so
     the first frame is the (image-refined) inversion.
   * the 1st-order term the original computes but never adds is not computed.
-Three training options, off by default (= the original); the shipped lite animator's last stages use
+Training options, off by default (= the original); the shipped lite animator's last stages use
 `schedule` and `weights.head_pairs` (bench motion accuracy 0.55 -> 0.81). `clip_apex` was measured with
 the first lite CLIP: the head motions improved, but its text model, which had never seen "shakes",
 gave "shakes the head" and "raises the eyebrows" nearly the same embedding (cosine 0.98), so the
@@ -33,6 +33,11 @@ names a shake's apex, a face turned left, instead:
     shake comes back (a nod, slower to learn, still mostly stays down: the lite CLIP's texts for "nods"
     and "looks down" are 0.998 alike).
     Use it with `schedule`.
+  * `clip_lr`: the original fine-tunes its CLIP at lr 1e-5; here 0 keeps the lite CLIP frozen, and a
+    positive lr trains its text tower (with every term that reads a prompt) and saves it inside the
+    animator's checkpoint, which `load` then uses. The image tower stays frozen: it is the judge the
+    contrastive term reads the last frame with.
+`init` starts a run from an animator checkpoint (a fine-tuning stage).
 Training runs on a GPU with `--opts device cuda` (the frozen nets and the faces move there).
 The contrastive loss keeps the original's sum over all j (the j = i term adds exp(0) = 1).
 """
@@ -122,13 +127,28 @@ class LGFA(nn.Module):
 
     def __init__(self, embed_dim: int = 128, n_latent: int = 10, style_dim: int = 128, hidden: int = 384,
                  mapper_hidden: int = 512, clip: str = "clip-synthfaces-64",
-                 generator: str = "stylegan2-synthfaces-64", encoder: str = "encoder-synthfaces-64"):
+                 generator: str = "stylegan2-synthfaces-64", encoder: str = "encoder-synthfaces-64",
+                 clip_config: dict | None = None):
+        """clip_config: the constructor arguments of a CLIP fine-tuned with the animator (`clip_lr`),
+        which then lives in this checkpoint and replaces the named `clip`; None = the named CLIP, frozen."""
         super().__init__()
         self.config = {"embed_dim": embed_dim, "n_latent": n_latent, "style_dim": style_dim, "hidden": hidden,
-                       "mapper_hidden": mapper_hidden, "clip": clip, "generator": generator, "encoder": encoder}
+                       "mapper_hidden": mapper_hidden, "clip": clip, "generator": generator, "encoder": encoder,
+                       "clip_config": clip_config}
         self.rnn = RecurrentLatentGenerator(embed_dim, hidden)
         self.image_mapper = LatentMapper(embed_dim, n_latent, style_dim, mapper_hidden)
         self.text_mapper = LatentMapper(embed_dim, n_latent, style_dim, mapper_hidden)
+        self.clip = None
+        if clip_config is not None:
+            from lgfa_lite.nets.clip import TextImageModel
+
+            self.clip = TextImageModel(**clip_config)
+
+    def train(self, mode: bool = True) -> "LGFA":
+        super().train(mode)
+        if self.clip is not None:  # its image tower's BatchNorm keeps its statistics: a fixed judge
+            self.clip.eval()
+        return self
 
     def h0(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return 0.01 * torch.randn(batch, self.rnn.hidden, generator=generator)
@@ -229,6 +249,11 @@ class LGFAConfig(TrainConfig):
     weights: dict = dataclasses.field(default_factory=lambda: dict(LOSS_WEIGHTS))
     train_faces: int = 2048  # SynthFaces training faces whose inversions the model animates
     pair_faces: int = 256  # training faces whose true head motions `weights.head_pairs` uses
+    # The original fine-tunes its CLIP at 1e-5; 0 keeps the lite CLIP frozen. > 0: its text tower trains at
+    # this lr and is saved in the animator's checkpoint (the image tower stays frozen: it is the judge
+    # the contrastive term reads the last frame with).
+    clip_lr: float = 0.0
+    init: str = ""  # an LGFA checkpoint (name or folder) to start from (a fine-tuning stage); a work_dir state wins
     clip: str = "clip-synthfaces-64"
     generator: str = "stylegan2-synthfaces-64"
     encoder: str = "encoder-synthfaces-64"
@@ -246,10 +271,12 @@ class Frozen:
     identity: nn.Module | None = None
 
     @staticmethod
-    def load(clip: str, generator: str, encoder: str, perceptual: bool = True, identity: bool = False) -> "Frozen":
+    def load(clip: str | nn.Module, generator: str, encoder: str, perceptual: bool = True,
+             identity: bool = False) -> "Frozen":
+        """Checkpoint names (`clip` may also be a loaded CLIP: an animator's fine-tuned one)."""
         from lgfa_lite.nets.perceptual import PerceptualDistance
 
-        nets = Frozen(hub.load(clip), hub.load(generator), hub.load(encoder),
+        nets = Frozen(hub.load(clip) if isinstance(clip, str) else clip, hub.load(generator), hub.load(encoder),
                       PerceptualDistance("lite") if perceptual else None,
                       hub.load("identity-synthfaces-64") if identity else None)
         for net in (nets.clip, nets.generator, nets.encoder, nets.perceptual, nets.identity):
@@ -309,6 +336,18 @@ def head_pairs(nets: Frozen, n_train: int, n_faces: int, frames: int) -> dict:
             "prompt": torch.tensor(out["prompt"]), "frames": torch.tensor(ks), "delta": torch.cat(out["delta"])}
 
 
+def load_init(model: "LGFA", name: str) -> None:
+    """Start `model` from an LGFA checkpoint; a CLIP the checkpoint lacks keeps its current weights
+    (a first fine-tuning stage from an animator trained on a frozen CLIP)."""
+    config, state = hub.load_state(hub.resolve(name))
+    if config.get("model_type") != "lgfa-animator":
+        raise hub.CheckpointError(f"init {name!r} is a {config.get('model_type')!r} checkpoint, not an LGFA one")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    wrong = unexpected + [k for k in missing if not k.startswith("clip.")]
+    if wrong:
+        raise hub.CheckpointError(f"init {name!r} does not fit this animator: {wrong[:10]}")
+
+
 def apex_rows(which: torch.Tensor, apex: list, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
     """(batch rows, frames, sentence indices): one random apex frame per out-and-back prompt in the batch."""
     rows = [(b, *apex[p][int(torch.randint(len(apex[p]), (1,), generator=generator))])
@@ -327,17 +366,33 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
     pairs = head_pairs(nets, c.train_faces, c.pair_faces, c.frames) if wt.get("head_pairs", 0) > 0 else None
     G = nets.generator
     model = LGFA(data["v"].shape[1], G.n_latent, G.style_dim, c.hidden, clip=c.clip, generator=c.generator,
-                 encoder=c.encoder)
-    opt = torch.optim.Adam(model.parameters(), c.lr, betas=tuple(c.betas))
+                 encoder=c.encoder, clip_config=nets.clip.config if c.clip_lr > 0 else None)
+    if model.clip is not None:  # the animator's own copy of the CLIP becomes the one every term uses
+        model.clip.load_state_dict(nets.clip.state_dict())
+        nets = dataclasses.replace(nets, clip=model.clip)  # the caller's CLIP stays as it was
+    if c.init:
+        load_init(model, c.init)
+    text_params = []
+    if model.clip is not None:
+        model.clip.requires_grad_(False)
+        text_params = [p for n, p in model.clip.named_parameters() if "visual" not in n and "logit_scale" not in n]
+        for p in text_params:
+            p.requires_grad_(True)
+    lrs = [c.lr] + [c.clip_lr] * bool(text_params)
+    own = [p for n, p in model.named_parameters() if not n.startswith("clip.")]
+    opt = torch.optim.Adam([{"params": own}] + [{"params": text_params}] * bool(text_params), c.lr,
+                           betas=tuple(c.betas))
     loop = TrainLoop(c, {"lgfa": model}, {"lgfa": opt}, device_ready=True)
-    loop.set_lr(opt, c.lr)  # a resumed optimizer brings its saved lr: the config's lr wins (fine-tuning stages)
+    for group, lr in zip(opt.param_groups, lrs):  # a resumed optimizer brings its saved lrs: the config's win
+        group["lr"] = lr
     device = loop.device
     nets.to(device)
     data = {k: v.to(device) for k, v in data.items()}
     pairs = {k: v.to(device) for k, v in pairs.items()} if pairs else None
     head_prompts = pairs["prompt"].unique() if pairs else None
+    prompt_tokens = nets.clip.tokenize(PROMPTS).to(device)
     with torch.no_grad():
-        prompt_emb = nets.clip.encode_text(PROMPTS)
+        prompt_emb = nets.clip.encode_text(prompt_tokens)
     apex = [[]] * len(PROMPTS)  # no apex frames unless the term is on
     if wt.get("clip_apex", 0) > 0:
         apex_sentences, apex = apex_targets(c.frames)
@@ -345,6 +400,8 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
             apex_emb = F.normalize(nets.clip.encode_text(apex_sentences), dim=-1)
     n = len(data["w"])
     for _ in loop:
+        if text_params:  # the text tower trains: every prompt's embedding, with its gradient
+            prompt_emb = nets.clip.encode_text(prompt_tokens)
         idx = torch.randint(n, (c.batch,), generator=loop.generator)
         which = torch.randperm(len(PROMPTS), generator=loop.generator)[: c.batch]  # distinct prompts per batch
         idx, which = idx.to(device), which.to(device)
@@ -382,12 +439,19 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
     model.cpu()
     if loop.is_main:
         out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / WEIGHTS
+        before = 0.0  # an init checkpoint's own training time counts in the total
+        if c.init:
+            before = float(hub.read_card(hub.resolve(c.init))["results"].get("train_minutes", 0.0))
         hub.save(model.eval(), out_dir, dtype=torch.float16, card={
-            "name": WEIGHTS, "description": "LGFA recurrent latent generator + W+ mappers (lite profile).",
-            "task": "text-to-video", "metrics": {"train_minutes": round(loop.minutes, 1)},
+            "name": WEIGHTS, "description": "LGFA recurrent latent generator + W+ mappers (lite profile)"
+                                            + (", with its fine-tuned CLIP." if model.clip is not None else "."),
+            "task": "text-to-video", "metrics": {"train_minutes": round(before + loop.minutes, 1)},
             "training": (f"`python -m lgfa_lite.methods.lgfa` ({loop.state.step} steps, batch {c.batch}, "
-                         f"{c.frames} frames, {loop.minutes:.1f} min on {loop.hardware}) on the inversions of {n} "
-                         f"SynthFaces training faces with {len(PROMPTS)} prompts; loss weights {dict(wt)}."),
+                         f"{c.frames} frames, {loop.minutes:.1f} min on {loop.hardware}"
+                         + (f", from {c.init} ({before:.1f} min)" if c.init else "")
+                         + f") on the inversions of {n} SynthFaces training faces with {len(PROMPTS)} prompts; "
+                         f"loss weights {dict(wt)}" + (f"; CLIP text tower lr {c.clip_lr}" if text_params else "")
+                         + "."),
         })
     return model.eval(), loop.history
 
@@ -421,7 +485,8 @@ def animate(model: LGFA, nets: Frozen, prompt: str, image: torch.Tensor | None =
 def load(name: str = WEIGHTS) -> tuple[LGFA, Frozen]:
     model = hub.load(name).eval()
     c = model.config
-    return model, Frozen.load(c["clip"], c["generator"], c["encoder"], perceptual=False)
+    clip = model.clip if model.clip is not None else c["clip"]  # a fine-tuned CLIP comes with the animator
+    return model, Frozen.load(clip, c["generator"], c["encoder"], perceptual=False)
 
 
 def main(argv=None):
