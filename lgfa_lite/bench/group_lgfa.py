@@ -14,7 +14,7 @@ the ground-truth renders (11 of the 18 motions), so that reader capped the accur
 
 motion_accuracy: read == prompted (also split into `_expressions` and `_head`, the 7 pose
 motions). clip_r_precision: the last frame's CLIP image embedding
-retrieves its prompt among all prompts. id_sim_first_last: lite identity net, first vs last
+retrieves its prompt among all prompts (the named lite CLIP, not an animator's fine-tuned text tower). id_sim_first_last: lite identity net, first vs last
 frame. acd: mean identity distance (1 - cosine) between consecutive frames, with the baseline
 of a linear walk in W+ from frame 0 to the same last frame (`acd_baseline_linear_w`). That walk
 shows nothing of a motion that comes back (nod, shake, wink: its end is its start) and 1 - cosine
@@ -109,8 +109,10 @@ def lgfa(quick: bool) -> dict:
     one_way = {n for n in names if MOTIONS[n].envelope == "hold"}
     hits, hits_fitter_aus, hits_truth, r_hits, id_sims, acds, acds_lin = [], [], [], [], [], [], []
     acds_truth = []
+    # the named CLIP judges retrieval, also for an animator that fine-tuned its own text tower
+    judge = nets.clip if model.clip is None else hub.load(model.config["clip"]).eval()
     with torch.no_grad():
-        text = nets.clip.encode_text(prompts)
+        text, judge_text = nets.clip.encode_text(prompts), judge.encode_text(prompts)
         for k, face in enumerate(faces):
             w_inv, v = nets.encoder(face[None]), nets.clip.encode_image(face[None])
             for i, prompt in enumerate(prompts):
@@ -122,7 +124,7 @@ def lgfa(quick: bool) -> dict:
                 hits_fitter_aus.append(read_motion(reading_fitter_aus, names, templates) == names[i])
                 truth = render(motion_clip(params[k], names[i], frames)[0], video.shape[-1]).image
                 hits_truth.append(read_motion(read_video(truth, fitter, au_net)[0], names, templates) == names[i])
-                r_hits.append(int((nets.clip.encode_image(video[-1:]) @ text.T).argmax()) == i)
+                r_hits.append(int((judge.encode_image(video[-1:]) @ judge_text.T).argmax()) == i)
                 emb = id_net(video)
                 id_sims.append(float(emb[0] @ emb[-1]))
                 acds.append((names[i], consecutive_distance(emb)))
