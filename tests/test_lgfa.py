@@ -235,3 +235,24 @@ def test_shipped_animator_turns_the_head_the_way_the_prompt_says():
 
         left, right = yaw_change("The person turns left."), yaw_change("The person turns right.")
     assert left.mean() > 5 and right.mean() < -5, (left, right)
+
+
+def test_shipped_animator_nods_down_and_back_but_looks_down_and_stays():
+    """A nod and a look down start alike (the frozen lite CLIP's texts for them are 0.998 alike); the
+    shipped animator's fine-tuned text tower tells them apart: the nod's pitch, as the lite fitter reads
+    it, comes back most of the way by the last frame, the look down's does not."""
+    from lgfa_lite.synthface import FaceParams, render
+
+    model, nets = L.load()
+    assert model.clip is not None and nets.clip is model.clip
+    fitter = hub.load("fitter-synthfaces-64").eval()
+    p = FaceParams.sample(4, seed=2024)
+    faces = render(p.replace(aus=torch.zeros_like(p.aus), pose=torch.zeros_like(p.pose)), 64).image
+    with torch.no_grad():
+        def pitch_path(prompt):  # pitch change at mid-clip and at the end, mean over the faces
+            videos = [L.animate(model, nets, prompt, face[None], 16, seed=0) for face in faces]
+            return torch.stack([fitter(v[[0, 8, 15]]).pose[:, 1] for v in videos]).diff(dim=1).cumsum(1).mean(0)
+
+        nod, down = pitch_path("The person nods."), pitch_path("The person looks down.")
+    assert nod[0] < -4 and down[0] < -4, (nod, down)  # both look down by mid-clip
+    assert nod[1].abs() < 0.5 * nod[0].abs() and down[1].abs() > 0.7 * down[0].abs(), (nod, down)

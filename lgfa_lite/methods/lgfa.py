@@ -14,8 +14,8 @@ Deliberate differences from the original (its "known quirks"):
     the first frame is the (image-refined) inversion.
   * the 1st-order term the original computes but never adds is not computed.
 Training options, off by default (= the original); the shipped lite animator's last stages use
-`schedule` and `weights.head_pairs` (bench motion accuracy 0.55 -> 0.81). `clip_apex` was measured with
-the first lite CLIP: the head motions improved, but its text model, which had never seen "shakes",
+`schedule` and `weights.head_pairs` (bench motion accuracy 0.55 -> 0.81), then `clip_lr` (0.85).
+`clip_apex` was measured with the first lite CLIP: the head motions improved, but its text model, which had never seen "shakes",
 gave "shakes the head" and "raises the eyebrows" nearly the same embedding (cosine 0.98), so the
 shake's apex guidance dragged the eyebrow prompt into a distorted head shake; the current lite CLIP
 names a shake's apex, a face turned left, instead:
@@ -30,8 +30,8 @@ names a shake's apex, a face turned left, instead:
     head-motion prompts, at a few frames, to the inversions of training faces rendered along the
     true motion (`head_pairs`), and leaves those prompts out of the last-frame CLIP term. It teaches
     what a still-image CLIP cannot: a tilt (roll, which the lite CLIP does not see) is a motion, and a
-    shake comes back (a nod, slower to learn, still mostly stays down: the lite CLIP's texts for "nods"
-    and "looks down" are 0.998 alike).
+    shake comes back (a nod learnt only once `clip_lr` fine-tuned the text tower: the lite CLIP's texts
+    for "nods" and "looks down" are 0.998 alike, the fine-tuned ones 0.89).
     Use it with `schedule`.
   * `clip_lr`: the original fine-tunes its CLIP at lr 1e-5; here 0 keeps the lite CLIP frozen, and a
     positive lr trains a copy of its text tower, which feeds the recurrence its prompts (so the head
