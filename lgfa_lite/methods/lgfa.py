@@ -15,10 +15,10 @@ Deliberate differences from the original (its "known quirks"):
   * the 1st-order term the original computes but never adds is not computed.
 Training options, off by default (= the original); the shipped lite animator's last stages use
 `schedule` and `weights.head_pairs` (bench motion accuracy 0.55 -> 0.81), then `clip_lr` (0.85).
-`clip_apex` was measured with the first lite CLIP: the head motions improved, but its text model, which had never seen "shakes",
-gave "shakes the head" and "raises the eyebrows" nearly the same embedding (cosine 0.98), so the
-shake's apex guidance dragged the eyebrow prompt into a distorted head shake; the current lite CLIP
-names a shake's apex, a face turned left, instead:
+`clip_apex` was measured with the first lite CLIP: the head motions improved, but its text model,
+which had never seen "shakes", gave "shakes the head" and "raises the eyebrows" nearly the same
+embedding (cosine 0.98), so the shake's apex guidance dragged the eyebrow prompt into a distorted
+head shake; the current lite CLIP names a shake's apex, a face turned left, instead:
   * `schedule`: train on the inference step schedule (frames 16, linear decay), so the path the
     model learns is the one a user sees (with r = 0.8 / T in training, 16 linear-decay frames
     cover only ~half of the trained path: the motions come out small).
@@ -251,9 +251,9 @@ class LGFAConfig(TrainConfig):
     weights: dict = dataclasses.field(default_factory=lambda: dict(LOSS_WEIGHTS))
     train_faces: int = 2048  # SynthFaces training faces whose inversions the model animates
     pair_faces: int = 256  # training faces whose true head motions `weights.head_pairs` uses
-    # The original fine-tunes its CLIP at 1e-5; 0 keeps the lite CLIP frozen. > 0: its text tower trains at
-    # this lr and is saved in the animator's checkpoint (the image tower stays frozen: it is the judge
-    # the contrastive term reads the last frame with).
+    # The original fine-tunes its CLIP at 1e-5; 0 keeps the lite CLIP frozen. > 0: a copy of its text tower,
+    # which feeds the recurrence, trains at this lr and is saved in the animator's checkpoint (the
+    # contrastive term keeps judging with the named CLIP).
     clip_lr: float = 0.0
     init: str = ""  # an LGFA checkpoint (name or folder) to start from (a fine-tuning stage); a work_dir state wins
     clip: str = "clip-synthfaces-64"
@@ -382,13 +382,12 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
         text_params = [p for n, p in model.clip.named_parameters() if "visual" not in n and "logit_scale" not in n]
         for p in text_params:
             p.requires_grad_(True)
-    lrs = [c.lr] + [c.clip_lr] * bool(text_params)
     own = [p for n, p in model.named_parameters() if not n.startswith("clip.")]
-    opt = torch.optim.Adam([{"params": own}] + [{"params": text_params}] * bool(text_params), c.lr,
-                           betas=tuple(c.betas))
+    groups = [{"params": own, "lr": c.lr}] + ([{"params": text_params, "lr": c.clip_lr}] if text_params else [])
+    opt = torch.optim.Adam(groups, betas=tuple(c.betas))
     loop = TrainLoop(c, {"lgfa": model}, {"lgfa": opt}, device_ready=True)
-    for group, lr in zip(opt.param_groups, lrs):  # a resumed optimizer brings its saved lrs: the config's win
-        group["lr"] = lr
+    for group, asked in zip(opt.param_groups, groups):  # a resumed optimizer brings its saved lrs: the config's win
+        group["lr"] = asked["lr"]
     device = loop.device
     nets.to(device)
     data = {k: v.to(device) for k, v in data.items()}
