@@ -42,6 +42,27 @@ def test_frame_zero_has_no_motion_and_frames_move(nets):
     assert torch.allclose(fused["ws"][:, 0], w + fused["img_ws"])
 
 
+def test_motion_norm_eps_makes_the_first_step_small_and_is_saved(nets, tmp_path):
+    """The original mapper's PixelNorm sends any small motion code to a unit vector, so frame 1 jumps
+    as far for a tiny step as for a big one; a large eps keeps a small code's offset small."""
+    w = torch.zeros(1, nets.generator.n_latent, 16)
+    t = torch.nn.functional.normalize(torch.randn(1, 128), dim=-1)
+
+    def first_offset(model, scale):  # |txt_ws| at frame 1 with the steps scaled down
+        model.rnn.fc2.weight.data.mul_(scale), model.rnn.fc2.bias.data.mul_(scale)
+        with torch.no_grad():
+            return float(model(w, t, None, frames=3, h0=torch.zeros(1, 32))["txt_ws"][0, 1].norm())
+
+    for eps, small in ((1e-8, False), (1.0, True)):
+        torch.manual_seed(1)
+        model = L.LGFA(128, nets.generator.n_latent, 16, hidden=32, mapper_hidden=32, motion_norm_eps=eps)
+        big, tiny = first_offset(model, 1.0), first_offset(model, 1e-2)
+        assert (tiny < 0.05 * big) == small, (eps, big, tiny)
+    hub.save(model, tmp_path / "m")
+    loaded = hub.load(tmp_path / "m")
+    assert loaded.config["motion_norm_eps"] == 1.0 and loaded.text_mapper.net[0].eps == 1.0
+
+
 def test_decay_schedules_shrink_late_steps():
     assert L.decay("linear", 1, 16) == pytest.approx(15 / 16)
     for name in L.DECAYS:
@@ -192,6 +213,18 @@ def test_benchmark_reads_every_motion_from_its_true_trajectory():
             assert read_motion(trajectory_vector(seq.aus, seq.pose), names, templates) == name
     still = torch.zeros(16, 15), torch.zeros(16, 3)
     assert read_motion(trajectory_vector(*still), names, templates) in names  # no motion: still an answer
+
+
+def test_benchmark_keyframe_walk_follows_a_clips_turns_in_straight_lines():
+    from lgfa_lite.bench.group_lgfa import keyframe_walk
+
+    t = torch.arange(9.0)
+    nod = torch.stack([torch.minimum(t, 8 - t), 0.1 * t], 1)[:, None]  # down to frame 4 and back, (T, 1, 2)
+    assert torch.allclose(keyframe_walk(nod, 1), nod)
+    assert torch.allclose(keyframe_walk(nod, 0)[:, 0, 0], torch.zeros(9))  # first -> last: no nod at all
+    shake = torch.sin(t * torch.pi / 4)[:, None, None]  # there (frame 2), through, back (frame 6)
+    keys = keyframe_walk(shake, 2)[:, 0, 0]
+    assert keys[2] == pytest.approx(1) and keys[6] == pytest.approx(-1) and keys[4] == pytest.approx(0, abs=1e-6)
 
 
 def test_benchmark_reads_rendered_motions_with_the_shipped_perception_nets():

@@ -21,7 +21,10 @@ shows nothing of a motion that comes back (nod, shake, wink: its end is its star
 grows with the square of a step, so a clip that moves scores worse than one that barely does:
 `_one_way` keeps the motions that end at their apex, where the walk shows the same motion, and
 `acd_ground_truth_renders` is the identity net's reading of true renders of the same face and
-motion (exact identity, real motion).
+motion (exact identity, real motion). `acd_baseline_linear_w_keyframes` is the linear walk that shows
+the same motion: through frame 0, the clip's own key frames (a nod's lowest frame, a shake's two
+turns: `keyframe_walk`) and its last frame, each at its own frame number; for the one-way motions it
+is the walk above.
 seconds_16_frames_64: a face in, an mp4 out (inversion, CLIP, 16 frames, encoding), CPU.
 """
 import statistics
@@ -73,6 +76,31 @@ def consecutive_distance(emb) -> float:
     return float((1 - (emb[1:] * emb[:-1]).sum(1)).mean())
 
 
+KEY_FRAMES = {"hold": 0, "pulse": 1, "swing": 2}  # interior key frames of each motion envelope
+
+
+def keyframe_walk(ws, interior: int):
+    """Frame latents (T, ...) -> a linear walk in W+ through frame 0, `interior` key frames and the last
+    frame, each key at its own frame number. The keys are the clip's own: in turn, the frame farthest
+    from the walk so far (a nod's lowest frame; a shake's two turns)."""
+    import torch
+
+    flat = ws.flatten(1)
+
+    def walk(keys):
+        t = torch.arange(len(flat), dtype=flat.dtype)
+        out = torch.empty_like(flat)
+        for a, b in zip(keys[:-1], keys[1:]):
+            u = ((t[a:b + 1] - a) / (b - a))[:, None]
+            out[a:b + 1] = flat[a] + u * (flat[b] - flat[a])
+        return out
+
+    keys = [0, len(flat) - 1]
+    for _ in range(interior):
+        keys = sorted(set(keys) | {int((flat - walk(keys)).norm(dim=1).argmax())})
+    return walk(keys).view_as(ws)
+
+
 def read_motion(vector, names, templates) -> str:
     """The motion whose template is most similar (cosine) to a trajectory vector."""
     import torch.nn.functional as F
@@ -108,7 +136,7 @@ def lgfa(quick: bool) -> dict:
     frames = 16
     one_way = {n for n in names if MOTIONS[n].envelope == "hold"}
     hits, hits_fitter_aus, hits_truth, r_hits, id_sims, acds, acds_lin = [], [], [], [], [], [], []
-    acds_truth = []
+    acds_truth, acds_keys = [], []
     # the named CLIP judges retrieval, also for an animator that fine-tuned its own text tower
     judge = nets.clip if model.clip is None else hub.load(model.config["clip"]).eval()
     with torch.no_grad():
@@ -131,6 +159,8 @@ def lgfa(quick: bool) -> dict:
                 t = torch.linspace(0, 1, frames)[:, None, None]
                 linear = nets.decode(ws[:1] + t * (ws[-1:] - ws[:1]))
                 acds_lin.append((names[i], consecutive_distance(id_net(linear))))
+                keyed = nets.decode(keyframe_walk(ws, KEY_FRAMES[MOTIONS[names[i]].envelope]))
+                acds_keys.append(consecutive_distance(id_net(keyed)))
                 acds_truth.append(consecutive_distance(id_net(truth)))
         # the Space's path: a face in, an mp4 out
         times = []
@@ -154,6 +184,7 @@ def lgfa(quick: bool) -> dict:
         "id_sim_first_last": statistics.mean(id_sims),
         "acd": statistics.mean(a for _, a in acds),
         "acd_baseline_linear_w": statistics.mean(a for _, a in acds_lin),
+        "acd_baseline_linear_w_keyframes": statistics.mean(acds_keys),
         "acd_one_way": statistics.mean(a for n, a in acds if n in one_way),
         "acd_baseline_linear_w_one_way": statistics.mean(a for n, a in acds_lin if n in one_way),
         "acd_ground_truth_renders": statistics.mean(acds_truth),

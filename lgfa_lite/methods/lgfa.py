@@ -14,7 +14,8 @@ Deliberate differences from the original (its "known quirks"):
     the first frame is the (image-refined) inversion.
   * the 1st-order term the original computes but never adds is not computed.
 Training options, off by default (= the original); the shipped lite animator's last stages use
-`schedule` and `weights.head_pairs` (bench motion accuracy 0.55 -> 0.81), then `clip_lr` (0.85).
+`schedule` and `weights.head_pairs` (bench motion accuracy 0.55 -> 0.81), then `clip_lr` (0.85), then
+`motion_norm_eps` (0.86; acd 0.0015 -> 0.0013).
 `clip_apex` was measured with the first lite CLIP: the head motions improved, but its text model,
 which had never seen "shakes", gave "shakes the head" and "raises the eyebrows" nearly the same
 embedding (cosine 0.98), so the shake's apex guidance dragged the eyebrow prompt into a distorted
@@ -39,6 +40,12 @@ head shake; the current lite CLIP names a shake's apex, a face turned left, inst
     `load` then uses. The contrastive term keeps reading with the named CLIP, both towers: with its text
     side trainable the loss was met by spreading the texts apart (the 18 motion prompts' mean pairwise
     cosine 0.56 -> 0.04 in 4,300 steps at lr 1e-4, and motions read right on 4 test faces 0.85 -> 0.67).
+  * `motion_norm_eps`: the text mapper begins with the original's PixelNorm, which sends any motion
+    code, however small, to a unit vector: the offset follows m_t's direction only, so frame 0 -> 1
+    jumps (in the stage-8 animator the first of 15 steps covered 13-24% of the W+ path, off to one
+    side before the path turned to its end, and identity changed 3-5x more per frame than a straight
+    walk on the expressions). A large eps (1.0; codes grow from ~0.08 to 3-7 RMS over 16 frames)
+    keeps the first steps small.
 `init` starts a run from an animator checkpoint (a fine-tuning stage).
 Training runs on a GPU with `--opts device cuda` (the frozen nets and the faces move there).
 The contrastive loss keeps the original's sum over all j (the j = i term adds exp(0) = 1).
@@ -111,10 +118,10 @@ class RecurrentLatentGenerator(nn.Module):
 class LatentMapper(nn.Module):
     """PixelNorm + 3 equalized linear layers -> W+ offsets (B, n_latent, style_dim)."""
 
-    def __init__(self, in_dim: int, n_latent: int, style_dim: int, hidden: int = 512):
+    def __init__(self, in_dim: int, n_latent: int, style_dim: int, hidden: int = 512, norm_eps: float = 1e-8):
         super().__init__()
         self.n_latent, self.style_dim = n_latent, style_dim
-        self.net = nn.Sequential(PixelNorm(), EqualLinear(in_dim, hidden, activation=True),
+        self.net = nn.Sequential(PixelNorm(norm_eps), EqualLinear(in_dim, hidden, activation=True),
                                  EqualLinear(hidden, hidden, activation=True),
                                  EqualLinear(hidden, n_latent * style_dim))
 
@@ -130,16 +137,17 @@ class LGFA(nn.Module):
     def __init__(self, embed_dim: int = 128, n_latent: int = 10, style_dim: int = 128, hidden: int = 384,
                  mapper_hidden: int = 512, clip: str = "clip-synthfaces-64",
                  generator: str = "stylegan2-synthfaces-64", encoder: str = "encoder-synthfaces-64",
-                 clip_config: dict | None = None):
+                 clip_config: dict | None = None, motion_norm_eps: float = 1e-8):
         """clip_config: the constructor arguments of a CLIP fine-tuned with the animator (`clip_lr`),
-        which then lives in this checkpoint and replaces the named `clip`; None = the named CLIP, frozen."""
+        which then lives in this checkpoint and replaces the named `clip`; None = the named CLIP, frozen.
+        motion_norm_eps: the eps of the text mapper's PixelNorm (1e-8 = the original, see `LGFAConfig`)."""
         super().__init__()
         self.config = {"embed_dim": embed_dim, "n_latent": n_latent, "style_dim": style_dim, "hidden": hidden,
                        "mapper_hidden": mapper_hidden, "clip": clip, "generator": generator, "encoder": encoder,
-                       "clip_config": clip_config}
+                       "clip_config": clip_config, "motion_norm_eps": motion_norm_eps}
         self.rnn = RecurrentLatentGenerator(embed_dim, hidden)
         self.image_mapper = LatentMapper(embed_dim, n_latent, style_dim, mapper_hidden)
-        self.text_mapper = LatentMapper(embed_dim, n_latent, style_dim, mapper_hidden)
+        self.text_mapper = LatentMapper(embed_dim, n_latent, style_dim, mapper_hidden, motion_norm_eps)
         self.clip = None
         if clip_config is not None:
             from lgfa_lite.nets.clip import TextImageModel
@@ -255,6 +263,10 @@ class LGFAConfig(TrainConfig):
     # which feeds the recurrence, trains at this lr and is saved in the animator's checkpoint (the
     # contrastive term keeps judging with the named CLIP).
     clip_lr: float = 0.0
+    # The text mapper's PixelNorm eps. The original's 1e-8 discards a motion code's size (any small
+    # m_1 becomes a unit vector), so frame 0 -> 1 jumps; ~1 (codes grow from ~0.08 to 3-7 RMS over
+    # 16 frames) keeps the first steps small.
+    motion_norm_eps: float = 1e-8
     init: str = ""  # an LGFA checkpoint (name or folder) to start from (a fine-tuning stage); a work_dir state wins
     clip: str = "clip-synthfaces-64"
     generator: str = "stylegan2-synthfaces-64"
@@ -368,7 +380,8 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
     pairs = head_pairs(nets, c.train_faces, c.pair_faces, c.frames) if wt.get("head_pairs", 0) > 0 else None
     G = nets.generator
     model = LGFA(data["v"].shape[1], G.n_latent, G.style_dim, c.hidden, clip=c.clip, generator=c.generator,
-                 encoder=c.encoder, clip_config=nets.clip.config if c.clip_lr > 0 else None)
+                 encoder=c.encoder, clip_config=nets.clip.config if c.clip_lr > 0 else None,
+                 motion_norm_eps=c.motion_norm_eps)
     with torch.no_grad():  # the contrastive term's texts: the named CLIP's, never fine-tuned (see `clip_lr`)
         judge_text = nets.clip.encode_text(PROMPTS)
     if model.clip is not None:  # the animator's own copy of the CLIP feeds the recurrence its prompts

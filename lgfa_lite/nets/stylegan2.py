@@ -78,8 +78,15 @@ class FusedLeakyReLU(nn.Module):
 
 
 class PixelNorm(nn.Module):
+    """x / rms(x). A large `eps` keeps small inputs small (x / sqrt(eps) near 0): the map is then
+    continuous at 0 instead of sending any tiny x to a unit vector."""
+
+    def __init__(self, eps: float = 1e-8):
+        super().__init__()
+        self.eps = eps
+
     def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + 1e-8)
+        return x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + self.eps)
 
 
 def make_kernel(k):
