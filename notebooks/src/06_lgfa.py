@@ -31,6 +31,7 @@ perceptual_weight = 0.25  # the shipped recipe's (the original: 1.0; a 30-degree
 identity_weight = 1.0  # the shipped recipe's lite identity loss (the original: 0, unused)
 head_pairs_weight = 30.0  # head motions follow their true W+ paths (0 = the original, which has no such term)
 pair_faces = 64  # training faces rendered along every head motion for that term (the shipped recipe: 256)
+motion_norm_eps = 1.0  # the text mapper's PixelNorm eps (the original: 1e-8, which makes frame 0 -> 1 jump)
 clip_lr = 0.0  # > 0 fine-tunes the lite CLIP's text tower at this lr (the original: 1e-5); 0 keeps it frozen
 train_faces = 2048  # SynthFaces training faces whose inversions are animated
 frozen = "shipped"  # "shipped": the lite CLIP, generator and encoder in weights/; "tiny": random tiny nets (smoke test)
@@ -73,6 +74,7 @@ def tiny_frozen_nets():
 
 config = L.LGFAConfig(steps=steps, minutes=minutes, frames=frames, schedule=schedule, batch=batch, lr=lr,
                       train_faces=train_faces, pair_faces=pair_faces, clip_lr=clip_lr,
+                      motion_norm_eps=motion_norm_eps,
                       weights={**L.LOSS_WEIGHTS, "clip": clip_weight, "perceptual": perceptual_weight,
                                "identity": identity_weight, "head_pairs": head_pairs_weight},
                       work_dir=str(out / "state"), out_dir=str(out / "animator"))
