@@ -47,7 +47,7 @@ head shake; the current lite CLIP names a shake's apex, a face turned left, inst
     walk on the expressions). A large eps (1.0; codes grow from ~0.08 to 3-7 RMS over 16 frames)
     keeps the first steps small.
     What is left of the acd gap is mostly not the one-way paths' bow: a term pulling them straight in
-    W+ (weight 10 or 30, 38 min from stage 9; the bow's mean squared share fell 0.005 -> 0.0014 / 0.0007)
+    W+ (weight 10 or 30, 38 min from stage 9; the bow's mean squared share fell 0.015 -> 0.0012 / 0.0007)
     moved acd 0.00134 -> 0.00130 / 0.00131 while motion accuracy fell 0.865 -> 0.854 / 0.837; not kept.
 `init` starts a run from an animator checkpoint (a fine-tuning stage).
 Training runs on a GPU with `--opts device cuda` (the frozen nets and the faces move there).
