@@ -156,11 +156,10 @@ def lgfa(quick: bool) -> dict:
                 emb = id_net(video)
                 id_sims.append(float(emb[0] @ emb[-1]))
                 acds.append((names[i], consecutive_distance(emb)))
-                t = torch.linspace(0, 1, frames)[:, None, None]
-                linear = nets.decode(ws[:1] + t * (ws[-1:] - ws[:1]))
-                acds_lin.append((names[i], consecutive_distance(id_net(linear))))
-                keyed = nets.decode(keyframe_walk(ws, KEY_FRAMES[MOTIONS[names[i]].envelope]))
-                acds_keys.append(consecutive_distance(id_net(keyed)))
+                acds_lin.append((names[i], consecutive_distance(id_net(nets.decode(keyframe_walk(ws, 0))))))
+                keys = KEY_FRAMES[MOTIONS[names[i]].envelope]  # a one-way motion's key walk is that same walk
+                acds_keys.append(acds_lin[-1][1] if keys == 0 else
+                                 consecutive_distance(id_net(nets.decode(keyframe_walk(ws, keys)))))
                 acds_truth.append(consecutive_distance(id_net(truth)))
         # the Space's path: a face in, an mp4 out
         times = []
