@@ -61,6 +61,9 @@ def test_motion_norm_eps_makes_the_first_step_small_and_is_saved(nets, tmp_path)
     hub.save(model, tmp_path / "m")
     loaded = hub.load(tmp_path / "m")
     assert loaded.config["motion_norm_eps"] == 1.0 and loaded.text_mapper.net[0].eps == 1.0
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match="motion_norm_eps"):
+            L.LGFA(128, nets.generator.n_latent, 16, hidden=32, mapper_hidden=32, motion_norm_eps=bad)
 
 
 def test_decay_schedules_shrink_late_steps():

@@ -145,6 +145,8 @@ class LGFA(nn.Module):
         which then lives in this checkpoint and replaces the named `clip`; None = the named CLIP, frozen.
         motion_norm_eps: the eps of the text mapper's PixelNorm (1e-8 = the original, see `LGFAConfig`)."""
         super().__init__()
+        if not motion_norm_eps > 0:  # 0 or less: a zero motion code divides by zero (NaN frames)
+            raise ValueError(f"motion_norm_eps must be > 0, got {motion_norm_eps}")
         self.config = {"embed_dim": embed_dim, "n_latent": n_latent, "style_dim": style_dim, "hidden": hidden,
                        "mapper_hidden": mapper_hidden, "clip": clip, "generator": generator, "encoder": encoder,
                        "clip_config": clip_config, "motion_norm_eps": motion_norm_eps}
