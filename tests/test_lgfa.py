@@ -166,6 +166,32 @@ def test_head_pairs_hold_the_true_head_motions_in_w_plus(nets, tmp_path):
     assert all(h["head_pairs"] > 0 for h in history)
 
 
+def test_identity_steps_term_keeps_the_identity_from_frame_to_frame(nets, tmp_path):
+    from lgfa_lite.bench.group_lgfa import consecutive_distance
+    from lgfa_lite.nets.identity import IdentityNet
+
+    torch.manual_seed(2)
+    with_id = dataclasses.replace(nets, identity=IdentityNet(16, (8, 8, 16, 16), 16).eval().requires_grad_(False))
+    images = torch.rand(4, 3, 16, 16)
+    with torch.no_grad():
+        data = {"image": images, "w": nets.encoder(images), "v": nets.clip.encode_image(images)}
+    text = nets.clip.encode_text(L.PROMPTS[:4])
+
+    def acd(model):  # mean over the 4 faces, each with its own prompt
+        with torch.no_grad():
+            ws = model(data["w"], text, data["v"], 8, torch.zeros(4, 32), "linear")["ws"]
+            return sum(consecutive_distance(with_id.identity(with_id.decode(w))) for w in ws) / 4
+
+    only = {k: 0.0 for k in L.LOSS_WEIGHTS} | {"identity_steps": 1.0}  # the term alone moves the animator
+    cfg = L.LGFAConfig(steps=1, batch=4, frames=8, hidden=32, lr=3e-3, log_every=1, progress=False,
+                       schedule="linear", weights=only, work_dir=str(tmp_path / "s"), out_dir=str(tmp_path / "o"))
+    first, _ = L.train(cfg, with_id, data)
+    before = acd(first)
+    model, history = L.train(dataclasses.replace(cfg, steps=25), with_id, data)  # resumes: 24 more steps
+    assert history[-1]["step"] == 25 and all(h["identity_steps"] >= 0 for h in history)
+    assert acd(model) < 0.5 * before
+
+
 def test_clip_fine_tuning_trains_the_text_tower_and_ships_it_with_the_animator(nets, tmp_path):
     images = torch.rand(4, 3, 16, 16)
     with torch.no_grad():

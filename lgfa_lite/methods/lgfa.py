@@ -49,6 +49,15 @@ head shake; the current lite CLIP names a shake's apex, a face turned left, inst
     What is left of the acd gap is mostly not the one-way paths' bow: a term pulling them straight in
     W+ (weight 10 or 30, 38 min from stage 9; the bow's mean squared share fell 0.015 -> 0.0012 / 0.0007)
     moved acd 0.00134 -> 0.00130 / 0.00131 while motion accuracy fell 0.865 -> 0.854 / 0.837; not kept.
+  * `weights.identity_steps`: 1 - cosine of the identity net's reading of one random pair of consecutive
+    frames per clip (the acd's own step). From stage 9, 62 min, weight 120: acd 0.00134 -> 0.00076 and
+    first-last identity 0.980 -> 0.985 for nearly the same motion (on 4 faces: head turns 16.3 -> 15.1 degrees, AU
+    change 0.76 -> 0.75, as the fitter and AU regressor read them; the fitter's shape reading changes
+    16% less per frame: the gain is not the identity net's alone), but motion accuracy fell
+    0.865 -> 0.830 (32 other faces 0.828 -> 0.816), and the linear walks through the clips' own key
+    frames fell as much (0.00126 -> 0.00070): the term finds W+ directions that show a motion with less
+    identity change, not a path that beats the line. Weight 40: accuracy 0.861 on 4 faces, acd 0.00091.
+    Not used by the shipped animator.
 `init` starts a run from an animator checkpoint (a fine-tuning stage).
 Training runs on a GPU with `--opts device cuda` (the frozen nets and the faces move there).
 The contrastive loss keeps the original's sum over all j (the j = i term adds exp(0) = 1).
@@ -78,7 +87,7 @@ TEMPLATE = "The person is {}."
 PROMPTS = [TEMPLATE.format(w) for w, shown in LGFA_WORDS.items() if shown] + [
     f"The person {m.verb}." for m in MOTIONS.values()]
 LOSS_WEIGHTS = {"smoothness": 1.0, "loop": 1.0, "latent": 1.0, "perceptual": 1.0, "clip": 0.5, "identity": 0.0,
-                "clip_apex": 0.0, "head_pairs": 0.0}
+                "clip_apex": 0.0, "head_pairs": 0.0, "identity_steps": 0.0}
 # Motions of the head alone: the encoder carries their renders into W+ (an expression's it does not).
 HEAD_MOTIONS = [name for name, m in MOTIONS.items() if not m.aus and not m.jaw]
 
@@ -377,10 +386,11 @@ def apex_rows(which: torch.Tensor, apex: list, generator: torch.Generator) -> tu
 def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = None) -> tuple[LGFA, list[dict]]:
     c, wt = config, config.weights
     torch.manual_seed(c.seed)
-    nets = nets or Frozen.load(c.clip, c.generator, c.encoder, identity=wt.get("identity", 0) > 0)
-    if wt.get("identity", 0) > 0 and nets.identity is None:
-        log.warning("weights.identity is %s but the frozen nets have no identity net: the term is left out",
-                    wt["identity"])
+    wants_identity = wt.get("identity", 0) > 0 or wt.get("identity_steps", 0) > 0
+    nets = nets or Frozen.load(c.clip, c.generator, c.encoder, identity=wants_identity)
+    if wants_identity and nets.identity is None:
+        log.warning("weights.identity / identity_steps are set but the frozen nets have no identity net: "
+                    "the terms are left out")
     data = data or training_faces(nets, c.train_faces)
     pairs = head_pairs(nets, c.train_faces, c.pair_faces, c.frames) if wt.get("head_pairs", 0) > 0 else None
     G = nets.generator
@@ -441,6 +451,11 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
             logs["perceptual"] = sum(nets.perceptual(a, b).mean() for a, b in kept)
         if nets.identity is not None:
             logs["identity"] = sum(1 - nets.identity.similarity(a, b).mean() for a, b in kept[1:])
+        if nets.identity is not None and wt.get("identity_steps", 0) > 0:  # one random step t -> t+1 per clip
+            rows = torch.arange(c.batch, device=device)
+            k = torch.randint(c.frames - 1, (c.batch,), generator=loop.generator).to(device)
+            pair = nets.decode(torch.cat([out["ws"][rows, k], out["ws"][rows, k + 1]]))
+            logs["identity_steps"] = 1 - nets.identity.similarity(pair[: c.batch], pair[c.batch:]).mean()
         # with head_pairs on, the head-motion prompts follow their true paths: the last-frame CLIP term,
         # which sees neither roll nor a return (its text for "nods" is its text for "looks down"), leaves them
         anchors = ~torch.isin(which, head_prompts) if pairs is not None else None
