@@ -15,7 +15,9 @@ the ground-truth renders (11 of the 18 motions), so that reader capped the accur
 motion_accuracy: read == prompted (also split into `_expressions` and `_head`, the 7 pose
 motions). clip_r_precision: the last frame's CLIP image embedding retrieves its prompt among all
 prompts (the named lite CLIP, not an animator's fine-tuned text tower). id_sim_first_last: lite
-identity net, first vs last frame. acd: mean identity distance (1 - cosine) between consecutive frames, with the baseline
+identity net, first vs last frame. acd: mean identity distance (1 - cosine) between consecutive frames: the original's
+ACD up to a constant (its per-video score sums the squared distances of unit ArcFace features between consecutive
+frames, `F.mse_loss(..., reduction='sum')`, = 2 (T - 1) acd), with the baseline
 of a linear walk in W+ from frame 0 to the same last frame (`acd_baseline_linear_w`). That walk
 shows nothing of a motion that comes back (nod, shake, wink: its end is its start) and 1 - cosine
 grows with the square of a step, so a clip that moves scores worse than one that barely does:
