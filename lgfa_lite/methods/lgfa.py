@@ -58,6 +58,12 @@ head shake; the current lite CLIP names a shake's apex, a face turned left, inst
     frames fell as much (0.00126 -> 0.00070): the term finds W+ directions that show a motion with less
     identity change, not a path that beats the line. Weight 40: accuracy 0.861 on 4 faces, acd 0.00091.
     Not used by the shipped animator.
+    On the one-way expressions of stage 9 the acd is 2.0x its walk's (0.00026 vs 0.00013): the W+ path is
+    25% longer than its chord and unevenly paced (15 x sum of squared steps / squared length = 1.33), and
+    1 - cosine grows with the square of a step (1.25^2 x 1.33 = 2.1). The original's smoothness term (2nd
+    order: even steps in a line) at weight 100 / 1000 instead of 1 (50 min from stage 9) moved acd to
+    0.00130 / 0.00117 with the key-frame walks to 0.00124 / 0.00110 (the ratio stayed 1.05-1.07) and motion
+    accuracy to 0.837 / 0.837: not kept.
 `init` starts a run from an animator checkpoint (a fine-tuning stage).
 Training runs on a GPU with `--opts device cuda` (the frozen nets and the faces move there).
 The contrastive loss keeps the original's sum over all j (the j = i term adds exp(0) = 1).
