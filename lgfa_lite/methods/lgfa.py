@@ -58,9 +58,10 @@ head shake; the current lite CLIP names a shake's apex, a face turned left, inst
     frames fell as much (0.00126 -> 0.00070): the term finds W+ directions that show a motion with less
     identity change, not a path that beats the line. Weight 40: accuracy 0.861 on 4 faces, acd 0.00091.
     Not used by the shipped animator.
-    On the one-way expressions of stage 9 the acd is 2.0x its walk's (0.00026 vs 0.00013): the W+ path is
-    25% longer than its chord and unevenly paced (15 x sum of squared steps / squared length = 1.33), and
-    1 - cosine grows with the square of a step (1.25^2 x 1.33 = 2.1). The original's smoothness term (2nd
+  * `weights.smoothness` above the original's 1: on the one-way expressions of stage 9 the acd is 2.0x
+    its walk's (0.00026 vs 0.00013): the W+ path is 25% longer than its chord and unevenly paced (15 x sum
+    of squared steps / squared length = 1.33), and 1 - cosine grows with the square of a step
+    (1.25^2 x 1.33 = 2.1). The original's smoothness term (2nd
     order: even steps in a line) at weight 100 / 1000 instead of 1 (50 min from stage 9) moved acd to
     0.00130 / 0.00117 with the key-frame walks to 0.00124 / 0.00110 (the ratio stayed 1.05-1.07) and motion
     accuracy to 0.837 / 0.837: not kept.
@@ -389,12 +390,16 @@ def apex_rows(which: torch.Tensor, apex: list, generator: torch.Generator) -> tu
     return tuple(torch.tensor([r[i] for r in rows], dtype=torch.long) for i in range(3))
 
 
+def uses_identity(weights: dict) -> bool:
+    """Whether these loss weights need the identity net (`Frozen.load(..., identity=True)`)."""
+    return weights.get("identity", 0) > 0 or weights.get("identity_steps", 0) > 0
+
+
 def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = None) -> tuple[LGFA, list[dict]]:
     c, wt = config, config.weights
     torch.manual_seed(c.seed)
-    wants_identity = wt.get("identity", 0) > 0 or wt.get("identity_steps", 0) > 0
-    nets = nets or Frozen.load(c.clip, c.generator, c.encoder, identity=wants_identity)
-    if wants_identity and nets.identity is None:
+    nets = nets or Frozen.load(c.clip, c.generator, c.encoder, identity=uses_identity(wt))
+    if uses_identity(wt) and nets.identity is None:
         log.warning("weights.identity / identity_steps are set but the frozen nets have no identity net: "
                     "the terms are left out")
     data = data or training_faces(nets, c.train_faces)

@@ -31,6 +31,7 @@ perceptual_weight = 0.25  # the shipped recipe's (the original: 1.0; a 30-degree
 identity_weight = 1.0  # the shipped recipe's lite identity loss (the original: 0, unused)
 head_pairs_weight = 30.0  # head motions follow their true W+ paths (0 = the original, which has no such term)
 pair_faces = 64  # training faces rendered along every head motion for that term (the shipped recipe: 256)
+identity_steps_weight = 0.0  # identity kept frame to frame (0 = the shipped recipe; 120 halved acd, cost accuracy)
 motion_norm_eps = 1.0  # the text mapper's PixelNorm eps (the original: 1e-8, which makes frame 0 -> 1 jump)
 clip_lr = 0.0  # > 0 fine-tunes the lite CLIP's text tower at this lr (the original: 1e-5); 0 keeps it frozen
 train_faces = 2048  # SynthFaces training faces whose inversions are animated
@@ -76,10 +77,11 @@ config = L.LGFAConfig(steps=steps, minutes=minutes, frames=frames, schedule=sche
                       train_faces=train_faces, pair_faces=pair_faces, clip_lr=clip_lr,
                       motion_norm_eps=motion_norm_eps,
                       weights={**L.LOSS_WEIGHTS, "clip": clip_weight, "perceptual": perceptual_weight,
-                               "identity": identity_weight, "head_pairs": head_pairs_weight},
+                               "identity": identity_weight, "head_pairs": head_pairs_weight,
+                               "identity_steps": identity_steps_weight},
                       work_dir=str(out / "state"), out_dir=str(out / "animator"))
 nets = (tiny_frozen_nets() if frozen == "tiny"
-        else L.Frozen.load(config.clip, config.generator, config.encoder, identity=identity_weight > 0))
+        else L.Frozen.load(config.clip, config.generator, config.encoder, identity=L.uses_identity(config.weights)))
 print("frozen nets:", "random tiny (smoke test)" if frozen == "tiny" else
       f"{config.clip}, {config.generator}, {config.encoder}")
 
