@@ -37,6 +37,16 @@ def test_au_regressor_range_and_gradient():
     assert x.grad is not None and x.grad.abs().sum() > 0
 
 
+def test_mirror_faces_mirrors_about_half_and_never_a_wink():
+    images, aus = torch.rand(64, 3, 8, 8), torch.zeros(64, len(AU_NAMES))
+    aus[:32, AU_NAMES.index("AU46")] = 0.5
+    out = T.mirror_faces(images, aus, torch.Generator().manual_seed(0))
+    assert torch.equal(out[:32], images[:32])
+    mirrored = [torch.equal(out[i], images[i].flip(-1)) for i in range(32, 64)]
+    assert all(m or torch.equal(out[i + 32], images[i + 32]) for i, m in enumerate(mirrored))
+    assert 8 <= sum(mirrored) <= 24
+
+
 def test_identity_unit_vectors_and_full_profile_wrapper():
     net = IdentityNet(channels=TINY, dim=16).eval()
     e = net(torch.rand(2, 3, 64, 64))

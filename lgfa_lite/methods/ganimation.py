@@ -28,9 +28,9 @@ sharing the card, ~18,700 steps in 7 min) G makes real, local edits instead (mas
 mouth, mean 0.96): AU error 0.140 (no edit 0.161), 30.6 dB (no edit 31.4), identity 0.986, but
 brow/eye/mouth landmark error 0.071 (no edit 0.038) and dark, bluish mouths; `weights.au 20`:
 29.1 dB, AU error 0.154. No GPU-trained checkpoint is shipped.
-The benchmark's AU target (au_mae <= 0.4 x no edit) is below the lite AU regressor's own floor: on 512
-held-out edits it reads the ground-truth renders at 0.073 (no edit 0.161, target 0.064; AU01, AU05, AU07,
-AU15 and AU25 about 0.1 each), so a perfect edit fails it until that regressor reads AUs better.
+The benchmark's AU target (au_mae <= 0.4 x no edit) leaves an edit little room: on 512 held-out
+edits the lite AU regressor reads the ground-truth renders at 0.053 (no edit 0.166, target 0.066; AU05,
+AU07 and AU25 worst, 0.08-0.10). Its previous version read them at 0.073, above that target.
 """
 from __future__ import annotations
 

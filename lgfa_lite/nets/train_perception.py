@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lgfa_lite import hub
-from lgfa_lite.synthface import (EXPRESSIONS, LGFA_WORDS, MOTIONS, FaceParams, SynthFaceImages, default_cache_dir, expression_name,
+from lgfa_lite.synthface import (AU_NAMES, EXPRESSIONS, LGFA_WORDS, MOTIONS, FaceParams, SynthFaceImages, default_cache_dir, expression_name,
                                  expression_sentence)
 from lgfa_lite.train.loop import TrainConfig, TrainLoop, cosine_lr
 
@@ -229,9 +229,19 @@ class NetSpec:
     batch_indices: Callable[..., torch.Tensor] | None = None  # (data, batch, generator=) -> indices; default uniform
 
 
+def mirror_faces(images: torch.Tensor, aus: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Mirror half the faces at random: a mirrored face keeps its AUs (SynthFaces AUs act on
+    both sides alike), except a wink (AU46 closes the subject's left eye only), never mirrored."""
+    mirror = torch.rand(len(images), generator=generator) < 0.5
+    mirror &= aus[:, AU_NAMES.index("AU46")] < 0.02
+    return torch.where(mirror[:, None, None, None], images.flip(-1), images)
+
+
 def _au_loss(model, aux, data, idx, rng):
     target = data["aus"][idx]
-    logits = model.logits(images_of(data, idx))
+    images = images_of(data, idx)
+    images = mirror_faces(images, target, torch.Generator().manual_seed(rng.getrandbits(62)))
+    logits = model.logits(images)
     pred = torch.sigmoid(logits)
     loss = F.binary_cross_entropy_with_logits(logits, target) + (pred - target).abs().mean()
     return loss, {"mae": float((pred.detach() - target).abs().mean())}

@@ -32,7 +32,8 @@ Measured here (2-core VM, batch 32, nothing else running: 3.7-4.2 steps/s with 2
     top-1 (was 0.083; renders 0.83). Shipped as `stylegan2-synthfaces-64` (these defaults:
     `--minutes 127`, then `--minutes 222`). adv_weight 0.05 for the last 50 min instead: KID
     0.0019, recall 0.41, NME 0.042. The AU regressor still cannot read its expressions (AU
-    error vs z 0.134, above 0.097 for predicting none), except mouth opening (r 0.57 for AU26,
+    error vs z 0.134 by its first version, 0.157 by the retrained one, above 0.097 for
+    predicting none), except mouth opening (r 0.57 for AU26,
     0.32 for AU25);
     an L1 loss on the AU regressor's reading of G(z) (weight 1, with adv 0.02) for 1,000 steps
     only made every face read as neutral (AU error 0.101 vs 0.097 for predicting no AUs,
