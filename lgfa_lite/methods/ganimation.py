@@ -31,6 +31,15 @@ brow/eye/mouth landmark error 0.071 (no edit 0.038) and dark, bluish mouths; `we
 The benchmark's AU target (au_mae <= 0.4 x no edit) leaves an edit little room: on 512 held-out
 edits the lite AU regressor reads the ground-truth renders at 0.053 (no edit 0.166, target 0.066; AU05,
 AU07 and AU25 worst, 0.08-0.10). Its previous version read them at 0.073, above that target.
+Why an AU reader teaches G to fool it rather than to edit (measured 2026-12-01 on 32 held-out
+faces): editing the pixels by gradient descent on an AU reader's error, within the size of the
+true edit (L2 ball of |ground truth - input|), brings the lite AU regressor's reading to 0.018
+(ground-truth render 0.039, no edit 0.155) with a change whose cosine with the true edit is 0.001 (and 3 dB further from it than no edit).
+Readers trained to be harder to fool do no better: one fine-tuned 22 min on Gaussian-noised faces
+(judged over noise) 0.028, and L2-PGD adversarially trained ones (eps 0.5 / 1.0, 22 / 28 min,
+clean AU error 0.126 / 0.138) 0.032 / 0.018. None of these readers has gradients that point at a
+real expression, and the critic's AU head, trained far less, is no better placed.
+(Script: `tools/au_gradient_alignment.py`.)
 """
 from __future__ import annotations
 

@@ -1,0 +1,70 @@
+"""Does an AU reader's gradient point at a real expression? (why GANimation's AU term gets fooled)
+
+Held-out SynthFaces faces get another face's AUs as their target. Their pixels are pushed down the
+reader's AU error (Adam), kept within the size of the true edit (the L2 ball of |ground truth -
+input|, the ground truth being the same face rendered with the target AUs). Printed: the reader's
+and the lite AU regressor's error on the result, its PSNR against the ground truth, and the cosine
+between the change made and the true edit (near 0: the reader is fooled, not convinced).
+
+    python tools/au_gradient_alignment.py [--judge au-synthfaces-64] [--sigma 0] [--out grid.png]
+
+--sigma > 0 reads noisy copies (4 per face) of the image, as a noise-trained reader is meant to be read.
+Grid rows: input, result, ground truth, change x2, true change x2.
+"""
+import argparse
+
+import torch
+import torch.nn.functional as F
+
+from lgfa_lite import hub
+from lgfa_lite.bench.group_ganimation import psnr
+from lgfa_lite.nets.train_perception import images_of, standard_faces
+from lgfa_lite.synthface import FaceParams, render
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--judge", default="au-synthfaces-64", help="AU regressor: a weights/ name or a Hub folder")
+    ap.add_argument("--sigma", type=float, default=0.0)
+    ap.add_argument("--faces", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--out", default="")
+    args = ap.parse_args()
+
+    judge, reader = hub.load(args.judge).eval(), hub.load("au-synthfaces-64").eval()
+    judge.requires_grad_(False)
+    n = args.faces
+    faces = standard_faces("test", 1024)
+    x = images_of(faces, slice(0, n))
+    target = faces["aus"][n:2 * n].float()
+    truth = render(FaceParams.from_data(faces, slice(0, n)).replace(aus=target), x.shape[-1]).image
+    radius = (truth - x).flatten(1).norm(dim=1)[:, None, None, None]
+    delta = torch.zeros_like(x, requires_grad=True)
+    opt = torch.optim.Adam([delta], 0.01)
+    noise = torch.Generator().manual_seed(0)
+    copies = 4 if args.sigma else 1
+    for _ in range(args.steps):
+        y = (x + delta).clamp(0, 1).repeat(copies, 1, 1, 1)
+        y = y + args.sigma * torch.randn(y.shape, generator=noise)
+        loss = (judge(y) - target.repeat(copies, 1)).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            delta.mul_((radius / delta.flatten(1).norm(dim=1)[:, None, None, None].clamp(min=1e-12)).clamp(max=1))
+    with torch.no_grad():
+        y = (x + delta).clamp(0, 1)
+        err = lambda net, imgs: float((net(imgs) - target).abs().mean())
+        print(f"judge {args.judge} (sigma {args.sigma}): its AU error {err(judge, y):.4f}; lite AU regressor "
+              f"{err(reader, y):.4f} (no edit {err(reader, x):.4f}, ground truth {err(reader, truth):.4f}); PSNR to "
+              f"the ground truth {float(psnr(y, truth).mean()):.2f} dB (no edit {float(psnr(x, truth).mean()):.2f}); "
+              f"cosine(change, true change) {float(F.cosine_similarity((y - x).flatten(), (truth - x).flatten(), 0)):.3f}")
+        if args.out:
+            from torchvision.utils import save_image
+
+            save_image(torch.cat([x[:8], y[:8], truth[:8], (0.5 + 2 * (y - x))[:8].clamp(0, 1),
+                                  (0.5 + 2 * (truth - x))[:8].clamp(0, 1)]), args.out, nrow=8)
+
+
+if __name__ == "__main__":
+    main()
