@@ -28,6 +28,25 @@ def test_modulation_formulations_agree():
         grouped = G.set_fused(True)(z)
     assert ours.shape == (3, 3, 16, 16)
     assert torch.allclose(ours, grouped, atol=1e-5), (ours - grouped).abs().max()
+    # and the gradients the trainers use (ours fuses demodulation, noise, bias and gain into one pass)
+    ws = G.to_wplus(G.mapping(z)).detach()
+    noise = G.make_noise(torch.Generator().manual_seed(0))
+    grads = []
+    for fused in (False, True):
+        G.set_fused(fused).zero_grad()
+        w = ws.clone().requires_grad_(True)
+        G.synthesis(w, noise).square().mean().backward()
+        grads.append((w.grad, G.convs[0].conv.weight.grad.clone(), G.convs[0].noise.weight.grad.clone()))
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-7), (a - b).abs().max()
+
+
+def test_upsample_shortcut_is_upfirdn2d():
+    from lgfa_lite.nets.stylegan2 import Upsample, upfirdn2d
+
+    up, x = Upsample((1, 3, 3, 1)), torch.randn(2, 3, 5, 7)
+    assert up.bilinear
+    assert torch.allclose(up(x), upfirdn2d(x, up.kernel, up=2, pad=up.pad), atol=1e-6)
 
 
 def test_z_w_and_wplus_inputs_agree_and_bad_shapes_are_refused():

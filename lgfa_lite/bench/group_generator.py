@@ -15,6 +15,7 @@ AU error (lite AU regressor, when shipped), and encoder time per image.
 """
 import statistics
 
+from lgfa_lite._memory import keep_freed_memory
 from lgfa_lite.bench import card_minutes, median_seconds, register
 
 
@@ -99,6 +100,11 @@ def generator(quick: bool) -> dict:
     G = G.eval()
     z = sample_z(32, seed=1)
     res = {}
+    # Time both under the allocator setting the Space and the trainers run with (freed pages kept):
+    # without it the grouped formulation pays page faults for its per-sample weights on every call,
+    # and the ratio depended on whether an earlier group in the same process had rendered faces
+    # (measured on 2 cores: 1.43-1.53 kept, 2.07-2.29 not, for the same code).
+    keep_freed_memory()
     with torch.no_grad():
         ours, grouped = [], []
         for _ in range(2 if quick else 5):  # interleaved: both see the same machine load

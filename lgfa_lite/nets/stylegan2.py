@@ -123,9 +123,21 @@ class Upsample(nn.Module):
         self.register_buffer("kernel", make_kernel(kernel) * factor ** 2, persistent=False)
         p = len(kernel) - factor
         self.pad, self.factor = ((p + 1) // 2 + factor - 1, p // 2), factor
+        self.bilinear = tuple(kernel) == (1, 3, 3, 1) and factor == 2
 
     def forward(self, x):
+        if self.bilinear:
+            # [1, 3, 3, 1] x2 is bilinear interpolation; the zero border keeps upfirdn2d's edges (~2x faster)
+            x = F.interpolate(F.pad(x, (1, 1, 1, 1)), scale_factor=2, mode="bilinear", align_corners=False)
+            return x[..., 2:-2, 2:-2]
         return upfirdn2d(x, self.kernel, up=self.factor, pad=self.pad)
+
+
+def _interleave_phases(y):
+    """(B, 4C, h, w) phase outputs -> (B, C, 2h, 2w): F.pixel_shuffle's result, by a view and one
+    permuted copy (measured 1.9 vs 3.2 ms for F.pixel_shuffle at (32, 64, 32, 32) on 2 CPU cores)."""
+    b, c4, h, w = y.shape
+    return y.view(b, c4 // 4, 2, 2, h, w).permute(0, 1, 4, 2, 5, 3).reshape(b, c4 // 4, 2 * h, 2 * w)
 
 
 class ModulatedConv2d(nn.Module):
@@ -144,25 +156,35 @@ class ModulatedConv2d(nn.Module):
         self.modulation = EqualLinear(style_dim, in_channel, bias_init=1)
 
     def forward(self, x, style):
+        if self.fused:
+            return self._grouped(x, self.modulation(style), self.scale * self.weight[0])
+        out, demod = self.undemodulated(x, style)
+        return out if demod is None else out * demod.view(*demod.shape, 1, 1)
+
+    def undemodulated(self, x, style):
+        """The shared-weight path without its last step: (conv of the style-scaled input, the (B, out)
+        demodulation coefficients or None), so a caller can fuse the scaling into its own epilogue."""
         b = x.shape[0]
         style = self.modulation(style)  # (B, in)
         weight = self.scale * self.weight[0]  # (out, in, k, k)
-        if self.fused:
-            return self._grouped(x, style, weight)
-        x = x * style.view(b, -1, 1, 1)
-        if self.upsample and self.phases is not None:
-            # transposed conv + blur == 4 phase convs at low resolution, interleaved
-            phase_w = torch.einsum("abdekl,ockl->oabcde", self.phases, weight)
-            x = F.pixel_shuffle(F.conv2d(x, phase_w.reshape(-1, self.in_channel, 3, 3), padding=1), 2)
-        elif self.upsample:
-            x = self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))
+        if self.kernel_size == 1 and not self.upsample:
+            # 1x1 (toRGB): the per-sample weights are tiny, so one bmm (measured ~6x faster than a 1x1 conv)
+            w = weight.view(1, self.out_channel, self.in_channel) * style[:, None, :]
+            out = torch.bmm(w, x.reshape(b, self.in_channel, -1)).view(b, self.out_channel, *x.shape[2:])
         else:
-            x = F.conv2d(x, weight, padding=self.padding)
-        if self.demodulate:
-            # |w * s|^2 summed over (in, k, k) = s^2 . (sum over k of w^2): no per-sample weights
-            demod = torch.rsqrt(style.pow(2) @ weight.pow(2).sum((2, 3)).t() + 1e-8)  # (B, out)
-            x = x * demod.view(b, -1, 1, 1)
-        return x
+            x = x * style.view(b, -1, 1, 1)
+            if self.upsample and self.phases is not None:
+                # transposed conv + blur == 4 phase convs at low resolution, interleaved
+                phase_w = torch.einsum("abdekl,ockl->oabcde", self.phases, weight)
+                out = _interleave_phases(F.conv2d(x, phase_w.reshape(-1, self.in_channel, 3, 3), padding=1))
+            elif self.upsample:
+                out = self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))
+            else:
+                out = F.conv2d(x, weight, padding=self.padding)
+        if not self.demodulate:
+            return out, None
+        # |w * s|^2 summed over (in, k, k) = s^2 . (sum over k of w^2): no per-sample weights
+        return out, torch.rsqrt(style.pow(2) @ weight.pow(2).sum((2, 3)).t() + 1e-8)  # (B, out)
 
     @torch.no_grad()
     def _phase_map(self):
@@ -231,7 +253,16 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_channel)
 
     def forward(self, x, style, noise=None):
-        return self.activate(self.noise(self.conv(x, style), noise))
+        if self.conv.fused:
+            return self.activate(self.noise(self.conv(x, style), noise))
+        # the same sum in one pass: lrelu(demod * conv + w_noise * noise + bias) * gain, the gain
+        # (> 0) moved inside the lrelu (measured ~10% of the generator's time on 2 CPU cores)
+        out, demod = self.conv.undemodulated(x, style)
+        if noise is None:
+            noise = out.new_empty(out.shape[0], 1, *out.shape[2:]).normal_()
+        gain = math.sqrt(2)
+        base = (self.noise.weight * noise + self.activate.bias.view(1, -1, 1, 1)) * gain
+        return F.leaky_relu_(torch.addcmul(base, out, (demod * gain)[:, :, None, None]), 0.2)
 
 
 class ToRGB(nn.Module):
