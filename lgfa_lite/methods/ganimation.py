@@ -34,7 +34,8 @@ AU07 and AU25 worst, 0.08-0.10). Its previous version read them at 0.073, above 
 Why an AU reader teaches G to fool it rather than to edit (measured 2026-12-01 on 32 held-out
 faces): editing the pixels by gradient descent on an AU reader's error, within the size of the
 true edit (L2 ball of |ground truth - input|), brings the lite AU regressor's reading to 0.018
-(ground-truth render 0.039, no edit 0.155) with a change whose cosine with the true edit is 0.001 (and 3 dB further from it than no edit).
+(ground-truth render 0.039, no edit 0.155) with a change whose cosine with the true edit is 0.001
+(and 3 dB further from it than no edit).
 Readers trained to be harder to fool do no better: one fine-tuned 22 min on Gaussian-noised faces
 (judged over noise) 0.028, and L2-PGD adversarially trained ones (eps 0.5 / 1.0, 22 / 28 min,
 clean AU error 0.126 / 0.138) 0.032 / 0.018. None of these readers has gradients that point at a

@@ -62,7 +62,10 @@ class EqualLinear(nn.Module):
         return F.linear(x, self.weight * self.scale, bias)
 
 
-def fused_leaky_relu(x, bias=None, slope=0.2, gain=math.sqrt(2)):
+LRELU_SLOPE, LRELU_GAIN = 0.2, math.sqrt(2)  # StyleGAN2's activation: lrelu(x + b, 0.2) * sqrt(2)
+
+
+def fused_leaky_relu(x, bias=None, slope=LRELU_SLOPE, gain=LRELU_GAIN):
     if bias is not None:
         x = x + bias.view(1, -1, *([1] * (x.dim() - 2)))
     return F.leaky_relu(x, slope) * gain
@@ -229,9 +232,12 @@ class NoiseInjection(nn.Module):
         self.weight = nn.Parameter(torch.zeros(1))
 
     def forward(self, x, noise=None):
-        if noise is None:
-            noise = x.new_empty(x.shape[0], 1, *x.shape[2:]).normal_()
-        return x + self.weight * noise
+        return x + self.weight * (self.draw(x) if noise is None else noise)
+
+    @staticmethod
+    def draw(x):
+        """A fresh noise map (B, 1, H, W) for activations x."""
+        return x.new_empty(x.shape[0], 1, *x.shape[2:]).normal_()
 
 
 class ConstantInput(nn.Module):
@@ -258,11 +264,9 @@ class StyledConv(nn.Module):
         # the same sum in one pass: lrelu(demod * conv + w_noise * noise + bias) * gain, the gain
         # (> 0) moved inside the lrelu (measured ~10% of the generator's time on 2 CPU cores)
         out, demod = self.conv.undemodulated(x, style)
-        if noise is None:
-            noise = out.new_empty(out.shape[0], 1, *out.shape[2:]).normal_()
-        gain = math.sqrt(2)
-        base = (self.noise.weight * noise + self.activate.bias.view(1, -1, 1, 1)) * gain
-        return F.leaky_relu_(torch.addcmul(base, out, (demod * gain)[:, :, None, None]), 0.2)
+        noise = self.noise.draw(out) if noise is None else noise
+        base = (self.noise.weight * noise + self.activate.bias.view(1, -1, 1, 1)) * LRELU_GAIN
+        return F.leaky_relu_(torch.addcmul(base, out, (demod * LRELU_GAIN)[:, :, None, None]), LRELU_SLOPE)
 
 
 class ToRGB(nn.Module):
