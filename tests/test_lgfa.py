@@ -256,6 +256,21 @@ def test_benchmark_keyframe_walk_follows_a_clips_turns_in_straight_lines():
     assert keys[2] == pytest.approx(1) and keys[6] == pytest.approx(-1) and keys[4] == pytest.approx(0, abs=1e-6)
 
 
+def test_benchmark_keyframe_walk_is_a_floor_on_squared_steps():
+    """Why the acd baseline is hard to beat: with a Euclidean step cost, no path through the same key
+    frames at the same frame numbers has a smaller sum of squared steps than the walk."""
+    from lgfa_lite.bench.group_lgfa import keyframe_walk
+
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        path = torch.randn(16, 3, 4, generator=g).cumsum(0)
+        for keys in (0, 1, 2):
+            walk = keyframe_walk(path, keys)
+            energy = lambda p: float((p[1:] - p[:-1]).pow(2).sum())
+            assert energy(walk) <= energy(path) + 1e-9
+            assert torch.allclose(walk[[0, -1]], path[[0, -1]])
+
+
 def test_benchmark_reads_rendered_motions_with_the_shipped_perception_nets():
     """The reader the benchmark applies to videos (AU regressor + fitter) on rendered ground-truth
     clips of faces it never saw: most of the 18 motions are read right, expressions included.

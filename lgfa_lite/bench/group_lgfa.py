@@ -26,7 +26,11 @@ grows with the square of a step, so a clip that moves scores worse than one that
 motion (exact identity, real motion). `acd_baseline_linear_w_keyframes` is the linear walk that shows
 the same motion: through frame 0, the clip's own key frames (a nod's lowest frame, a shake's two
 turns: `keyframe_walk`) and its last frame, each at its own frame number; for the one-way motions it
-is the walk above.
+is the walk above. Both walks are built from the clip's own frames, so they are close to a floor
+rather than a rival: 1 - cosine grows with the square of a step, and among paths through the same
+key frames at the same frame numbers a straight, evenly paced one has the least sum of squared steps
+(up to how the identity net's sensitivity varies across W+). `_head` / `_expressions` split acd and
+that walk by motion kind (head motions dominate both: their acd is ~12x an expression's).
 seconds_16_frames_64: a face in, an mp4 out (inversion, CLIP, 16 frames, encoding), CPU.
 """
 import statistics
@@ -138,7 +142,7 @@ def lgfa(quick: bool) -> dict:
     frames = 16
     one_way = {n for n in names if MOTIONS[n].envelope == "hold"}
     hits, hits_fitter_aus, hits_truth, r_hits, id_sims, acds, acds_lin = [], [], [], [], [], [], []
-    acds_truth, acds_keys = [], []
+    acds_truth, acds_keys = [], []  # acds_keys: (motion name, acd of its key-frame walk)
     # the named CLIP judges retrieval, also for an animator that fine-tuned its own text tower
     judge = nets.clip if model.clip is None else hub.load(model.config["clip"]).eval()
     with torch.no_grad():
@@ -160,8 +164,8 @@ def lgfa(quick: bool) -> dict:
                 acds.append((names[i], consecutive_distance(emb)))
                 acds_lin.append((names[i], consecutive_distance(id_net(nets.decode(keyframe_walk(ws, 0))))))
                 keys = KEY_FRAMES[MOTIONS[names[i]].envelope]  # a one-way motion's key walk is that same walk
-                acds_keys.append(acds_lin[-1][1] if keys == 0 else
-                                 consecutive_distance(id_net(nets.decode(keyframe_walk(ws, keys)))))
+                acds_keys.append((names[i], acds_lin[-1][1] if keys == 0 else
+                                  consecutive_distance(id_net(nets.decode(keyframe_walk(ws, keys))))))
                 acds_truth.append(consecutive_distance(id_net(truth)))
         # the Space's path: a face in, an mp4 out
         times = []
@@ -185,7 +189,11 @@ def lgfa(quick: bool) -> dict:
         "id_sim_first_last": statistics.mean(id_sims),
         "acd": statistics.mean(a for _, a in acds),
         "acd_baseline_linear_w": statistics.mean(a for _, a in acds_lin),
-        "acd_baseline_linear_w_keyframes": statistics.mean(acds_keys),
+        "acd_baseline_linear_w_keyframes": statistics.mean(a for _, a in acds_keys),
+        "acd_head": statistics.mean(a for n, a in acds if n in head),
+        "acd_baseline_linear_w_keyframes_head": statistics.mean(a for n, a in acds_keys if n in head),
+        "acd_expressions": statistics.mean(a for n, a in acds if n not in head),
+        "acd_baseline_linear_w_keyframes_expressions": statistics.mean(a for n, a in acds_keys if n not in head),
         "acd_one_way": statistics.mean(a for n, a in acds if n in one_way),
         "acd_baseline_linear_w_one_way": statistics.mean(a for n, a in acds_lin if n in one_way),
         "acd_ground_truth_renders": statistics.mean(acds_truth),
