@@ -271,6 +271,25 @@ def test_benchmark_keyframe_walk_is_a_floor_on_squared_steps():
             assert torch.allclose(walk[[0, -1]], path[[0, -1]])
 
 
+def test_benchmark_change_vs_truth_tells_a_real_edit_from_paint():
+    from lgfa_lite.bench.group_lgfa import change_vs_truth, summarize_changes
+
+    g = torch.Generator().manual_seed(0)
+    first = torch.rand(1, 3, 16, 16, generator=g) * 0.5 + 0.25
+    truth = torch.cat([first, first.clone()])
+    truth[1, :, 4:8, 4:8] -= 0.2  # a grey, local change (a mouth opening)
+    cos, size, true_size, colour, true_colour = change_vs_truth(truth.clone(), truth)
+    assert cos == pytest.approx(1) and size == pytest.approx(true_size) and colour == pytest.approx(true_colour)
+    paint = torch.cat([first, first.clone()])
+    paint[1, 1, :, :] += 0.05  # a green wash over everything
+    cos, size, true_size, colour, true_colour = change_vs_truth(paint, truth)
+    assert abs(cos) < 0.3 and colour > 5 * true_colour
+    summary = summarize_changes([change_vs_truth(paint, truth), change_vs_truth(truth, truth)])
+    assert summary["size_vs_truth"] == pytest.approx((size + true_size) / (2 * true_size))  # totals, not per clip
+    assert summary["colour_vs_truth"] == pytest.approx((colour + true_colour) / (2 * true_colour))
+    assert summary["cosine"] == pytest.approx((cos + 1) / 2)
+
+
 def test_benchmark_reads_rendered_motions_with_the_shipped_perception_nets():
     """The reader the benchmark applies to videos (AU regressor + fitter) on rendered ground-truth
     clips of faces it never saw: most of the 18 motions are read right, expressions included.

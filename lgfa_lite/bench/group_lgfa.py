@@ -31,6 +31,11 @@ rather than a rival: 1 - cosine grows with the square of a step, and among paths
 key frames at the same frame numbers a straight, evenly paced one has the least sum of squared steps
 (up to how the identity net's sensitivity varies across W+). `_head` / `_expressions` split acd and
 that walk by motion kind (head motions dominate both: their acd is ~12x an expression's).
+change_*: is the change a clip makes the motion's real one? For the one-way motions, the change
+from frame 0 to the last frame against the true render's (`change_vs_truth`): cosine, size (L2)
+ratio and colour (CbCr) change ratio, split `_expressions` / `_head`. The AU regressor is a CNN
+that pixels can fool (tools/au_gradient_alignment.py), so an expression it reads may be paint:
+these keys say how much of the reading an image backs.
 seconds_16_frames_64: a face in, an mp4 out (inversion, CLIP, 16 frames, encoding), CPU.
 """
 import statistics
@@ -107,6 +112,26 @@ def keyframe_walk(ws, interior: int):
     return walk(keys).view_as(ws)
 
 
+def chroma(images):
+    """(N, 3, H, W) RGB -> (N, 2, H, W) its CbCr (ITU-R BT.601 colour difference, no luminance)."""
+    import torch
+
+    y = 0.299 * images[:, 0] + 0.587 * images[:, 1] + 0.114 * images[:, 2]
+    return torch.stack([0.564 * (images[:, 2] - y), 0.713 * (images[:, 0] - y)], 1)
+
+
+def change_vs_truth(video, truth) -> tuple[float, float, float, float, float]:
+    """Two clips (T, 3, H, W) of one face and motion -> (cosine of their last-minus-first-frame changes,
+    the clip's change size (L2), the truth's, the clip's colour change (mean |CbCr|), the truth's).
+    Their frames 0 differ a little (an inversion vs a render), which caps the cosine below 1."""
+    import torch.nn.functional as F
+
+    a, b = (video[-1] - video[0]).flatten(), (truth[-1] - truth[0]).flatten()
+    ca, cb = chroma(video[[0, -1]]), chroma(truth[[0, -1]])
+    return (float(F.cosine_similarity(a, b, 0)), float(a.norm()), float(b.norm()),
+            float((ca[1] - ca[0]).abs().mean()), float((cb[1] - cb[0]).abs().mean()))
+
+
 def read_motion(vector, names, templates) -> str:
     """The motion whose template is most similar (cosine) to a trajectory vector."""
     import torch.nn.functional as F
@@ -143,6 +168,7 @@ def lgfa(quick: bool) -> dict:
     one_way = {n for n in names if MOTIONS[n].envelope == "hold"}
     hits, hits_fitter_aus, hits_truth, r_hits, id_sims, acds, acds_lin = [], [], [], [], [], [], []
     acds_truth, acds_keys = [], []  # acds_keys: (motion name, acd of its key-frame walk)
+    changes = []  # one-way motions: (is head motion, change_vs_truth)
     # the named CLIP judges retrieval, also for an animator that fine-tuned its own text tower
     judge = nets.clip if model.clip is None else hub.load(model.config["clip"]).eval()
     with torch.no_grad():
@@ -167,6 +193,8 @@ def lgfa(quick: bool) -> dict:
                 acds_keys.append((names[i], acds_lin[-1][1] if keys == 0 else
                                   consecutive_distance(id_net(nets.decode(keyframe_walk(ws, keys))))))
                 acds_truth.append(consecutive_distance(id_net(truth)))
+                if names[i] in one_way:
+                    changes.append((names[i] in head, change_vs_truth(video, truth)))
         # the Space's path: a face in, an mp4 out
         times = []
         with tempfile.TemporaryDirectory() as tmp:
@@ -198,4 +226,13 @@ def lgfa(quick: bool) -> dict:
         "acd_baseline_linear_w_one_way": statistics.mean(a for n, a in acds_lin if n in one_way),
         "acd_ground_truth_renders": statistics.mean(acds_truth),
         "seconds_16_frames_64": statistics.median(times),
+        **{f"change_{key}_{kind}": value for kind, is_head in (("expressions", False), ("head", True))
+           for key, value in summarize_changes([c for h, c in changes if h == is_head]).items()},
     }
+
+
+def summarize_changes(changes) -> dict:
+    """[change_vs_truth tuples] -> mean cosine; the clips' total change size and colour change / the truths'."""
+    return {"cosine": statistics.mean(c[0] for c in changes),
+            "size_vs_truth": sum(c[1] for c in changes) / sum(c[2] for c in changes),
+            "colour_vs_truth": sum(c[3] for c in changes) / sum(c[4] for c in changes)}
