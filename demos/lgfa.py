@@ -20,9 +20,11 @@ TITLE = "LGFA: face + sentence → video"
 ORDER = 10  # the first method tab
 
 FRAMES_RANGE, FPS_RANGE, SEEDS_RANGE = (2, 64), (1, 30), (1, 4)
-EXAMPLE_PROMPTS = ["The person is smiling.", "The person turns left.", "The person is surprised.",
-                   "The person looks up.", "The person is angry.", "The person closes the eyes.", "The person winks."]
-EXAMPLES = [[3, "The person is smiling.", 0], [11, "The person turns left.", 0], [25, "The person is surprised.", 1],
+# head motions and an opening mouth first: what the lite animator draws for real (README, "LGFA")
+EXAMPLE_PROMPTS = ["The person turns left.", "The person nods.", "The person is opening mouth.",
+                   "The person looks up.", "The person shakes the head.", "The person is surprised.",
+                   "The person is smiling."]
+EXAMPLES = [[11, "The person turns left.", 0], [3, "The person nods.", 0], [25, "The person is surprised.", 1],
             [40, "The person looks down.", 0], [58, "The person is opening mouth.", 2], [77, "The person is crying.", 0]]
 
 
@@ -125,7 +127,10 @@ def build() -> None:
         "a recurrent latent generator, started from the CLIP codes of the sentence (and the face), walks a "
         "motion path, and two mappers turn it into W+ offsets, one per frame. Frame 0 is the inverted face. "
         "The seed draws the recurrence's start noise: other seeds, other motions for the same sentence. "
-        "Lite profile: 64 px, a text model trained on SynthFaces captions only."
+        "Lite profile: 64 px, a text model trained on SynthFaces captions only. "
+        "What it can show (measured, README): head motions (turns, looks up and down, tilts, nods, shakes) "
+        "and an opening mouth; other expressions come out as colour and shading around the eyes, brows and "
+        "mouth, because the lite generator has not learnt to draw them."
     )
     face_state = gr.State(None)
     with gr.Row():
