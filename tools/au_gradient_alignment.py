@@ -9,6 +9,8 @@ between the change made and the true edit (near 0: the reader is fooled, not con
     python tools/au_gradient_alignment.py [--judge au-synthfaces-64] [--sigma 0] [--out grid.png]
 
 --sigma > 0 reads noisy copies (4 per face) of the image, as a noise-trained reader is meant to be read.
+--judge landmarks: AUs from geometry, an MLP (trained here, ~1 min) over the lite landmark net's
+soft-argmax landmarks.
 Grid rows: input, result, ground truth, change x2, true change x2.
 """
 import argparse
@@ -22,6 +24,42 @@ from lgfa_lite.nets.train_perception import images_of, standard_faces
 from lgfa_lite.synthface import FaceParams, render
 
 
+def landmark_judge(steps: int = 6000):
+    """images -> AUs through the lite landmark net (soft-argmax, differentiable) and an MLP trained on
+    the true landmarks of training faces (jittered by the net's ~0.6 px error)."""
+    from torch import nn
+
+    from lgfa_lite.nets.landmarks import soft_argmax
+
+    fan = hub.load("fan-synthfaces-64").eval().requires_grad_(False)
+    train = standard_faces("train", 16384)
+    points, aus = train["landmarks"].float(), train["aus"].float()
+
+    def shape(p):  # centred, unit RMS size: position and scale are not expression
+        c = p - p.mean(1, keepdim=True)
+        return (c / c.pow(2).sum(-1).mean(1).sqrt()[:, None, None]).flatten(1)
+
+    mean, std = shape(points).mean(0), shape(points).std(0)
+    torch.manual_seed(0)  # the MLP's initial weights
+    mlp = nn.Sequential(nn.Linear(136, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, aus.shape[1]))
+    opt = torch.optim.Adam(mlp.parameters(), 1e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        i = torch.randint(0, len(points), (256,), generator=g)
+        p = points[i] + 0.3 * torch.randn(points[i].shape, generator=g)
+        loss = F.mse_loss(torch.sigmoid(mlp((shape(p) - mean) / std)), aus[i])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    mlp.requires_grad_(False)
+
+    def judge(images):
+        p = soft_argmax(fan.heatmaps(images)) * fan.stride * images.shape[-1] / fan.input_size
+        return torch.sigmoid(mlp((shape(p) - mean) / std))
+
+    return judge
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--judge", default="au-synthfaces-64", help="AU regressor: a weights/ name or a Hub folder")
@@ -31,8 +69,8 @@ def main():
     ap.add_argument("--out", default="")
     args = ap.parse_args()
 
-    judge, reader = hub.load(args.judge).eval(), hub.load("au-synthfaces-64").eval()
-    judge.requires_grad_(False)
+    reader = hub.load("au-synthfaces-64").eval()
+    judge = landmark_judge() if args.judge == "landmarks" else hub.load(args.judge).eval().requires_grad_(False)
     n = args.faces
     faces = standard_faces("test", 1024)
     x = images_of(faces, slice(0, n))
@@ -55,7 +93,7 @@ def main():
     with torch.no_grad():
         y = (x + delta).clamp(0, 1)
         err = lambda net, imgs: float((net(imgs) - target).abs().mean())
-        print(f"judge {args.judge} (sigma {args.sigma}): its AU error {err(judge, y):.4f}; lite AU regressor "
+        print(f"judge {args.judge} (sigma {args.sigma}): its AU error {err(judge, y):.4f} (no edit {err(judge, x):.4f}, ground truth {err(judge, truth):.4f}); lite AU regressor "
               f"{err(reader, y):.4f} (no edit {err(reader, x):.4f}, ground truth {err(reader, truth):.4f}); PSNR to "
               f"the ground truth {float(psnr(y, truth).mean()):.2f} dB (no edit {float(psnr(x, truth).mean()):.2f}); "
               f"cosine(change, true change) {float(F.cosine_similarity((y - x).flatten(), (truth - x).flatten(), 0)):.3f}")
