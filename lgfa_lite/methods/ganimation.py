@@ -40,7 +40,7 @@ Readers trained to be harder to fool do no better: one fine-tuned 22 min on Gaus
 (judged over noise) 0.028, and L2-PGD adversarially trained ones (eps 0.5 / 1.0, 22 / 28 min,
 clean AU error 0.126 / 0.138) 0.032 / 0.018. Nor does geometry help: AUs read by an MLP from the lite
 landmark net's soft-argmax landmarks (`--judge landmarks`; AU error 0.12 on the ground-truth renders,
-mean predictor 0.16) are fooled to 0.016-0.018 with cosine 0.004-0.008 (3 runs; the landmark net is a
+mean predictor 0.16) are fooled to 0.015-0.018 with cosine 0.004-0.008 (3 runs; the landmark net is a
 CNN too). None of these readers has gradients that point at a
 real expression, and the critic's AU head, trained far less, is no better placed. The lite LGFA
 animator, guided by the lite CLIP, paints its expressions the same way (README, "LGFA").
