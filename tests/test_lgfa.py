@@ -1,4 +1,5 @@
 """LGFA: recurrence, frame latents, losses, training steps and inference on tiny frozen nets."""
+import copy
 import dataclasses
 import json
 
@@ -166,6 +167,17 @@ def test_head_pairs_hold_the_true_head_motions_in_w_plus(nets, tmp_path):
     assert all(h["head_pairs"] > 0 for h in history)
 
 
+def train_term_alone(term, nets, data, tmp_path):
+    """(animator after 1 step, after 25, history): trained on one loss term alone, 4 faces, 8 frames."""
+    only = {k: 0.0 for k in L.LOSS_WEIGHTS} | {term: 1.0}
+    cfg = L.LGFAConfig(steps=1, batch=4, frames=8, hidden=32, lr=3e-3, log_every=1, progress=False,
+                       schedule="linear", weights=only, work_dir=str(tmp_path / "s"), out_dir=str(tmp_path / "o"))
+    first, _ = L.train(cfg, nets, data)
+    first = copy.deepcopy(first)
+    model, history = L.train(dataclasses.replace(cfg, steps=25), nets, data)  # resumes: 24 more steps
+    return first, model, history
+
+
 def test_identity_steps_term_keeps_the_identity_from_frame_to_frame(nets, tmp_path):
     from lgfa_lite.bench.group_lgfa import consecutive_distance
     from lgfa_lite.nets.identity import IdentityNet
@@ -182,14 +194,28 @@ def test_identity_steps_term_keeps_the_identity_from_frame_to_frame(nets, tmp_pa
             ws = model(data["w"], text, data["v"], 8, torch.zeros(4, 32), "linear")["ws"]
             return sum(consecutive_distance(with_id.identity(with_id.decode(w))) for w in ws) / 4
 
-    only = {k: 0.0 for k in L.LOSS_WEIGHTS} | {"identity_steps": 1.0}  # the term alone moves the animator
-    cfg = L.LGFAConfig(steps=1, batch=4, frames=8, hidden=32, lr=3e-3, log_every=1, progress=False,
-                       schedule="linear", weights=only, work_dir=str(tmp_path / "s"), out_dir=str(tmp_path / "o"))
-    first, _ = L.train(cfg, with_id, data)
-    before = acd(first)
-    model, history = L.train(dataclasses.replace(cfg, steps=25), with_id, data)  # resumes: 24 more steps
+    first, model, history = train_term_alone("identity_steps", with_id, data, tmp_path)
     assert history[-1]["step"] == 25 and all(h["identity_steps"] >= 0 for h in history)
-    assert acd(model) < 0.5 * before
+    assert acd(model) < 0.5 * acd(first)
+
+
+def test_colour_term_keeps_the_colours_of_the_first_frame(nets, tmp_path):
+    from lgfa_lite.nets.blocks import chroma
+
+    torch.manual_seed(3)
+    images = torch.rand(4, 3, 16, 16)
+    with torch.no_grad():
+        data = {"image": images, "w": nets.encoder(images), "v": nets.clip.encode_image(images)}
+    text = nets.clip.encode_text(L.PROMPTS[:4])
+
+    def colour_change(model):  # last frame vs first, mean |CbCr|
+        with torch.no_grad():
+            ws = model(data["w"], text, data["v"], 8, torch.zeros(4, 32), "linear")["ws"]
+            return float((chroma(nets.decode(ws[:, -1])) - chroma(nets.decode(ws[:, 0]))).abs().mean())
+
+    first, model, history = train_term_alone("colour", nets, data, tmp_path)
+    assert history[-1]["step"] == 25 and all(h["colour"] >= 0 for h in history)
+    assert colour_change(model) < 0.5 * colour_change(first)
 
 
 def test_clip_fine_tuning_trains_the_text_tower_and_ships_it_with_the_animator(nets, tmp_path):
@@ -272,7 +298,8 @@ def test_benchmark_keyframe_walk_is_a_floor_on_squared_steps():
 
 
 def test_benchmark_change_vs_truth_tells_a_real_edit_from_paint():
-    from lgfa_lite.bench.group_lgfa import change_vs_truth, summarize_changes
+    from lgfa_lite.bench.group_lgfa import change_vs_truth, summarize_changes, with_first_frame_colour
+    from lgfa_lite.nets.blocks import chroma
 
     g = torch.Generator().manual_seed(0)
     first = torch.rand(1, 3, 16, 16, generator=g) * 0.5 + 0.25
@@ -284,6 +311,10 @@ def test_benchmark_change_vs_truth_tells_a_real_edit_from_paint():
     paint[1, 1, :, :] += 0.05  # a green wash over everything
     cos, size, true_size, colour, true_colour = change_vs_truth(paint, truth)
     assert abs(cos) < 0.3 and colour > 5 * true_colour
+    assert torch.allclose(with_first_frame_colour(truth), truth, atol=1e-5)  # a grey change keeps its colour
+    washed = with_first_frame_colour(paint)
+    assert torch.allclose(chroma(washed[1:]), chroma(paint[:1]), atol=1e-5)  # the wash's colour is gone,
+    assert not torch.allclose(washed[1], paint[0])  # its brightness is not
     summary = summarize_changes([change_vs_truth(paint, truth), change_vs_truth(truth, truth)])
     assert summary["size_vs_truth"] == pytest.approx((size + true_size) / (2 * true_size))  # totals, not per clip
     assert summary["colour_vs_truth"] == pytest.approx((colour + true_colour) / (2 * true_colour))

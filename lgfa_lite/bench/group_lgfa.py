@@ -35,7 +35,9 @@ change_*: is the change a clip makes the motion's real one? For the one-way moti
 from frame 0 to the last frame against the true render's (`change_vs_truth`): cosine, size (L2)
 ratio and colour (CbCr) change ratio, split `_expressions` / `_head`. The AU regressor is a CNN
 that pixels can fool (tools/au_gradient_alignment.py), so an expression it reads may be paint:
-these keys say how much of the reading an image backs.
+these keys say how much of the reading an image backs. `_colour_reset`: the expression clips read
+again with every frame's colour (CbCr) set to frame 0's, luminance kept; the true renders' drop
+(`motion_accuracy_ground_truth_renders_expressions...`) is what colour is worth in real expressions.
 seconds_16_frames_64: a face in, an mp4 out (inversion, CLIP, 16 frames, encoding), CPU.
 """
 import statistics
@@ -112,12 +114,17 @@ def keyframe_walk(ws, interior: int):
     return walk(keys).view_as(ws)
 
 
-def chroma(images):
-    """(N, 3, H, W) RGB -> (N, 2, H, W) its CbCr (ITU-R BT.601 colour difference, no luminance)."""
+def with_first_frame_colour(video):
+    """Frames (T, 3, H, W) in [0, 1] -> the same luminance with frame 0's colour (CbCr) in every frame."""
     import torch
 
-    y = 0.299 * images[:, 0] + 0.587 * images[:, 1] + 0.114 * images[:, 2]
-    return torch.stack([0.564 * (images[:, 2] - y), 0.713 * (images[:, 0] - y)], 1)
+    from lgfa_lite.nets.blocks import chroma
+
+    y = 0.299 * video[:, 0] + 0.587 * video[:, 1] + 0.114 * video[:, 2]
+    cb, cr = chroma(video[:1]).unbind(1)  # 0.564 (b - y), 0.713 (r - y)
+    r, b = y + cr / 0.713, y + cb / 0.564
+    g = (y - 0.299 * r - 0.114 * b) / 0.587
+    return torch.stack([r, g, b], 1).clamp(0, 1)
 
 
 def change_vs_truth(video, truth) -> tuple[float, float, float, float, float]:
@@ -125,6 +132,8 @@ def change_vs_truth(video, truth) -> tuple[float, float, float, float, float]:
     the clip's change size (L2), the truth's, the clip's colour change (mean |CbCr|), the truth's).
     Their frames 0 differ a little (an inversion vs a render), which caps the cosine below 1."""
     import torch.nn.functional as F
+
+    from lgfa_lite.nets.blocks import chroma
 
     a, b = (video[-1] - video[0]).flatten(), (truth[-1] - truth[0]).flatten()
     ca, cb = chroma(video[[0, -1]]), chroma(truth[[0, -1]])
@@ -169,6 +178,7 @@ def lgfa(quick: bool) -> dict:
     hits, hits_fitter_aus, hits_truth, r_hits, id_sims, acds, acds_lin = [], [], [], [], [], [], []
     acds_truth, acds_keys = [], []  # acds_keys: (motion name, acd of its key-frame walk)
     changes = []  # one-way motions: (is head motion, change_vs_truth)
+    colour_reset, colour_reset_truth, hits_truth_expressions = [], [], []  # expression clips
     # the named CLIP judges retrieval, also for an animator that fine-tuned its own text tower
     judge = nets.clip if model.clip is None else hub.load(model.config["clip"]).eval()
     with torch.no_grad():
@@ -195,6 +205,11 @@ def lgfa(quick: bool) -> dict:
                 acds_truth.append(consecutive_distance(id_net(truth)))
                 if names[i] in one_way:
                     changes.append((names[i] in head, change_vs_truth(video, truth)))
+                if names[i] not in head:
+                    hits_truth_expressions.append(hits_truth[-1])
+                    for out, clip in ((colour_reset, video), (colour_reset_truth, truth)):
+                        out.append(read_motion(read_video(with_first_frame_colour(clip), fitter, au_net)[0],
+                                               names, templates) == names[i])
         # the Space's path: a face in, an mp4 out
         times = []
         with tempfile.TemporaryDirectory() as tmp:
@@ -209,6 +224,9 @@ def lgfa(quick: bool) -> dict:
         "motion_accuracy_expressions": statistics.mean(h for n, h in hits if n not in head),
         "motion_accuracy_head": statistics.mean(h for n, h in hits if n in head),
         "motion_accuracy_ground_truth_renders": statistics.mean(hits_truth),
+        "motion_accuracy_expressions_colour_reset": statistics.mean(colour_reset),
+        "motion_accuracy_ground_truth_renders_expressions": statistics.mean(hits_truth_expressions),
+        "motion_accuracy_ground_truth_renders_expressions_colour_reset": statistics.mean(colour_reset_truth),
         "motion_accuracy_fitter_aus": statistics.mean(hits_fitter_aus),
         "motion_accuracy_chance": 1 / len(names),
         "n_motions": float(len(names)),

@@ -15,7 +15,7 @@ Deliberate differences from the original (its "known quirks"):
   * the 1st-order term the original computes but never adds is not computed.
 Training options, off by default (= the original); the shipped lite animator's last stages use
 `schedule` and `weights.head_pairs` (bench motion accuracy 0.55 -> 0.81), then `clip_lr` (0.85), then
-`motion_norm_eps` (0.86; acd 0.0015 -> 0.0013).
+`motion_norm_eps` (0.86; acd 0.0015 -> 0.0013), then `weights.colour` (less paint, below).
 `clip_apex` was measured with the first lite CLIP: the head motions improved, but its text model,
 which had never seen "shakes", gave "shakes the head" and "raises the eyebrows" nearly the same
 embedding (cosine 0.98), so the shake's apex guidance dragged the eyebrow prompt into a distorted
@@ -58,6 +58,12 @@ head shake; the current lite CLIP names a shake's apex, a face turned left, inst
     frames fell as much (0.00126 -> 0.00070): the term finds W+ directions that show a motion with less
     identity change, not a path that beats the line. Weight 40: accuracy 0.861 on 4 faces, acd 0.00091.
     Not used by the shipped animator.
+  * `weights.colour`: mean |CbCr| change of the last frame from the first, on the expression prompts.
+    The lite generator draws no brows or eyelids, so CLIP guidance paints colour around eyes, brows and
+    mouth instead (`bench lgfa` change_* keys: 10x a true expression's colour change; with every frame's
+    colour reset to frame 0's the AU regressor reads the expressions at 0.42 instead of 0.77, true
+    renders 0.79 instead of 0.87). Weight 30 for 45 min from stage 9 (stage 10, shipped): colour change
+    10x -> 5.4x, expressions read 0.77 -> 0.73, head motions 0.94 -> 0.97; weight 100: 3.6x, 0.66.
   * `weights.smoothness` above the original's 1: on the one-way expressions of stage 9 the acd is 2.0x
     its walk's (0.00026 vs 0.00013): the W+ path is 25% longer than its chord and unevenly paced (15 x sum
     of squared steps / squared length = 1.33), and 1 - cosine grows with the square of a step
@@ -82,6 +88,7 @@ from torch import nn
 
 from lgfa_lite import hub
 from lgfa_lite.hub import register_model
+from lgfa_lite.nets.blocks import chroma
 from lgfa_lite.nets.stylegan2 import EqualLinear, PixelNorm
 from lgfa_lite.synthface.motions import LGFA_WORDS, MOTIONS
 from lgfa_lite.train.loop import TrainConfig, TrainLoop, cli_parser, config_from_cli
@@ -94,7 +101,7 @@ TEMPLATE = "The person is {}."
 PROMPTS = [TEMPLATE.format(w) for w, shown in LGFA_WORDS.items() if shown] + [
     f"The person {m.verb}." for m in MOTIONS.values()]
 LOSS_WEIGHTS = {"smoothness": 1.0, "loop": 1.0, "latent": 1.0, "perceptual": 1.0, "clip": 0.5, "identity": 0.0,
-                "clip_apex": 0.0, "head_pairs": 0.0, "identity_steps": 0.0}
+                "clip_apex": 0.0, "head_pairs": 0.0, "identity_steps": 0.0, "colour": 0.0}
 # Motions of the head alone: the encoder carries their renders into W+ (an expression's it does not).
 HEAD_MOTIONS = [name for name, m in MOTIONS.items() if not m.aus and not m.jaw]
 
@@ -470,6 +477,10 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
         # with head_pairs on, the head-motion prompts follow their true paths: the last-frame CLIP term,
         # which sees neither roll nor a return (its text for "nods" is its text for "looks down"), leaves them
         anchors = ~torch.isin(which, head_prompts) if pairs is not None else None
+        if wt.get("colour", 0) > 0:  # the expression prompts' colour change, last frame vs first
+            per_clip = (chroma(last) - chroma(first)).abs().flatten(1).mean(1)
+            rows = anchors if anchors is not None else torch.ones_like(per_clip, dtype=torch.bool)
+            logs["colour"] = per_clip[rows].mean() if rows.any() else per_clip.sum() * 0
         logs["clip"] = contrastive_clip_loss(nets.clip.encode_image(last), judge_text[which], rows=anchors)
         if pairs is not None:  # true head motions of training faces: their W+ path, frame by frame
             j = torch.randint(len(pairs["face"]), (c.batch,), generator=loop.generator).to(device)

@@ -27,6 +27,12 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
                          antialias=images.shape[-1] > size)
 
 
+def chroma(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB -> (B, 2, H, W) its colour without its brightness: CbCr (ITU-R BT.601)."""
+    y = 0.299 * images[:, 0] + 0.587 * images[:, 1] + 0.114 * images[:, 2]
+    return torch.stack([0.564 * (images[:, 2] - y), 0.713 * (images[:, 0] - y)], 1)
+
+
 class ResidualBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int = 1):
         super().__init__()

@@ -32,6 +32,7 @@ identity_weight = 1.0  # the shipped recipe's lite identity loss (the original: 
 head_pairs_weight = 30.0  # head motions follow their true W+ paths (0 = the original, which has no such term)
 pair_faces = 64  # training faces rendered along every head motion for that term (the shipped recipe: 256)
 identity_steps_weight = 0.0  # identity kept frame to frame (0 = the shipped recipe; 120 halved acd, cost accuracy)
+colour_weight = 30.0  # the expression prompts' colour change, last frame vs first (the shipped recipe's last stage; 0 = the original)
 motion_norm_eps = 1.0  # the text mapper's PixelNorm eps (the original: 1e-8, which makes frame 0 -> 1 jump)
 clip_lr = 0.0  # > 0 fine-tunes the lite CLIP's text tower at this lr (the original: 1e-5); 0 keeps it frozen
 train_faces = 2048  # SynthFaces training faces whose inversions are animated
@@ -78,7 +79,7 @@ config = L.LGFAConfig(steps=steps, minutes=minutes, frames=frames, schedule=sche
                       motion_norm_eps=motion_norm_eps,
                       weights={**L.LOSS_WEIGHTS, "clip": clip_weight, "perceptual": perceptual_weight,
                                "identity": identity_weight, "head_pairs": head_pairs_weight,
-                               "identity_steps": identity_steps_weight},
+                               "identity_steps": identity_steps_weight, "colour": colour_weight},
                       work_dir=str(out / "state"), out_dir=str(out / "animator"))
 nets = (tiny_frozen_nets() if frozen == "tiny"
         else L.Frozen.load(config.clip, config.generator, config.encoder, identity=L.uses_identity(config.weights)))
