@@ -49,6 +49,23 @@ def models():
                          "`python -m lgfa_lite.methods.lgfa --minutes 20` (README, “LGFA”).") from None
 
 
+@functools.lru_cache(maxsize=None)
+def expression_words() -> frozenset[str]:
+    """Words that ask for a facial expression (SynthFaces' expression motions and the original's LGFA
+    words that stand for one), except an opening mouth, which the lite generator does draw."""
+    from lgfa_lite.nets.train_perception import words
+    from lgfa_lite.synthface.motions import LGFA_WORDS, MOTIONS
+
+    phrases = [t for m in MOTIONS.values() if m.aus and m.name != "open mouth" for t in (m.name, m.verb, m.gerund)]
+    phrases += [w for w, e in LGFA_WORDS.items() if e not in (None, "neutral", "opening mouth")]
+    return frozenset(words(" ".join(phrases))) - {"the", "looks"}
+
+
+EXPRESSION_NOTE = ("The lite generator draws head motions and an opening mouth, not brows, eyelids or smiles: "
+                   "this expression comes out as shading and colour around the eyes, brows and mouth "
+                   "(measured; README, “LGFA”).")
+
+
 def check_prompt(prompt) -> tuple[str, list[str]]:
     """(prompt, notes): the prompt stripped, or InputError when there is nothing to read."""
     from lgfa_lite.nets.clip import MAX_PROMPT_CHARS
@@ -63,6 +80,8 @@ def check_prompt(prompt) -> tuple[str, list[str]]:
     notes = []
     if len(prompt) > MAX_PROMPT_CHARS:
         notes.append(f"The sentence is {len(prompt)} characters long; the text model reads only its beginning.")
+    if set(words) & expression_words():
+        notes.append(EXPRESSION_NOTE)
     unknown = sorted(set(words) - caption_words())
     if unknown:
         notes.append("The lite text model never saw these words in training, so they steer the motion little or "

@@ -25,8 +25,13 @@ def tiny_models(monkeypatch):
 
 
 def test_prompt_checks():
-    text, notes = tab.check_prompt("  The person is smiling.  ")
-    assert text == "The person is smiling." and notes == []
+    text, notes = tab.check_prompt("  The person turns left.  ")
+    assert text == "The person turns left." and notes == []
+    for expression in ("The person is smiling.", "The person looks angry.", "The person closes the eyes.",
+                       "The person is shocked."):  # what the lite generator paints rather than draws
+        assert tab.check_prompt(expression)[1] == [tab.EXPRESSION_NOTE], expression
+    for drawn in ("The person opens the mouth.", "The person nods.", "The person looks up."):
+        assert tab.check_prompt(drawn)[1] == [], drawn
     _, notes = tab.check_prompt("The person is juggling flamingos.")
     assert len(notes) == 1 and "flamingos" in notes[0] and "juggling" in notes[0]
     _, notes = tab.check_prompt("The person smiles. " * 120)  # 2,280 characters
