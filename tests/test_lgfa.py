@@ -287,12 +287,14 @@ def test_benchmark_keyframe_walk_is_a_floor_on_squared_steps():
     frames at the same frame numbers has a smaller sum of squared steps than the walk."""
     from lgfa_lite.bench.group_lgfa import keyframe_walk
 
+    def energy(p):  # sum of squared steps
+        return float((p[1:] - p[:-1]).pow(2).sum())
+
     g = torch.Generator().manual_seed(0)
     for _ in range(20):
         path = torch.randn(16, 3, 4, generator=g).cumsum(0)
         for keys in (0, 1, 2):
             walk = keyframe_walk(path, keys)
-            energy = lambda p: float((p[1:] - p[:-1]).pow(2).sum())
             assert energy(walk) <= energy(path) + 1e-9
             assert torch.allclose(walk[[0, -1]], path[[0, -1]])
 

@@ -116,15 +116,9 @@ def keyframe_walk(ws, interior: int):
 
 def with_first_frame_colour(video):
     """Frames (T, 3, H, W) in [0, 1] -> the same luminance with frame 0's colour (CbCr) in every frame."""
-    import torch
+    from lgfa_lite.nets.blocks import chroma, from_luma_chroma, luma
 
-    from lgfa_lite.nets.blocks import chroma
-
-    y = 0.299 * video[:, 0] + 0.587 * video[:, 1] + 0.114 * video[:, 2]
-    cb, cr = chroma(video[:1]).unbind(1)  # 0.564 (b - y), 0.713 (r - y)
-    r, b = y + cr / 0.713, y + cb / 0.564
-    g = (y - 0.299 * r - 0.114 * b) / 0.587
-    return torch.stack([r, g, b], 1).clamp(0, 1)
+    return from_luma_chroma(luma(video), chroma(video[:1])).clamp(0, 1)
 
 
 def change_vs_truth(video, truth) -> tuple[float, float, float, float, float]:
@@ -178,7 +172,7 @@ def lgfa(quick: bool) -> dict:
     hits, hits_fitter_aus, hits_truth, r_hits, id_sims, acds, acds_lin = [], [], [], [], [], [], []
     acds_truth, acds_keys = [], []  # acds_keys: (motion name, acd of its key-frame walk)
     changes = []  # one-way motions: (is head motion, change_vs_truth)
-    colour_reset, colour_reset_truth, hits_truth_expressions = [], [], []  # expression clips
+    colour_reset, colour_reset_truth = [], []  # expression clips
     # the named CLIP judges retrieval, also for an animator that fine-tuned its own text tower
     judge = nets.clip if model.clip is None else hub.load(model.config["clip"]).eval()
     with torch.no_grad():
@@ -193,7 +187,8 @@ def lgfa(quick: bool) -> dict:
                 hits.append((names[i], read_motion(reading, names, templates) == names[i]))
                 hits_fitter_aus.append(read_motion(reading_fitter_aus, names, templates) == names[i])
                 truth = render(motion_clip(params[k], names[i], frames)[0], video.shape[-1]).image
-                hits_truth.append(read_motion(read_video(truth, fitter, au_net)[0], names, templates) == names[i])
+                read_truth = read_motion(read_video(truth, fitter, au_net)[0], names, templates)
+                hits_truth.append((names[i], read_truth == names[i]))
                 r_hits.append(int((judge.encode_image(video[-1:]) @ judge_text.T).argmax()) == i)
                 emb = id_net(video)
                 id_sims.append(float(emb[0] @ emb[-1]))
@@ -206,7 +201,6 @@ def lgfa(quick: bool) -> dict:
                 if names[i] in one_way:
                     changes.append((names[i] in head, change_vs_truth(video, truth)))
                 if names[i] not in head:
-                    hits_truth_expressions.append(hits_truth[-1])
                     for out, clip in ((colour_reset, video), (colour_reset_truth, truth)):
                         out.append(read_motion(read_video(with_first_frame_colour(clip), fitter, au_net)[0],
                                                names, templates) == names[i])
@@ -223,9 +217,10 @@ def lgfa(quick: bool) -> dict:
         "motion_accuracy": statistics.mean(h for _, h in hits),
         "motion_accuracy_expressions": statistics.mean(h for n, h in hits if n not in head),
         "motion_accuracy_head": statistics.mean(h for n, h in hits if n in head),
-        "motion_accuracy_ground_truth_renders": statistics.mean(hits_truth),
+        "motion_accuracy_ground_truth_renders": statistics.mean(h for _, h in hits_truth),
         "motion_accuracy_expressions_colour_reset": statistics.mean(colour_reset),
-        "motion_accuracy_ground_truth_renders_expressions": statistics.mean(hits_truth_expressions),
+        "motion_accuracy_ground_truth_renders_expressions": statistics.mean(
+            h for n, h in hits_truth if n not in head),
         "motion_accuracy_ground_truth_renders_expressions_colour_reset": statistics.mean(colour_reset_truth),
         "motion_accuracy_fitter_aus": statistics.mean(hits_fitter_aus),
         "motion_accuracy_chance": 1 / len(names),

@@ -220,9 +220,15 @@ def contrastive_clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, tau: 
     the i to average over (every j stays a negative)."""
     s = F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T
     per_row = torch.log1p(torch.exp((s - s.diag()[:, None]) / tau).sum(1))
+    return mean_over(per_row, rows)
+
+
+def mean_over(values: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of `values` over the rows a mask keeps (all when None); a zero that keeps the graph when it
+    keeps none."""
     if rows is None:
-        return per_row.mean()
-    return per_row[rows].mean() if rows.any() else per_row.sum() * 0
+        return values.mean()
+    return values[rows].mean() if rows.any() else values.sum() * 0
 
 
 def latent_losses(out: dict, w_inv: torch.Tensor) -> dict:
@@ -478,9 +484,7 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
         # which sees neither roll nor a return (its text for "nods" is its text for "looks down"), leaves them
         anchors = ~torch.isin(which, head_prompts) if pairs is not None else None
         if wt.get("colour", 0) > 0:  # the expression prompts' colour change, last frame vs first
-            per_clip = (chroma(last) - chroma(first)).abs().flatten(1).mean(1)
-            rows = anchors if anchors is not None else torch.ones_like(per_clip, dtype=torch.bool)
-            logs["colour"] = per_clip[rows].mean() if rows.any() else per_clip.sum() * 0
+            logs["colour"] = mean_over((chroma(last) - chroma(first)).abs().flatten(1).mean(1), anchors)
         logs["clip"] = contrastive_clip_loss(nets.clip.encode_image(last), judge_text[which], rows=anchors)
         if pairs is not None:  # true head motions of training faces: their W+ path, frame by frame
             j = torch.randint(len(pairs["face"]), (c.batch,), generator=loop.generator).to(device)

@@ -27,10 +27,27 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
                          antialias=images.shape[-1] > size)
 
 
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601: Y = 0.299 R + 0.587 G + 0.114 B
+CB_SCALE, CR_SCALE = 0.564, 0.713  # Cb = 0.564 (B - Y), Cr = 0.713 (R - Y)
+
+
+def luma(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB -> (B, H, W) its brightness Y (ITU-R BT.601)."""
+    wr, wg, wb = LUMA_WEIGHTS
+    return wr * images[:, 0] + wg * images[:, 1] + wb * images[:, 2]
+
+
 def chroma(images: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) RGB -> (B, 2, H, W) its colour without its brightness: CbCr (ITU-R BT.601)."""
-    y = 0.299 * images[:, 0] + 0.587 * images[:, 1] + 0.114 * images[:, 2]
-    return torch.stack([0.564 * (images[:, 2] - y), 0.713 * (images[:, 0] - y)], 1)
+    y = luma(images)
+    return torch.stack([CB_SCALE * (images[:, 2] - y), CR_SCALE * (images[:, 0] - y)], 1)
+
+
+def from_luma_chroma(y: torch.Tensor, cbcr: torch.Tensor) -> torch.Tensor:
+    """The inverse: Y (B, H, W) and CbCr (B, 2, H, W) -> RGB (B, 3, H, W)."""
+    wr, wg, wb = LUMA_WEIGHTS
+    r, b = y + cbcr[:, 1] / CR_SCALE, y + cbcr[:, 0] / CB_SCALE
+    return torch.stack([r, (y - wr * r - wb * b) / wg, b], 1)
 
 
 class ResidualBlock(nn.Module):
