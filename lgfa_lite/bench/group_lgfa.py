@@ -1,44 +1,25 @@
 """Benchmark group ``lgfa``: videos of held-out SynthFaces faces animated with the motion vocabulary.
 
-Each test face is animated with "The person {verb}." for every SynthFaces motion (18, chance
-1/18). The lite AU regressor reads AUs and the lite 3D fitter reads pose from every frame
-(`read_video`); the change from frame 0 at a quarter, half, three quarters and the end of the
-clip (AUs, pose / 20 degrees) is compared (cosine) with every motion's own trajectory
-(`motion_templates`), and the most similar is the motion read. On ground-truth trajectories
-this reads every motion right, and on rendered ground-truth videos nearly every one
-(tests/test_lgfa.py; `motion_accuracy_ground_truth_renders` here).
+Each of 16 test faces (4 with --quick) is animated, 16 frames, with "The person {verb}." for every
+SynthFaces motion (18, chance 1/18), and so is a true render of the same face and motion. Reading a
+clip (`read_video`): the lite AU regressor reads AUs, the lite 3D fitter pose; the change from frame
+0 at a quarter, half, three quarters and the end (AUs, pose / 20 degrees) is compared (cosine) with
+every motion's own trajectory (`motion_templates`), and the most similar is the motion read.
 
-Until 2026-11-26 the fitter's AU head read the AUs too; it reads no expression motion even on
-the ground-truth renders (11 of the 18 motions), so that reader capped the accuracy at 7/18.
-`motion_accuracy_fitter_aus` keeps that reading for the benchmark history.
-
-motion_accuracy: read == prompted (also split into `_expressions` and `_head`, the 7 pose
-motions). clip_r_precision: the last frame's CLIP image embedding retrieves its prompt among all
-prompts (the named lite CLIP, not an animator's fine-tuned text tower). id_sim_first_last: lite
-identity net, first vs last frame. acd: mean identity distance (1 - cosine) between consecutive frames: the original's
-ACD up to a constant (its per-video score sums the squared distances of unit ArcFace features between consecutive
-frames, `F.mse_loss(..., reduction='sum')`, = 2 (T - 1) acd), with the baseline
-of a linear walk in W+ from frame 0 to the same last frame (`acd_baseline_linear_w`). That walk
-shows nothing of a motion that comes back (nod, shake, wink: its end is its start) and 1 - cosine
-grows with the square of a step, so a clip that moves scores worse than one that barely does:
-`_one_way` keeps the motions that end at their apex, where the walk shows the same motion, and
-`acd_ground_truth_renders` is the identity net's reading of true renders of the same face and
-motion (exact identity, real motion). `acd_baseline_linear_w_keyframes` is the linear walk that shows
-the same motion: through frame 0, the clip's own key frames (a nod's lowest frame, a shake's two
-turns: `keyframe_walk`) and its last frame, each at its own frame number; for the one-way motions it
-is the walk above. Both walks are built from the clip's own frames, so they are close to a floor
-rather than a rival: 1 - cosine grows with the square of a step, and among paths through the same
-key frames at the same frame numbers a straight, evenly paced one has the least sum of squared steps
-(up to how the identity net's sensitivity varies across W+). `_head` / `_expressions` split acd and
-that walk by motion kind (head motions dominate both: their acd is ~12x an expression's).
-change_*: is the change a clip makes the motion's real one? For the one-way motions, the change
-from frame 0 to the last frame against the true render's (`change_vs_truth`): cosine, size (L2)
-ratio and colour (CbCr) change ratio, split `_expressions` / `_head`. The AU regressor is a CNN
-that pixels can fool (tools/au_gradient_alignment.py), so an expression it reads may be paint:
-these keys say how much of the reading an image backs. `_colour_reset`: the expression clips read
-again with every frame's colour (CbCr) set to frame 0's, luminance kept; the true renders' drop
-(`motion_accuracy_ground_truth_renders_expressions...`) is what colour is worth in real expressions.
+motion_accuracy (_expressions, _head): read == prompted; _ground_truth_renders: the same reader on
+  the true renders (its ceiling); _fitter_aus: AUs read by the fitter's own AU head (the old reader);
+  _colour_reset: the expression clips read again with every frame's colour (CbCr) set to frame 0's.
+clip_r_precision: the last frame, embedded by the named lite CLIP, retrieves its prompt among all.
+id_sim_first_last: lite identity net, first vs last frame.
+acd (_head, _expressions, _one_way): mean 1 - cosine of the identity net between consecutive frames
+  (the original's ACD, a sum of squared distances of unit features, is 2 (T - 1) acd). Baselines built
+  from the clip's own frames: acd_baseline_linear_w, a linear W+ walk from frame 0 to the last frame;
+  acd_baseline_linear_w_keyframes, a linear walk through its key frames too (`keyframe_walk`), close
+  to a floor for any path through them; acd_ground_truth_renders: the true renders.
+change_{cosine,size_vs_truth,colour_vs_truth}_{expressions,head}: for the motions that end at their
+  apex, the first-to-last-frame change against the true render's (`change_vs_truth`).
 seconds_16_frames_64: a face in, an mp4 out (inversion, CLIP, 16 frames, encoding), CPU.
+What the keys mean for the shipped animator: docs/lgfa.md; their history: docs/experiments/lgfa.md.
 """
 import statistics
 import tempfile

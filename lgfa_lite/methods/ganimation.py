@@ -17,34 +17,9 @@ are in [0, 1] (OpenFace's 0..5 divided by 5); `openface_to_synthfaces` converts.
 Train: `python -m lgfa_lite.methods.ganimation --minutes 40 [--opts KEY VAL ...]` (`--opts device
 cuda` on a GPU), or data parallel with `torchrun --nproc_per_node 2 -m lgfa_lite.methods.ganimation ...`.
 
-Measured on one H100 (8 min per run, four runs sharing the card, batch 32, critic_dim 64, about
-14,000 critic steps each; G 16/4 or 32/6, with and without 3,000 critic-only warm-up steps, lr 1e-4
-or 2e-4): the critic's AU head fits the training AUs (MSE 0.0002-0.005) and the masks stay
-unsaturated (mean 0.34-0.58), but every G paints a noisy colour image over the face that its AU
-head reads as the target: 512 held-out edits score 17.5-19.2 dB against the ground truth (no
-edit: 31.4), identity similarity about 0. The original's weights let the AU term (160 x MSE)
-outweigh the adversarial one here. With `weights.au 10` (G 32/6, 3,000 warm-up steps, two runs
-sharing the card, ~18,700 steps in 7 min) G makes real, local edits instead (masks on eyes and
-mouth, mean 0.96): AU error 0.140 (no edit 0.161), 30.6 dB (no edit 31.4), identity 0.986, but
-brow/eye/mouth landmark error 0.071 (no edit 0.038) and dark, bluish mouths; `weights.au 20`:
-29.1 dB, AU error 0.154. No GPU-trained checkpoint is shipped.
-The benchmark's AU target (au_mae <= 0.4 x no edit) leaves an edit little room: on 512 held-out
-edits the lite AU regressor reads the ground-truth renders at 0.053 (no edit 0.166, target 0.066; AU05,
-AU07 and AU25 worst, 0.08-0.10). Its previous version read them at 0.073, above that target.
-Why an AU reader teaches G to fool it rather than to edit (measured 2026-12-01 on 32 held-out
-faces): editing the pixels by gradient descent on an AU reader's error, within the size of the
-true edit (L2 ball of |ground truth - input|), brings the lite AU regressor's reading to 0.018
-(ground-truth render 0.039, no edit 0.155) with a change whose cosine with the true edit is 0.001
-(and 3 dB further from it than no edit).
-Readers trained to be harder to fool do no better: one fine-tuned 22 min on Gaussian-noised faces
-(judged over noise) 0.028, and L2-PGD adversarially trained ones (eps 0.5 / 1.0, 22 / 28 min,
-clean AU error 0.126 / 0.138) 0.032 / 0.018. Nor does geometry help: AUs read by an MLP from the lite
-landmark net's soft-argmax landmarks (`--judge landmarks`; AU error 0.12 on the ground-truth renders,
-mean predictor 0.16) are fooled to 0.015-0.018 with cosine 0.004-0.008 (3 runs; the landmark net is a
-CNN too). None of these readers has gradients that point at a
-real expression, and the critic's AU head, trained far less, is no better placed. The lite LGFA
-animator, guided by the lite CLIP, paints its expressions the same way (README, "LGFA").
-(Script: `tools/au_gradient_alignment.py`.)
+`edit` (one face or a batch + target AUs -> image, attention, colour), `animate` (one face + an AU
+sequence -> frames), `load()` -> Generator. No checkpoint is shipped yet: the AU term gets fooled
+(docs/ganimation.md; measured runs: docs/experiments/ganimation.md).
 """
 from __future__ import annotations
 

@@ -1,79 +1,26 @@
 """LGFA: language-guided face animation -- a still face + a sentence -> a video.
 
-As researchmm/language-guided-animation runs it (see specs/methods.md section 1):
+As researchmm/language-guided-animation computes it:
   z0      = t + v.detach() ("fused": CLIP text + image embeddings), or t without an image
   z_t     = z_{t-1} + r * lrelu(fc2(a)),  h_t = h_{t-1} + r * lrelu(fc3(a)),
             a = cat(lrelu(fc1(z_{t-1})), h_{t-1}),  h_0 = 0.01 * randn (the only noise)
-  r       = 0.8 / T (training); 0.8 / T * decay(t) at inference
+  r       = 0.8 / T (training); 0.8 / T * decay(t) at inference (`DECAYS`)
   m_t     = z_t - z0 (motion codes), w_t = w_inv + img_ws + txt_ws_t, decoded by a frozen
             StyleGAN2 with fixed noise.
+Differences from the original: txt_ws_t = text_mapper(m_t) - text_mapper(0), so frame 0 is the
+inversion exactly; the 1st-order term the original computes but never adds is not computed.
 
-Deliberate differences from the original (its "known quirks"):
-  * txt_ws_t = text_mapper(m_t) - text_mapper(0): the original's mapper turns the zero motion
-    of frame 0 into a constant offset; subtracting it makes frame 0 motion-free exactly, so
-    the first frame is the (image-refined) inversion.
-  * the 1st-order term the original computes but never adds is not computed.
-Training options, off by default (= the original); the shipped lite animator's last stages use
-`schedule` and `weights.head_pairs` (bench motion accuracy 0.55 -> 0.81), then `clip_lr` (0.85), then
-`motion_norm_eps` (0.86; acd 0.0015 -> 0.0013), then `weights.colour` (less paint, below).
-`clip_apex` was measured with the first lite CLIP: the head motions improved, but its text model,
-which had never seen "shakes", gave "shakes the head" and "raises the eyebrows" nearly the same
-embedding (cosine 0.98), so the shake's apex guidance dragged the eyebrow prompt into a distorted
-head shake; the current lite CLIP names a shake's apex, a face turned left, instead:
-  * `schedule`: train on the inference step schedule (frames 16, linear decay), so the path the
-    model learns is the one a user sees (with r = 0.8 / T in training, 16 linear-decay frames
-    cover only ~half of the trained path: the motions come out small).
-  * `weights.clip_apex`: out-and-back motions (wink, nod, shake head) end where they began, so
-    the last-frame CLIP term cannot show them; this term guides their apex frames (`apex_targets`),
-    which then keep the face (perceptual and identity terms) as the last frame does.
-  * `weights.head_pairs`: SynthFaces knows what a head motion looks like, and the encoder carries
-    such renders into W+ (an expression's it does not): this term pulls the text offsets of the
-    head-motion prompts, at a few frames, to the inversions of training faces rendered along the
-    true motion (`head_pairs`), and leaves those prompts out of the last-frame CLIP term. It teaches
-    what a still-image CLIP cannot: a tilt (roll, which the lite CLIP does not see) is a motion, and a
-    shake comes back (a nod learnt only once `clip_lr` fine-tuned the text tower: the lite CLIP's texts
-    for "nods" and "looks down" are 0.998 alike, the fine-tuned ones 0.89).
-    Use it with `schedule`.
-  * `clip_lr`: the original fine-tunes its CLIP at lr 1e-5; here 0 keeps the lite CLIP frozen, and a
-    positive lr trains a copy of its text tower, which feeds the recurrence its prompts (so the head
-    path term can tell a nod from a look down), and saves it inside the animator's checkpoint, which
-    `load` then uses. The contrastive term keeps reading with the named CLIP, both towers: with its text
-    side trainable the loss was met by spreading the texts apart (the 18 motion prompts' mean pairwise
-    cosine 0.56 -> 0.04 in 4,300 steps at lr 1e-4, and motions read right on 4 test faces 0.85 -> 0.67).
-  * `motion_norm_eps`: the text mapper begins with the original's PixelNorm, which sends any motion
-    code, however small, to a unit vector: the offset follows m_t's direction only, so frame 0 -> 1
-    jumps (in the stage-8 animator the first of 15 steps covered 13-24% of the W+ path, off to one
-    side before the path turned to its end, and identity changed 3-5x more per frame than a straight
-    walk on the expressions). A large eps (1.0; codes grow from ~0.08 to 3-7 RMS over 16 frames)
-    keeps the first steps small.
-    What is left of the acd gap is mostly not the one-way paths' bow: a term pulling them straight in
-    W+ (weight 10 or 30, 38 min from stage 9; the bow's mean squared share fell 0.015 -> 0.0012 / 0.0007)
-    moved acd 0.00134 -> 0.00130 / 0.00131 while motion accuracy fell 0.865 -> 0.854 / 0.837; not kept.
-  * `weights.identity_steps`: 1 - cosine of the identity net's reading of one random pair of consecutive
-    frames per clip (the acd's own step). From stage 9, 62 min, weight 120: acd 0.00134 -> 0.00076 and
-    first-last identity 0.980 -> 0.985 for nearly the same motion (on 4 faces: head turns 16.3 -> 15.1 degrees, AU
-    change 0.76 -> 0.75, as the fitter and AU regressor read them; the fitter's shape reading changes
-    16% less per frame: the gain is not the identity net's alone), but motion accuracy fell
-    0.865 -> 0.830 (32 other faces 0.828 -> 0.816), and the linear walks through the clips' own key
-    frames fell as much (0.00126 -> 0.00070): the term finds W+ directions that show a motion with less
-    identity change, not a path that beats the line. Weight 40: accuracy 0.861 on 4 faces, acd 0.00091.
-    Not used by the shipped animator.
-  * `weights.colour`: mean |CbCr| change of the last frame from the first, on the expression prompts.
-    The lite generator draws no brows or eyelids, so CLIP guidance paints colour around eyes, brows and
-    mouth instead (`bench lgfa` change_* keys: 10x a true expression's colour change; with every frame's
-    colour reset to frame 0's the AU regressor reads the expressions at 0.42 instead of 0.77, true
-    renders 0.79 instead of 0.87). Weight 30 for 45 min from stage 9 (stage 10, shipped): colour change
-    10x -> 5.4x, expressions read 0.77 -> 0.73, head motions 0.94 -> 0.97; weight 100: 3.6x, 0.66.
-  * `weights.smoothness` above the original's 1: on the one-way expressions of stage 9 the acd is 2.0x
-    its walk's (0.00026 vs 0.00013): the W+ path is 25% longer than its chord and unevenly paced (15 x sum
-    of squared steps / squared length = 1.33), and 1 - cosine grows with the square of a step
-    (1.25^2 x 1.33 = 2.1). The original's smoothness term (2nd
-    order: even steps in a line) at weight 100 / 1000 instead of 1 (50 min from stage 9) moved acd to
-    0.00130 / 0.00117 with the key-frame walks to 0.00124 / 0.00110 (the ratio stayed 1.05-1.07) and motion
-    accuracy to 0.837 / 0.837: not kept.
-`init` starts a run from an animator checkpoint (a fine-tuning stage).
-Training runs on a GPU with `--opts device cuda` (the frozen nets and the faces move there).
-The contrastive loss keeps the original's sum over all j (the j = i term adds exp(0) = 1).
+`animate(model, nets, prompt, image)`: a face (1, 3, H, W) in [0, 1] (or its W+, or none) + a
+sentence -> frames (T, 3, S, S) in [0, 1]. `load()` -> (LGFA, Frozen): the animator and its frozen
+CLIP, generator and encoder. `train(LGFAConfig)`: losses smoothness, loop and latent (W+ path),
+perceptual (first and last frames), identity (last frame; weight 0 in the original), contrastive
+CLIP on the last frame (the original's sum over all j). Options (`--opts`), off by default:
+  schedule: train on an inference decay;  weights.head_pairs: follow true head-motion W+ paths;
+  clip_lr: fine-tune a copy of the CLIP text tower;  motion_norm_eps: the text mapper's PixelNorm eps;
+  weights.colour: the expressions' colour change;  weights.clip_apex: CLIP on out-and-back apex frames;
+  weights.identity_steps: identity between two consecutive frames;  init: start from an LGFA checkpoint.
+Training runs on a GPU with `--opts device cuda`. How it works, the recipe and limits: docs/lgfa.md;
+measured trials: docs/experiments/lgfa.md.
 """
 from __future__ import annotations
 
