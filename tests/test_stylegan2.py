@@ -27,7 +27,7 @@ def test_modulation_formulations_agree():
         ours = G.set_fused(False)(z)
         grouped = G.set_fused(True)(z)
     assert ours.shape == (3, 3, 16, 16)
-    assert torch.allclose(ours, grouped, atol=1e-5), (ours - grouped).abs().max()
+    assert torch.allclose(ours, grouped, atol=1e-5 * float(grouped.abs().max())), (ours - grouped).abs().max()
     # and the gradients the trainers use (ours fuses demodulation, noise, bias and gain into one pass)
     ws = G.to_wplus(G.mapping(z)).detach()
     noise = G.make_noise(torch.Generator().manual_seed(0))
@@ -37,8 +37,8 @@ def test_modulation_formulations_agree():
         w = ws.clone().requires_grad_(True)
         G.synthesis(w, noise).square().mean().backward()
         grads.append((w.grad, G.convs[0].conv.weight.grad.clone(), G.convs[0].noise.weight.grad.clone()))
-    for a, b in zip(*grads):
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-7), (a - b).abs().max()
+    for a, b in zip(*grads):  # summation order differs by CPU and thread count: tolerance scaled to |b|
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * float(b.abs().max())), (a - b).abs().max()
 
 
 def test_upsample_shortcut_is_upfirdn2d():

@@ -421,12 +421,12 @@ def train(config: LGFAConfig, nets: Frozen | None = None, data: dict | None = No
         if nets.perceptual is not None:  # first, last (and apex) frames, each a mean of its own
             logs["perceptual"] = sum(nets.perceptual(a, b).mean() for a, b in kept)
         if nets.identity is not None:
-            logs["identity"] = sum(1 - nets.identity.similarity(a, b).mean() for a, b in kept[1:])
+            logs["identity"] = sum((1 - nets.identity.similarity(a, b)).clamp(min=0).mean() for a, b in kept[1:])
         if nets.identity is not None and wt.get("identity_steps", 0) > 0:  # one random step t -> t+1 per clip
             rows = torch.arange(c.batch, device=device)
             k = torch.randint(c.frames - 1, (c.batch,), generator=loop.generator).to(device)
             pair = nets.decode(torch.cat([out["ws"][rows, k], out["ws"][rows, k + 1]]))
-            logs["identity_steps"] = 1 - nets.identity.similarity(pair[: c.batch], pair[c.batch:]).mean()
+            logs["identity_steps"] = (1 - nets.identity.similarity(pair[: c.batch], pair[c.batch:])).clamp(min=0).mean()
         # with head_pairs on, the head-motion prompts follow their true paths: the last-frame CLIP term,
         # which sees neither roll nor a return (its text for "nods" is its text for "looks down"), leaves them
         anchors = ~torch.isin(which, head_prompts) if pairs is not None else None
