@@ -187,3 +187,61 @@ def test_draw_landmarks_overlay():
     img = (out.image[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
     drawn = draw_landmarks(img, out.landmarks[0].numpy(), out.visibility[0].numpy())
     assert drawn.shape == img.shape and (drawn != img).any() and img is not drawn
+
+
+# ---- world v2: landmark framing, legible AUs -------------------------------------------------
+# v2 draws each AU a few times larger: brow AUs drag the upper lids, a smile parts the lips (the
+# jaw follows a little), a wink lowers its brow.
+V2_REGIONS = dict(AU_REGIONS, AU01=[BROWS, EYES], AU02=[BROWS, EYES], AU04=[BROWS, EYES], AU12=[LIPS, JAW],
+                  AU46=[EYES[6:], BROWS[5:]])
+
+
+@pytest.mark.parametrize("au", AU_NAMES)
+def test_v2_each_au_is_legible_at_64_px_and_stays_in_its_region(au):
+    base = face(7)
+    out = render(FaceParams.cat([base, base.replace(aus=au_vector({au: 1.0}))]), 64, world="v2")
+    shift = (out.landmarks[1] - out.landmarks[0]).norm(dim=-1)
+    allowed = sorted({i for group in V2_REGIONS[au] for i in group})
+    others = [i for i in range(68) if i not in allowed]
+    assert shift[allowed].max() > 1.0, f"{au} barely moves its landmarks"
+    assert shift[others].max() < 0.6, f"{au} moves landmarks {[i for i in others if shift[i] >= 0.6]}"
+    changed = (out.image[1] - out.image[0]).abs().amax(0).gt(0.1).sum()
+    assert changed >= 60, f"{au} changes {int(changed)} pixels at 64 px (the legibility target is 60)"
+
+
+def test_v2_is_legible_where_v1_is_not():
+    from lgfa_lite.bench.group_synthface import legibility
+
+    v1, v2 = legibility("v1", 3), legibility("v2", 3)
+    assert v1["legibility_pixels_min"] < 30 <= 60 <= v2["legibility_pixels_min"]
+
+
+@pytest.mark.parametrize("yaw,pitch,roll", [(0, 0, 0), (40, 0, 0), (-40, 10, 0), (0, 25, 0), (0, -25, 0),
+                                             (20, -10, 20), (-15, 15, -20)])
+def test_v2_framing_puts_eyes_and_mouth_where_the_crop_says(yaw, pitch, roll):
+    """Rendered with the default camera, a relaxed face's own landmarks give back the whole image
+    as their `align_crop`: the crop the real-photo path computes is the framing of the world."""
+    from lgfa_lite.synthface.world import align_crop
+
+    p = FaceParams.sample(6, seed=yaw * 7 + pitch * 3 + roll)
+    p = p.replace(aus=torch.zeros_like(p.aus), jaw=torch.zeros_like(p.jaw), camera=torch.tensor([1.0, 0.0, 0.0]),
+                  pose=torch.tensor([[float(yaw), float(pitch), float(roll)]]))
+    for res in (64, 128):
+        lm = render(p, res, world="v2").landmarks
+        centre, half = align_crop(lm)
+        assert torch.allclose(centre, torch.full_like(centre, res / 2), atol=0.01 * res), centre
+        assert torch.allclose(half, torch.full_like(half, res / 2), atol=0.01 * res), half
+    eyes = (lm[:, 42:48].mean(1) - lm[:, 36:42].mean(1)).norm(dim=1)
+    if yaw == 0 and roll == 0:
+        assert (eyes / 128 >= 0.28).all(), eyes / 128  # inter-ocular distance: tighter than v1's 0.21
+
+
+def test_v1_stays_the_default_world_and_unchanged_by_v2():
+    from lgfa_lite.synthface.world import DEFAULT_WORLD, V1, get_world
+
+    p = FaceParams.sample(2, seed=4)
+    assert DEFAULT_WORLD is V1 and get_world(None) is V1
+    assert torch.equal(render(p, 64).image, render(p, 64, world="v1").image)
+    assert not torch.allclose(render(p, 64).image, render(p, 64, world="v2").image)
+    with pytest.raises(ValueError, match="unknown SynthFaces world"):
+        render(p, 64, world="v9")

@@ -133,6 +133,7 @@ def generator(quick: bool) -> dict:
     res[f"feature_space_{space}"] = 1.0
     res.update(follows_z(G, n))
     res.update(au_response(G))
+    res.update(au_change_follows(G))
     res.update(clip_reads_motions(G))
     return {**res, **card_minutes(GENERATOR_WEIGHTS)}
 
@@ -213,6 +214,38 @@ def au_response(G, n: int = 64) -> dict:
                 rises.append(float((au_net(draw(faces.replace(aus=aus)))[:, k] - base[:, k]).mean()))
             res[f"au_response_readable{suffix}"] = float(sum(r > 0.1 for r in rises))
             res[f"au_response_mean{suffix}"] = sum(rises) / N_AUS
+    return res
+
+
+def au_change_follows(G, world=None, n: int = 64) -> dict:
+    """Judge-free twin of `au_response`: does G's change when one AU of z goes 0 -> 1 look like
+    the renderer's change for the same faces? Per AU, the cosine between the two pixel changes
+    (`au_change_cosine_<AU>`, mean over n faces with no AUs) and the size of G's change over the
+    render's (`au_change_size_<AU>`); `au_change_followed`: AUs with cosine >= 0.5. Needs no AU
+    regressor, so it compares generators taught by different SynthFaces worlds (`world`)."""
+    import torch
+
+    from lgfa_lite.synthface import AU_NAMES, N_AUS, FaceParams
+    from lgfa_lite.synthface.render import render
+    from lgfa_lite.train.stylegan2 import params_to_z, to_unit
+
+    faces = FaceParams.sample(n, seed=123)
+    faces = faces.replace(aus=torch.zeros(n, N_AUS))
+    res, cosines = {}, []
+    with torch.no_grad():
+        g0, r0 = to_unit(G(params_to_z(faces))), render(faces, G.size, world=world).image
+        for k, name in enumerate(AU_NAMES):
+            aus = torch.zeros(n, N_AUS)
+            aus[:, k] = 1
+            moved = faces.replace(aus=aus)
+            dg = (to_unit(G(params_to_z(moved))) - g0).flatten(1)
+            dr = (render(moved, G.size, world=world).image - r0).flatten(1)
+            cos = torch.nn.functional.cosine_similarity(dg, dr, dim=1).mean()
+            res[f"au_change_cosine_{name}"] = float(cos)
+            res[f"au_change_size_{name}"] = float(dg.norm(dim=1).mean() / dr.norm(dim=1).mean().clamp(min=1e-8))
+            cosines.append(float(cos))
+    res["au_change_cosine_mean"] = sum(cosines) / N_AUS
+    res["au_change_followed"] = float(sum(c >= 0.5 for c in cosines))
     return res
 
 

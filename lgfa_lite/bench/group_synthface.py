@@ -1,4 +1,5 @@
-"""Benchmark group ``synthface``: SynthFaces rendering throughput (images/s) at 64 and 128 px.
+"""Benchmark group ``synthface``: SynthFaces rendering throughput (images/s) at 64 and 128 px,
+and how legible each action unit is to a 64 px model (`legibility`, world v2; `_v1` keys: v1).
 
 The headline number is sustained throughput over the whole run (what a data loader gets).
 The median and best single batch are reported too: on this shared VM a few batches stall for
@@ -19,7 +20,7 @@ def _cpu_ticks():
         return 0, 0
 
 
-def images_per_s(resolution: int, batch: int, seconds: float, min_batches: int, warmup: bool = True):
+def images_per_s(resolution: int, batch: int, seconds: float, min_batches: int, warmup: bool = True, world=None):
     # Lazy imports: `--list` stays fast and works even while synthface is broken.
     import torch
 
@@ -27,12 +28,12 @@ def images_per_s(resolution: int, batch: int, seconds: float, min_batches: int, 
 
     with torch.no_grad():
         if warmup:  # first call builds the cached renderer and allocations: not throughput
-            render(FaceParams.sample(batch, seed=0), resolution=resolution)
+            render(FaceParams.sample(batch, seed=0), resolution=resolution, world=world)
         times, start, seed = [], time.perf_counter(), 1
         while len(times) < min_batches or time.perf_counter() - start < seconds:
             t0 = time.perf_counter()
             # Timed: sampling the parameters and the full render, as a data loader would do.
-            out = render(FaceParams.sample(batch, seed=seed), resolution=resolution)
+            out = render(FaceParams.sample(batch, seed=seed), resolution=resolution, world=world)
             times.append(time.perf_counter() - t0)
             assert out.image.shape == (batch, 3, resolution, resolution), out.image.shape
             seed += 1
@@ -46,11 +47,37 @@ def synthface(quick: bool) -> dict:
     batch, seconds, min_batches = (4, 0.0, 1) if quick else (32, 10.0, 5)
     total0, steal0 = _cpu_ticks()
     out = {}
-    for r in (64, 128):
-        sustained, median, best = images_per_s(r, batch, seconds, min_batches, warmup=not quick)
-        out[f"images_per_s_{r}"] = sustained
-        out[f"images_per_s_{r}_median_batch"] = median
-        out[f"images_per_s_{r}_best_batch"] = best
+    for world, suffix in ((None, ""), ("v2", "_v2")):
+        for r in (64, 128):
+            sustained, median, best = images_per_s(r, batch, seconds, min_batches, warmup=not quick, world=world)
+            out[f"images_per_s_{r}{suffix}"] = sustained
+            out[f"images_per_s_{r}{suffix}_median_batch"] = median
+            out[f"images_per_s_{r}{suffix}_best_batch"] = best
     total1, steal1 = _cpu_ticks()
     out["cpu_steal_pct"] = 100.0 * (steal1 - steal0) / max(1, total1 - total0)
+    n = 4 if quick else 64
+    out.update(legibility("v2", n))
+    out.update({f"{k}_v1": v for k, v in legibility("v1", n).items()})
+    return out
+
+
+def legibility(world=None, n_identities: int = 64, resolution: int = 64) -> dict:
+    """How visible each AU is to a `resolution` px model: test identities (neutral, frontal, studio
+    light) rendered with one AU at 0 and at 1. Per AU: the mean number of pixels whose largest
+    channel change exceeds 0.1, and the mean over faces of the largest landmark displacement (px)."""
+    import torch
+
+    from lgfa_lite.synthface import AU_NAMES, FaceParams, identities, render
+
+    faces = FaceParams.cat([FaceParams.identity(i) for i in identities("test", n_identities)])
+    base = render(faces, resolution, world=world)
+    out = {}
+    for k, name in enumerate(AU_NAMES):
+        aus = torch.zeros_like(faces.aus)
+        aus[:, k] = 1.0
+        moved = render(faces.replace(aus=aus), resolution, world=world)
+        changed = (moved.image - base.image).abs().amax(1) > 0.1
+        out[f"legibility_pixels_{name}"] = float(changed.flatten(1).sum(1).float().mean())
+        out[f"legibility_landmark_px_{name}"] = float((moved.landmarks - base.landmarks).norm(dim=-1).amax(1).mean())
+    out["legibility_pixels_min"] = min(out[f"legibility_pixels_{n}"] for n in AU_NAMES)
     return out

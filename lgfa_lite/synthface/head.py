@@ -19,6 +19,7 @@ from functools import lru_cache
 import torch
 
 from .params import AU_INDEX, FaceParams
+from .world import V1, World, align_crop
 
 # Canonical feature positions (radians on the mean head).
 EYE_PHI, EYE_THETA, EYE_HALF_W, EYE_OPEN_UP, EYE_OPEN_LO = 0.08, 0.40, 0.155, 0.062, 0.042
@@ -81,9 +82,9 @@ def _grid_faces(rows, cols, offset):
 # ---------------------------------------------------------------------------------------
 # Identity layout, used by geometry, texture and landmarks alike
 # ---------------------------------------------------------------------------------------
-def layout(p: FaceParams) -> dict[str, torch.Tensor]:
+def layout(p: FaceParams, world: World = V1) -> dict[str, torch.Tensor]:
     """Per-face feature sizes and lid openings, each (B, 1) so they broadcast over points."""
-    s, a, au = p.shape, p.appearance, p.aus
+    s, a, au = p.shape, p.appearance, p.aus * world.gain("lid", p.aus.device)
 
     def col(x):
         return x[:, None]
@@ -93,18 +94,19 @@ def layout(p: FaceParams) -> dict[str, torch.Tensor]:
 
     blink = A("AU45")
     wink = torch.maximum(blink, A("AU46"))
-    upper_open = EYE_OPEN_UP * (1 + 0.09 * col(s[:, 10])) * (1 + 0.55 * A("AU05") - 0.3 * A("AU07") - 0.2 * A("AU06"))
-    lower_open = EYE_OPEN_LO * (1 + 0.09 * col(s[:, 10])) * (1 - 0.45 * A("AU06") - 0.55 * A("AU07"))
+    eye = world.eye_scale
+    upper_open = eye * EYE_OPEN_UP * (1 + 0.09 * col(s[:, 10])) * (1 + 0.55 * A("AU05") - 0.3 * A("AU07") - 0.2 * A("AU06"))
+    lower_open = eye * EYE_OPEN_LO * (1 + 0.09 * col(s[:, 10])) * (1 - 0.45 * A("AU06") - 0.55 * A("AU07"))
     return {
-        "eye_w": EYE_HALF_W * (1 + 0.06 * col(s[:, 10])),
+        "eye_w": eye * EYE_HALF_W * (1 + 0.06 * col(s[:, 10])),
         "eye_tilt": 0.08 * col(s[:, 11]),
         "upper_open": upper_open.clamp(min=0.01),
         "lower_open": lower_open.clamp(min=0.004),
         "close_right": blink, "close_left": wink,  # right = subject's right = image left (theta < 0)
-        "brow_thick": 0.022 * (1 + 0.2 * col(s[:, 13])).clamp(min=0.4),
+        "brow_thick": world.brow_scale * 0.022 * (1 + 0.2 * col(s[:, 13])).clamp(min=0.4),
         "brow_arch": 0.03 * (1 + 0.4 * col(s[:, 14])),
-        "upper_lip": 0.045 * (1 + 0.2 * col(s[:, 20])).clamp(min=0.4),
-        "lower_lip": 0.055 * (1 + 0.2 * col(s[:, 21])).clamp(min=0.4),
+        "upper_lip": world.lip_scale * 0.045 * (1 + 0.2 * col(s[:, 20])).clamp(min=0.4) * (1 + world.pucker_thickens * A("AU18")),
+        "lower_lip": world.lip_scale * 0.055 * (1 + 0.2 * col(s[:, 21])).clamp(min=0.4) * (1 + world.pucker_thickens * A("AU18")),
         "hairline": HAIRLINE_PHI + 0.07 * col(a[:, 6]),
         "hair_length": torch.sigmoid(col(a[:, 4])),
         "hair_volume": 0.05 + 0.06 * torch.sigmoid(col(a[:, 5])),
@@ -144,9 +146,9 @@ def lip_curves(theta, lay):
 # ---------------------------------------------------------------------------------------
 # Landmarks (iBUG 68) in canonical coordinates
 # ---------------------------------------------------------------------------------------
-def landmark_uv(p: FaceParams) -> torch.Tensor:
+def landmark_uv(p: FaceParams, world: World = V1) -> torch.Tensor:
     """(B, 68, 2) canonical (theta, phi) of the 68 landmarks for each face."""
-    lay = layout(p)
+    lay = layout(p, world)
     B = p.batch_size
     pts = []
     # 0-16 jaw contour, subject's right (theta < 0) to left.
@@ -214,16 +216,18 @@ def jaw_weight(th, ph):
     return smoothstep(0.0, 1.0, (top - ph) / (top - bot)) * (1 - smoothstep(1.1, 1.5, at))
 
 
-def jaw_rotation(p: FaceParams) -> torch.Tensor:
-    """(B, 3, 3) jaw rotation: the jaw parameter plus what AU26 (jaw drop) and AU25 add."""
-    au = p.aus
-    opening = p.jaw[:, 0] + 16.0 * au[:, AU_INDEX["AU26"]] + 5.0 * au[:, AU_INDEX["AU25"]]
+def jaw_rotation(p: FaceParams, world: World = V1) -> torch.Tensor:
+    """(B, 3, 3) jaw rotation: the jaw parameter plus what AU26 (jaw drop), AU25 and, in worlds
+    whose smiles show teeth, AU12 add."""
+    au = p.aus * world.gain("geometry", p.aus.device)
+    opening = (p.jaw[:, 0] + 16.0 * au[:, AU_INDEX["AU26"]] + 5.0 * au[:, AU_INDEX["AU25"]]
+               + world.smile_opens_lips * p.aus[:, AU_INDEX["AU12"]])
     return _rotation(p.jaw[:, 1] * 0.5, -opening, p.jaw[:, 2] * 0.5)
 
 
-def apply_jaw(pts, w_jaw, p):
+def apply_jaw(pts, w_jaw, p, world: World = V1):
     hinge = torch.tensor(JAW_HINGE)
-    rotated = torch.einsum("bij,bnj->bni", jaw_rotation(p), pts - hinge) + hinge
+    rotated = torch.einsum("bij,bnj->bni", jaw_rotation(p, world), pts - hinge) + hinge
     return pts + w_jaw[..., None] * (rotated - pts)
 
 
@@ -334,11 +338,20 @@ def apply_pose(pts, p):
 BASE_SCALE, BASE_TY = 0.74, 0.02
 
 
-def project(pts: torch.Tensor, camera: torch.Tensor, resolution: int) -> torch.Tensor:
-    """Camera-space points (B, N, 3) -> (B, N, 3): pixel x, pixel y (down), depth (nearer = larger)."""
-    sc = BASE_SCALE * camera[:, 0:1]
-    xn = sc * pts[..., 0] + camera[:, 1:2]
-    yn = -sc * pts[..., 1] + camera[:, 2:3] + BASE_TY
+def project(pts: torch.Tensor, camera: torch.Tensor, resolution: int, crop=None) -> torch.Tensor:
+    """Camera-space points (B, N, 3) -> (B, N, 3): pixel x, pixel y (down), depth (nearer = larger).
+
+    crop: None (the fixed camera) or (centre (B, 2), half width (B,)) in normalised image units of
+    the default camera, mapped to the whole image; the camera's scale and shift then act on top."""
+    if crop is None:
+        sc = BASE_SCALE * camera[:, 0:1]
+        xn = sc * pts[..., 0] + camera[:, 1:2]
+        yn = -sc * pts[..., 1] + camera[:, 2:3] + BASE_TY
+    else:
+        centre, half = crop
+        sc = camera[:, 0:1] / half[:, None]
+        xn = sc * (BASE_SCALE * pts[..., 0] - centre[:, 0:1]) + camera[:, 1:2]
+        yn = sc * (-BASE_SCALE * pts[..., 1] + BASE_TY - centre[:, 1:2]) + camera[:, 2:3]
     half = resolution / 2
     return torch.stack([(xn + 1) * half, (yn + 1) * half, pts[..., 2]], -1)
 
@@ -391,17 +404,39 @@ def morphable_model():
     V = mean.shape[0]
     basis = torch.cat([shape_basis, au_basis, hair_basis]).reshape(-1, V * 3)
     w_jaw = torch.where(part == PART_NECK, torch.zeros(V), jaw_weight(uv[:, 0], uv[:, 1]))
+    n_shape = shape_basis.shape[0]
+    left = torch.where(part == PART_NECK, torch.zeros(V), smoothstep(-0.05, 0.05, uv[:, 0]))
     return {"mean": mean, "basis": basis, "w_jaw": w_jaw, "faces": faces, "grids": grids,
-            "axes": axes, "uv": uv, "part": part}
+            "axes": axes, "uv": uv, "part": part, "au_rows": slice(n_shape, n_shape + au_basis.shape[0]),
+            "left": left}
 
 
-def mesh_vertices(p: FaceParams) -> torch.Tensor:
+def mesh_vertices(p: FaceParams, world: World = V1) -> torch.Tensor:
     """Posed 3D vertices (B, V, 3) in the camera frame."""
     m = morphable_model()
-    coeff = torch.cat([p.shape, p.aus, p.appearance[:, HAIR_GEOMETRY]], 1)
+    coeff = torch.cat([p.shape, p.aus * world.gain("geometry", p.aus.device), p.appearance[:, HAIR_GEOMETRY]], 1)
     pts = m["mean"] + (coeff @ m["basis"]).view(p.batch_size, -1, 3)
-    pts = apply_jaw(pts, m["w_jaw"], p)
+    for name, gain in world.wink_adds:  # the winking side (subject's left, theta > 0) moves as `name`
+        field = m["basis"][m["au_rows"].start + AU_INDEX[name]].view(-1, 3) * m["left"][:, None]
+        pts = pts + (gain * p.aus[:, AU_INDEX["AU46"]])[:, None, None] * field
+    pts = apply_jaw(pts, m["w_jaw"], p, world)
     return apply_pose(pts, p)
+
+
+def landmarks_3d(p: FaceParams, world: World = V1, verts: torch.Tensor | None = None) -> torch.Tensor:
+    """The 68 landmarks (B, 68, 3) on the posed mesh (camera frame)."""
+    ids, w = embed(landmark_uv(p, world))
+    return gather_embedded(mesh_vertices(p, world) if verts is None else verts, ids, w)
+
+
+def landmark_crop(p: FaceParams, world: World):
+    """The `align_crop` of a face's landmarks with its expression relaxed (AUs and jaw 0, identity
+    and pose kept), in normalised units of the default camera: an expression moves the features
+    inside a fixed frame instead of moving the frame."""
+    relaxed = p.replace(aus=torch.zeros_like(p.aus), jaw=torch.zeros_like(p.jaw))
+    lm = landmarks_3d(relaxed, world)
+    xy = torch.stack([BASE_SCALE * lm[..., 0], -BASE_SCALE * lm[..., 1] + BASE_TY], -1)
+    return align_crop(xy)
 
 
 def embed(points_uv: torch.Tensor):

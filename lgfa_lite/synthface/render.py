@@ -15,6 +15,7 @@ from .. import _memory
 from . import head as H
 from .params import AU_INDEX, FaceParams
 from .raster import Fragments, interpolate, rasterize
+from .world import World, get_world
 
 RESOLUTIONS = (64, 128, 256)
 
@@ -31,15 +32,17 @@ class RenderOutput:
 class Renderer:
     """`Renderer(64)(params)` -> RenderOutput. Stateless apart from cached mesh data.
 
+    world: a `World` or its name ('v1', 'v2'; None = `DEFAULT_WORLD`): expression sizes and framing.
+
     Anti-aliasing: texture features have soft edges one output pixel wide (in texture space),
     silhouettes are blended with their neighbours; `ssaa=2` supersamples for still smoother
     edges at ~4x the cost.
     """
 
-    def __init__(self, resolution: int = 64, ssaa: int = 1):
+    def __init__(self, resolution: int = 64, ssaa: int = 1, world: World | str | None = None):
         if int(resolution) < 16 or int(resolution) > 1024:
             raise ValueError(f"resolution must be in [16, 1024], got {resolution}")
-        self.resolution, self.ssaa = int(resolution), int(ssaa)
+        self.resolution, self.ssaa, self.world = int(resolution), int(ssaa), get_world(world)
         _memory.keep_freed_memory()  # rendering allocates many large temporaries: reuse their pages
         m = H.morphable_model()
         self.uv, self.part, self.faces, self.grids = m["uv"], m["part"], m["faces"], m["grids"]
@@ -49,9 +52,10 @@ class Renderer:
     def mesh(self, params: FaceParams, resolution: int | None = None):
         """Projected vertices (B, V, 3) and landmarks (B, 68, 3) at `resolution` pixels."""
         res = resolution or self.resolution
-        pts = H.mesh_vertices(params)
-        proj = H.project(pts, params.camera, res)
-        ids, w = H.embed(H.landmark_uv(params))
+        pts = H.mesh_vertices(params, self.world)
+        crop = H.landmark_crop(params, self.world) if self.world.framing == "landmarks" else None
+        proj = H.project(pts, params.camera, res, crop)
+        ids, w = H.embed(H.landmark_uv(params, self.world))
         return pts, proj, H.gather_embedded(proj, ids, w)
 
     def vertices(self, params: FaceParams) -> torch.Tensor:
@@ -70,7 +74,7 @@ class Renderer:
         B = params.batch_size
         attr = torch.cat([self.uv.expand(B, -1, -1), normals, self.part.float().expand(B, -1)[..., None]], -1)
         covered = frags.face.view(-1).ge(0).nonzero().squeeze(1)
-        image = shade(covered, interpolate(attr, self.faces, frags, covered), params, big)
+        image = shade(covered, interpolate(attr, self.faces, frags, covered), params, big, self.world)
         mask = frags.mask[:, None].float()
         if ss > 1:
             image, mask = F.avg_pool2d(image, ss), F.avg_pool2d(mask, ss)
@@ -110,13 +114,13 @@ def _smooth_silhouette(image, mask):
     return torch.where(edge, blurred, image)
 
 
-def render(params: FaceParams, resolution: int = 64, ssaa: int = 1) -> RenderOutput:
-    return _renderer(int(resolution), int(ssaa))(params)
+def render(params: FaceParams, resolution: int = 64, ssaa: int = 1, world: World | str | None = None) -> RenderOutput:
+    return _renderer(int(resolution), int(ssaa), get_world(world))(params)
 
 
 @functools.lru_cache(maxsize=None)
-def _renderer(resolution, ssaa):
-    return Renderer(resolution, ssaa)
+def _renderer(resolution, ssaa, world):
+    return Renderer(resolution, ssaa, world)
 
 
 def _landmark_visibility(lmk, frags: Fragments, ss):
@@ -156,23 +160,24 @@ def _colours(p: FaceParams):
                 bg_angle=a[:, 14])
 
 
-def shade(idx: torch.Tensor, q: torch.Tensor, p: FaceParams, res: int) -> torch.Tensor:
+def shade(idx: torch.Tensor, q: torch.Tensor, p: FaceParams, res: int, world: World | None = None) -> torch.Tensor:
     """Covered flat pixel indices (N,) + their attributes q (N, 6): canonical theta, phi,
     normal xyz, part -> image (B, 3, res, res) over the background.
 
     Works on the flat list of covered pixels, and each facial feature only on the pixels of its
     own canonical region: most of the image is skin or background, so this is most of the speed.
     """
+    world = get_world(world)
     B, Hh, W = p.batch_size, res, res
     col = _colours(p)
-    lay = H.layout(p)
+    lay = H.layout(p, world)
     img = _background(col, B, Hh, W).reshape(-1, 3)
     if idx.numel() == 0:
         return img.view(B, Hh, W, 3).permute(0, 3, 1, 2)
     b = torch.div(idx, Hh * W, rounding_mode="floor")
     th, ph = q[:, 0], q[:, 1]
     px = 0.6 / res  # ~ one output pixel in canonical radians: softness of texture edges
-    au = p.aus
+    au = p.aus * world.gain("texture", p.aus.device)
     albedo = col["skin"][b]
     blush = H.gauss(th.abs(), 0.5, 0.12) * H.gauss(ph, -0.2, 0.1)  # rosy cheeks: less green/blue
     albedo = albedo * (1 - 0.18 * blush[:, None] * torch.tensor([0.0, 1.0, 1.0]))
@@ -210,7 +215,10 @@ def shade(idx: torch.Tensor, q: torch.Tensor, p: FaceParams, res: int) -> torch.
     if sel.numel():
         t, f, bs = th[sel], ph[sel], b[sel]
         uo, lo, ui, li = H.lip_curves(t, {k: lay[k][bs, 0] for k in ("upper_lip", "lower_lip")})
-        paint(sel, col["lip"][bs], H.smoothstep(-px, px, torch.minimum(uo - f, f - lo)))
+        lip = col["lip"][bs]
+        if world.pucker_darkens:
+            lip = lip * (1 - world.pucker_darkens * au[bs, AU_INDEX["AU18"]])[:, None]
+        paint(sel, lip, H.smoothstep(-px, px, torch.minimum(uo - f, f - lo)))
         inside = (f <= ui) & (f >= li) & (ui > li)
         tt = ((H.MOUTH_PHI + H.BAND / 2 - f) / H.BAND).clamp(0, 1)  # 0 at the upper lip, 1 at the lower
         mouth = torch.tensor([0.22, 0.05, 0.06]).expand(sel.numel(), 3).clone()
@@ -221,8 +229,10 @@ def shade(idx: torch.Tensor, q: torch.Tensor, p: FaceParams, res: int) -> torch.
         albedo[sel] = torch.where(inside[:, None], mouth, albedo[sel])
         occlusion[sel] = torch.where(inside, 0.7, 1.0)
     # Eyes: sclera, iris, pupil between the lids; a lash line on the upper lid; a lid crease.
+    iris, pupil = 0.045 * world.eye_scale, 0.018 * world.eye_scale
     for side in (-1, 1):
-        sel = region(((th - side * H.EYE_THETA).abs() < 0.27) & ((ph - H.EYE_PHI).abs() < 0.14))
+        sel = region(((th - side * H.EYE_THETA).abs() < 0.27 * max(1.0, world.eye_scale))
+                     & ((ph - H.EYE_PHI).abs() < 0.14 * max(1.0, world.eye_scale) ** 2))
         if not sel.numel():
             continue
         bs = b[sel]
@@ -232,8 +242,8 @@ def shade(idx: torch.Tensor, q: torch.Tensor, p: FaceParams, res: int) -> torch.
         eye_w = sub["eye_w"]
         inside = H.smoothstep(-px, px, torch.minimum(up - ey, ey - lo)) * (ex.abs() < 1)
         r = torch.sqrt((ex * eye_w) ** 2 + ey**2)
-        eye = torch.tensor([0.93, 0.92, 0.90]) + (col["iris"][bs] - torch.tensor([0.93, 0.92, 0.90])) * H.smoothstep(0.045 + px, 0.045 - px, r)[:, None]
-        eye = eye + (torch.tensor([0.04, 0.03, 0.03]) - eye) * H.smoothstep(0.018 + px, 0.018 - px, r)[:, None]
+        eye = torch.tensor([0.93, 0.92, 0.90]) + (col["iris"][bs] - torch.tensor([0.93, 0.92, 0.90])) * H.smoothstep(iris + px, iris - px, r)[:, None]
+        eye = eye + (torch.tensor([0.04, 0.03, 0.03]) - eye) * H.smoothstep(pupil + px, pupil - px, r)[:, None]
         paint(sel, eye, inside)
         lash = H.smoothstep(0.011 + px, 0.011 - px, (ey - up).abs() - 0.004) * (ex.abs() < 1.08) * (ey >= up - 0.01)
         paint(sel, torch.tensor([0.06, 0.04, 0.04]), lash)

@@ -123,11 +123,12 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
     return (images.clamp(-1, 1) + 1) / 2
 
 
-def teacher_batch(batch: int, generator: torch.Generator, resolution: int = 64):
-    """(z, images in [-1, 1], landmarks (B, 68, 2) in pixels) for `batch` fresh random faces."""
+def teacher_batch(batch: int, generator: torch.Generator, resolution: int = 64, world: str | None = None):
+    """(z, images in [-1, 1], landmarks (B, 68, 2) in pixels) for `batch` fresh random faces of
+    the SynthFaces `world` ('v1', 'v2'; None = the default world)."""
     p = FaceParams.sample(batch, generator=generator)
     with torch.no_grad():
-        out = render(p, resolution)
+        out = render(p, resolution, world=world)
     return params_to_z(p), out.image * 2 - 1, out.landmarks
 
 
@@ -152,6 +153,7 @@ class GeneratorConfig(TrainConfig):
     lr: float = 5e-3  # 2.5x StyleGAN2's: regression to renders tolerates it and gets there sooner
     betas: tuple = (0.9, 0.99)  # StyleGAN2: (0, 0.99); momentum fits the renders faster (docstring)
     size: int = 64
+    synthfaces: str = "v1"  # the SynthFaces world the teacher renders ('v1', 'v2')
     style_dim: int = 128
     n_mlp: int = 4
     lr_mlp: float = 1.0  # mapping-network lr multiplier (StyleGAN2: 0.01; the teacher makes a faster one safe)
@@ -243,7 +245,7 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
     for step in loop:
         lr = cosine_lr(c.lr, loop.progress, warmup=0.02)
         loop.set_lr(opt_g, lr)
-        z, real, landmarks = teacher_batch(c.batch, loop.generator, c.size)
+        z, real, landmarks = teacher_batch(c.batch, loop.generator, c.size, c.synthfaces)
         skips = G.synthesis(G.to_wplus(G.mapping(z)), noise="random", return_skips=True)
         fake = skips[-1]
         error = (fake - real).abs()
@@ -290,9 +292,10 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
             "name": GENERATOR_WEIGHTS, "description": ("StyleGAN2 generator (64 px, lite profile). z is the scaled SynthFaces parameter "
                             "vector (`lgfa_lite.train.stylegan2.params_to_z` / `sample_z`)."),
             "task": "unconditional-image-generation",
-            "metrics": {"train_minutes": round(loop.minutes, 1)},
+            "metrics": {"train_minutes": round(loop.minutes, 1)}, "tags": [f"synthfaces-{c.synthfaces}"],
             "training": (f"`python -m lgfa_lite.train.stylegan2 generator` ({loop.state.step} steps, batch {c.batch}, "
-                         f"{loop.world} process(es), {loop.minutes:.1f} min on a 2-core CPU): L1 to the SynthFaces "
+                         f"{loop.world} process(es), {loop.minutes:.1f} min on {loop.hardware}): L1 to the SynthFaces "
+                         f"({c.synthfaces}) "
                          f"render of z's parameters (x{c.feature_weight} more near the facial features, + "
                          f"{c.multiscale_weight} x coarse-skip L1), + {c.perceptual_weight} x lite perceptual "
                          f"distance, + {c.adv_weight} x non-saturating GAN loss after step {c.adv_after} (lazy R1 gamma "
