@@ -53,7 +53,7 @@ def models():
 def expression_words() -> frozenset[str]:
     """Words that ask for a facial expression (SynthFaces' expression motions and the original's LGFA
     words that stand for one), except an opening mouth, which the lite generator does draw."""
-    from lgfa_lite.nets.train_perception import words
+    from lgfa_lite.synthface.captions import words
     from lgfa_lite.synthface.motions import LGFA_WORDS, MOTIONS
 
     phrases = [t for m in MOTIONS.values() if m.aus and m.name != "open mouth" for t in (m.name, m.verb, m.gerund)]
@@ -69,7 +69,7 @@ EXPRESSION_NOTE = ("The lite generator draws head motions and an opening mouth, 
 def check_prompt(prompt) -> tuple[str, list[str]]:
     """(prompt, notes): the prompt stripped, or InputError when there is nothing to read."""
     from lgfa_lite.nets.clip import MAX_PROMPT_CHARS
-    from lgfa_lite.nets.train_perception import caption_words, words as words_of
+    from lgfa_lite.synthface.captions import caption_words, words as words_of
 
     if not isinstance(prompt, str) or not prompt.strip():
         raise InputError("The sentence is empty: describe a motion, e.g. “The person is smiling.”")

@@ -87,14 +87,19 @@ def test_synthface_group_quick(tmp_path):
     pytest.importorskip("lgfa_lite.synthface.render")
     runner.discover()
     metrics = bench.GROUPS["synthface"](True)
-    speeds = {f"images_per_s_{r}{s}" for r in (64, 128) for s in ("", "_median_batch", "_best_batch")}
-    assert set(metrics) == speeds | {"cpu_steal_pct"}
+    speeds = {f"images_per_s_{r}{w}{s}" for r in (64, 128) for w in ("", "_v2") for s in ("", "_median_batch", "_best_batch")}
+    from lgfa_lite.synthface import AU_NAMES
+
+    legible = {f"legibility_{kind}_{au}{w}" for kind in ("pixels", "landmark_px") for au in AU_NAMES for w in ("", "_v1")}
+    legible |= {"legibility_pixels_min", "legibility_pixels_min_v1"}
+    assert set(metrics) == speeds | legible | {"cpu_steal_pct"}
     assert all(metrics[k] > 0 for k in speeds) and 0 <= metrics["cpu_steal_pct"] <= 100
     assert metrics["images_per_s_64_best_batch"] >= metrics["images_per_s_64"]
+    assert metrics["legibility_pixels_min"] > metrics["legibility_pixels_min_v1"]
 
 
 def test_perception_group_quick():
-    from lgfa_lite.nets.train_perception import NET_WEIGHTS, is_shipped
+    from lgfa_lite.train.perception import NET_WEIGHTS, is_shipped
 
     runner.discover()
     metrics = bench.GROUPS["perception"](True)
@@ -142,7 +147,7 @@ def test_generator_and_encoder_groups_quick(monkeypatch):
     from lgfa_lite.bench import group_generator
     from lgfa_lite.nets.encoder import LatentEncoder
     from lgfa_lite.nets.stylegan2 import Generator
-    from lgfa_lite.train.stylegan2 import Z_DIM
+    from lgfa_lite.nets.stylegan2 import Z_DIM
 
     G = Generator(64, 32, 2, {4: 16, 8: 16, 16: 8, 32: 8, 64: 8}, z_dim=Z_DIM, normalize_z=False).eval()
     E = LatentEncoder(G.n_latent, 32, channels=(8, 8, 16, 16), hidden=32).eval()
@@ -150,7 +155,7 @@ def test_generator_and_encoder_groups_quick(monkeypatch):
     res = group_generator.generator(quick=True)
     assert res["images_per_s_64"] > 0 and res["ratio_vs_grouped_conv"] > 0
     assert 0 <= res["precision"] <= 1 and 0 <= res["recall"] <= 1 and res["kid"] > res["kid_real_vs_real"]
-    from lgfa_lite.nets.train_perception import is_shipped
+    from lgfa_lite.train.perception import is_shipped
 
     assert res["feature_space_clip" if is_shipped("clip") else "feature_space_fitter_identity"] == 1.0
     if is_shipped("au") and is_shipped("landmarks"):  # follows_z: the untrained G draws nothing of z

@@ -1,10 +1,8 @@
 """The Space's GANimation tab: its plain functions, with a tiny generator standing in when the
 lite checkpoint is not shipped."""
-import io
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from demos import ganimation as tab

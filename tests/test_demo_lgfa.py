@@ -1,6 +1,5 @@
 """The Space's LGFA tab: its plain functions, with tiny frozen nets standing in for the lite
 checkpoints (so these tests run whether or not they are shipped)."""
-import numpy as np
 import pytest
 import torch
 
@@ -9,7 +8,7 @@ from lgfa_lite.methods import lgfa as L
 from lgfa_lite.nets.clip import TextImageModel
 from lgfa_lite.nets.encoder import LatentEncoder
 from lgfa_lite.nets.stylegan2 import Generator
-from lgfa_lite.train.stylegan2 import Z_DIM
+from lgfa_lite.nets.stylegan2 import Z_DIM
 from lgfa_lite.video import video_info
 
 

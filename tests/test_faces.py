@@ -61,7 +61,7 @@ def test_face_tensor_crops_and_resizes():
 
 
 def test_face_check_accepts_faces_and_refuses_non_faces():
-    from lgfa_lite.nets.train_perception import images_of, standard_faces
+    from lgfa_lite.synthface.dataset import images_of, standard_faces
 
     x = images_of(standard_faces("test", 32), slice(0, 32))
     assert (face_score(x) < faces.FACE_THRESHOLD).all()

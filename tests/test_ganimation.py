@@ -6,7 +6,7 @@ import torch
 
 from lgfa_lite import hub
 from lgfa_lite.methods import ganimation as GA
-from lgfa_lite.synthface import AU_INDEX, AU_NAMES, N_AUS
+from lgfa_lite.synthface import AU_INDEX, N_AUS
 
 TINY = dict(n_aus=N_AUS, conv_dim=8, repeat_num=1)
 
@@ -86,7 +86,7 @@ def test_animation_bad_inputs():
 
 
 def test_training_runs_resumes_and_writes_a_hub_folder(tmp_path):
-    from lgfa_lite.nets.train_perception import standard_faces
+    from lgfa_lite.synthface.dataset import standard_faces
 
     data = standard_faces("train", 32)
     cfg = GA.GANimationConfig(steps=4, batch=2, conv_dim=8, repeat_num=1, critic_dim=8, n_critic=2, log_every=2,
@@ -100,7 +100,7 @@ def test_training_runs_resumes_and_writes_a_hub_folder(tmp_path):
 
 
 def test_critic_warmup_holds_the_generator_back(tmp_path):
-    from lgfa_lite.nets.train_perception import standard_faces
+    from lgfa_lite.synthface.dataset import standard_faces
 
     cfg = GA.GANimationConfig(steps=6, batch=2, conv_dim=8, repeat_num=1, critic_dim=8, n_critic=1, log_every=1,
                               critic_warmup=4, out_dir=str(tmp_path / "out"), progress=False)
@@ -115,7 +115,7 @@ def test_critic_warmup_holds_the_generator_back(tmp_path):
 def test_shipped_edit_moves_aus_toward_target():
     """On held-out faces, asking for a smile moves the AU regressor's AU12 reading up, and asking
     for neutral moves it back down; an untrained generator does neither."""
-    from lgfa_lite.nets.train_perception import images_of, standard_faces
+    from lgfa_lite.synthface.dataset import images_of, standard_faces
 
     regressor = hub.load("au-synthfaces-64")
     faces = standard_faces("test", 32)

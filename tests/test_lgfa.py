@@ -11,7 +11,7 @@ from lgfa_lite.methods import lgfa as L
 from lgfa_lite.nets.clip import TextImageModel
 from lgfa_lite.nets.encoder import LatentEncoder
 from lgfa_lite.nets.stylegan2 import Generator
-from lgfa_lite.train.stylegan2 import Z_DIM
+from lgfa_lite.nets.stylegan2 import Z_DIM
 
 
 @pytest.fixture(scope="module")

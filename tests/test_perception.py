@@ -12,8 +12,9 @@ from lgfa_lite.nets.fitter import FaceFitter, fit_landmarks, landmarks_2d, param
 from lgfa_lite.nets.identity import IdentityEmbedding, IdentityNet
 from lgfa_lite.nets.landmarks import LandmarkNet, convert_face_alignment, decode_heatmaps, target_heatmaps
 from lgfa_lite.nets.perceptual import PerceptualDistance
-from lgfa_lite.nets import train_perception as T
-from lgfa_lite.nets.train_perception import NET_WEIGHTS, is_shipped
+from lgfa_lite.synthface import captions, dataset
+from lgfa_lite.train import perception as T
+from lgfa_lite.train.perception import NET_WEIGHTS, is_shipped
 from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, FaceParams, render
 from lgfa_lite.train import TrainingState, load_training_state, save_training_state
 
@@ -23,7 +24,7 @@ TINY = (8, 16, 32)
 @pytest.fixture(scope="module")
 def held_out():
     """32 renders of held-out test identities (4 identities x 8 faces)."""
-    return T.standard_faces("test", 32)
+    return dataset.standard_faces("test", 32)
 
 
 # ------------------------------------------------------------------ interfaces (tiny configs)
@@ -255,7 +256,7 @@ def test_caption_variants_use_lgfa_words():
     import random
 
     rng = random.Random(0)
-    seen = {T.caption_variant("The person is surprised. Dark hair.", rng) for _ in range(200)}
+    seen = {captions.caption_variant("The person is surprised. Dark hair.", rng) for _ in range(200)}
     assert {"The person is surprised.", "The person is surprised. Dark hair."} <= seen
     assert any(w in s for s in seen for w in ("shocked", "stunned"))
 
@@ -264,9 +265,9 @@ def test_caption_variants_say_the_motion_that_ends_in_the_face():
     import random
 
     rng = random.Random(0)
-    seen = {T.caption_variant("The person is smiling. Dark hair, turned to the left.", rng) for _ in range(200)}
+    seen = {captions.caption_variant("The person is smiling. Dark hair, turned to the left.", rng) for _ in range(200)}
     assert {"The person smiles.", "The person turns left."} <= seen  # LGFA's prompts are captions too
-    words = T.caption_words()
+    words = captions.caption_words()
     assert {"smiles", "turns", "left", "shocked", "hair"} <= words and "juggling" not in words
 
 
@@ -274,14 +275,14 @@ def test_caption_variants_name_winks_nods_shakes_and_tilts():
     import random
 
     rng = random.Random(0)
-    winking = {T.caption_variant("The person is winking. Dark hair.", rng) for _ in range(200)}
+    winking = {captions.caption_variant("The person is winking. Dark hair.", rng) for _ in range(200)}
     assert "The person winks." in winking
-    down = {T.caption_variant("The person is smiling. Dark hair, turned to the left, looking down.", rng) for _ in range(300)}
+    down = {captions.caption_variant("The person is smiling. Dark hair, turned to the left, looking down.", rng) for _ in range(300)}
     assert {"The person nods.", "The person shakes the head.", "The person looks down."} <= down
-    tilted = {T.caption_variant("The person has a neutral expression. Dark hair.", rng, roll=15.0) for _ in range(200)}
-    upright = {T.caption_variant("The person has a neutral expression. Dark hair.", rng, roll=-15.0) for _ in range(200)}
+    tilted = {captions.caption_variant("The person has a neutral expression. Dark hair.", rng, roll=15.0) for _ in range(200)}
+    upright = {captions.caption_variant("The person has a neutral expression. Dark hair.", rng, roll=-15.0) for _ in range(200)}
     assert "The person tilts the head." in tilted and "The person tilts the head." not in upright
-    assert {"winks", "nods", "shakes", "tilts", "head"} <= T.caption_words()
+    assert {"winks", "nods", "shakes", "tilts", "head"} <= captions.caption_words()
 
 
 # ------------------------------------------------------------------ shipped lite checkpoints
@@ -327,9 +328,9 @@ def test_lite_perceptual_orders_faces(held_out):
     if not (is_shipped("landmarks") and is_shipped("identity")):
         pytest.skip("the lite perceptual distance needs the shipped landmark and identity nets")
     d = PerceptualDistance("lite")
-    x = T.images_of(held_out, slice(0, 8))
-    same = T.images_of(held_out, slice(0, 8))
-    other = T.images_of(held_out, slice(8, 16))
+    x = dataset.images_of(held_out, slice(0, 8))
+    same = dataset.images_of(held_out, slice(0, 8))
+    other = dataset.images_of(held_out, slice(8, 16))
     with torch.no_grad():
         assert torch.allclose(d(x, same), torch.zeros(8), atol=1e-5)
         assert (d(x, other) > 0.01).all()

@@ -10,6 +10,9 @@ from lgfa_lite.nets.encoder import LatentEncoder, invert
 from lgfa_lite.nets.stylegan2 import Discriminator, Generator, convert_rosinality
 from lgfa_lite.nets.stylegan2 import main as convert_main
 from lgfa_lite.synthface import FaceParams, render
+from lgfa_lite.nets import encoder as encoder_module
+from lgfa_lite.nets import stylegan2 as lite
+from lgfa_lite.nets.blocks import to_unit
 from lgfa_lite.train import stylegan2 as recipe
 
 TINY = {4: 16, 8: 16, 16: 8}
@@ -180,10 +183,10 @@ def test_generator_hub_roundtrip(tmp_path):
 
 def test_params_z_roundtrip():
     p = FaceParams.sample(8, seed=3)
-    z = recipe.params_to_z(p)
-    assert z.shape == (8, recipe.Z_DIM)
-    assert abs(float(recipe.sample_z(4096, seed=0).std()) - 1) < 0.25  # scaled to about unit variance
-    back = recipe.z_to_params(z)
+    z = lite.params_to_z(p)
+    assert z.shape == (8, lite.Z_DIM)
+    assert abs(float(lite.sample_z(4096, seed=0).std()) - 1) < 0.25  # scaled to about unit variance
+    back = lite.z_to_params(z)
     for k, v in p.clamped().tensors().items():
         assert torch.allclose(getattr(back, k), v, atol=1e-4), k
 
@@ -197,7 +200,7 @@ def test_generator_recipe_trains_and_resumes(tmp_path):
     assert [h["step"] for h in history] == [1, 2, 3]
     assert {"l1", "l1_coarse", "g_adv", "d", "r1", "path_length"} <= set().union(*history)
     assert "g_adv" not in history[0] and "g_adv" in history[-1]  # the discriminator joins after adv_after
-    assert hub.load(tmp_path / "g").config["z_dim"] == recipe.Z_DIM
+    assert hub.load(tmp_path / "g").config["z_dim"] == lite.Z_DIM
     assert (tmp_path / "state-samples" / "000002.png").exists()
     _, history = recipe.train_generator(dataclasses.replace(c, steps=4))  # resumes at step 3
     assert history[-1]["step"] == 4 and len(history) == 4
@@ -224,26 +227,26 @@ def _shipped(name):
         return None
 
 
-@pytest.mark.skipif(_shipped(recipe.GENERATOR_WEIGHTS) is None, reason="stylegan2-synthfaces-64 not shipped")
+@pytest.mark.skipif(_shipped(lite.GENERATOR_WEIGHTS) is None, reason="stylegan2-synthfaces-64 not shipped")
 def test_shipped_generator_draws_the_faces_it_is_asked_for():
-    G = recipe.load_generator().eval()
+    G = lite.load_generator().eval()
     p = FaceParams.sample(32, seed=777)
     with torch.no_grad():
-        fake = recipe.to_unit(G(recipe.params_to_z(p)))
+        fake = to_unit(G(lite.params_to_z(p)))
     real = render(p, 64).image
     err = (fake - real).abs().mean()
     baseline = (real.mean(0, keepdim=True) - real).abs().mean()  # the mean face for everyone
     assert err < 0.6 * baseline, (err, baseline)
 
 
-@pytest.mark.skipif(_shipped(recipe.ENCODER_WEIGHTS) is None, reason="encoder-synthfaces-64 not shipped")
+@pytest.mark.skipif(_shipped(encoder_module.ENCODER_WEIGHTS) is None, reason="encoder-synthfaces-64 not shipped")
 def test_shipped_encoder_reconstructs_held_out_faces():
     from lgfa_lite.synthface.dataset import identities
 
-    G, E = recipe.load_generator().eval(), recipe.load_encoder().eval()
+    G, E = lite.load_generator().eval(), encoder_module.load_encoder().eval()
     p = FaceParams.sample(16, seed=5, identities=identities("test", 16))
     real = render(p, 64).image
     with torch.no_grad():
-        recon = recipe.to_unit(G.synthesis(E(real)))
-        avg = recipe.to_unit(G(G.w_avg[None].expand(16, -1), input_is="w"))
+        recon = to_unit(G.synthesis(E(real)))
+        avg = to_unit(G(G.w_avg[None].expand(16, -1), input_is="w"))
     assert (recon - real).abs().mean() < 0.6 * (avg - real).abs().mean()

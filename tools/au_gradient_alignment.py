@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from lgfa_lite import hub
 from lgfa_lite.bench.group_ganimation import psnr
-from lgfa_lite.nets.train_perception import images_of, standard_faces
+from lgfa_lite.synthface.dataset import images_of, standard_faces
 from lgfa_lite.synthface import FaceParams, render
 
 

@@ -35,7 +35,7 @@ def ganimation(quick: bool) -> dict:
 
     from lgfa_lite import hub
     from lgfa_lite.methods import ganimation as GA
-    from lgfa_lite.nets.train_perception import TEST_SIZE, images_of, standard_faces
+    from lgfa_lite.synthface.dataset import TEST_SIZE, images_of, standard_faces
     from lgfa_lite.synthface import FaceParams, render
 
     try:

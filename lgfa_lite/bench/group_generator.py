@@ -78,13 +78,13 @@ def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
 
 def _load_generator():
     from lgfa_lite import hub
-    from lgfa_lite.train.stylegan2 import GENERATOR_WEIGHTS
+    from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS
 
     try:
         return hub.load(GENERATOR_WEIGHTS), True
     except hub.CheckpointError:
         from lgfa_lite.nets.stylegan2 import Generator
-        from lgfa_lite.train.stylegan2 import Z_DIM
+        from lgfa_lite.nets.stylegan2 import Z_DIM
 
         return Generator(64, 128, 4, z_dim=Z_DIM, normalize_z=False), False  # speed needs no weights
 
@@ -93,8 +93,9 @@ def _load_generator():
 def generator(quick: bool) -> dict:
     import torch
 
-    from lgfa_lite.nets.train_perception import images_of, load_faces
-    from lgfa_lite.train.stylegan2 import GENERATOR_WEIGHTS, sample_z, to_unit
+    from lgfa_lite.synthface.dataset import images_of, load_faces
+    from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS, sample_z
+    from lgfa_lite.nets.blocks import to_unit
 
     G, trained = _load_generator()
     G = G.eval()
@@ -153,7 +154,8 @@ def follows_z(G, n: int) -> dict:
     from lgfa_lite import hub
     from lgfa_lite.nets.landmarks import inter_ocular
     from lgfa_lite.synthface.render import render
-    from lgfa_lite.train.stylegan2 import sample_z, to_unit, z_to_params
+    from lgfa_lite.nets.stylegan2 import sample_z, z_to_params
+    from lgfa_lite.nets.blocks import to_unit
 
     try:
         au_net, fan = hub.load("au-synthfaces-64").eval(), hub.load("fan-synthfaces-64").eval()
@@ -194,7 +196,8 @@ def au_response(G, n: int = 64) -> dict:
     from lgfa_lite import hub
     from lgfa_lite.synthface import FaceParams, N_AUS
     from lgfa_lite.synthface.render import render
-    from lgfa_lite.train.stylegan2 import params_to_z, to_unit
+    from lgfa_lite.nets.stylegan2 import params_to_z
+    from lgfa_lite.nets.blocks import to_unit
 
     try:
         au_net = hub.load("au-synthfaces-64").eval()
@@ -227,7 +230,8 @@ def au_change_follows(G, world=None, n: int = 64) -> dict:
 
     from lgfa_lite.synthface import AU_NAMES, N_AUS, FaceParams
     from lgfa_lite.synthface.render import render
-    from lgfa_lite.train.stylegan2 import params_to_z, to_unit
+    from lgfa_lite.nets.stylegan2 import params_to_z
+    from lgfa_lite.nets.blocks import to_unit
 
     faces = FaceParams.sample(n, seed=123)
     faces = faces.replace(aus=torch.zeros(n, N_AUS))
@@ -256,8 +260,10 @@ def encoder(quick: bool) -> dict:
     from lgfa_lite import hub
     from lgfa_lite.bench.group_ganimation import psnr
     from lgfa_lite.nets.landmarks import inter_ocular
-    from lgfa_lite.nets.train_perception import images_of, load_faces
-    from lgfa_lite.train.stylegan2 import ENCODER_WEIGHTS, GENERATOR_WEIGHTS, to_unit
+    from lgfa_lite.synthface.dataset import images_of, load_faces
+    from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS
+    from lgfa_lite.nets.encoder import ENCODER_WEIGHTS
+    from lgfa_lite.nets.blocks import to_unit
 
     try:
         G, E = hub.load(GENERATOR_WEIGHTS).eval(), hub.load(ENCODER_WEIGHTS).eval()
@@ -300,7 +306,8 @@ def clip_reads_motions(G, n_faces: int = 16) -> dict:
     from lgfa_lite.synthface import MOTIONS, FaceParams
     from lgfa_lite.synthface.params import au_vector
     from lgfa_lite.synthface.render import render
-    from lgfa_lite.train.stylegan2 import params_to_z, to_unit
+    from lgfa_lite.nets.stylegan2 import params_to_z
+    from lgfa_lite.nets.blocks import to_unit
 
     try:
         clip = hub.load(CLIP_WEIGHTS).eval()

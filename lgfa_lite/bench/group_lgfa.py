@@ -129,7 +129,7 @@ def lgfa(quick: bool) -> dict:
 
     from lgfa_lite import hub
     from lgfa_lite.methods import lgfa as L
-    from lgfa_lite.nets.train_perception import images_of, standard_faces
+    from lgfa_lite.synthface.dataset import images_of, standard_faces
     from lgfa_lite.synthface import MOTIONS, FaceParams, motion_clip, render
     from lgfa_lite.video import write_mp4
 

@@ -17,8 +17,8 @@ def perception(quick: bool) -> dict:
 
     from lgfa_lite import hub
     from lgfa_lite.nets.landmarks import inter_ocular
-    from lgfa_lite.nets.train_perception import (NET_WEIGHTS, TEST_SIZE, TRAIN_IDS, evaluate, images_of,
-                                                 load_faces, standard_faces)
+    from lgfa_lite.synthface.dataset import TEST_SIZE, TRAIN_IDS, images_of, load_faces, standard_faces
+    from lgfa_lite.train.perception import NET_WEIGHTS, evaluate
     from lgfa_lite.synthface import EXPRESSIONS
 
     # quick (tests): 64 test faces; the numbers only prove the pipeline runs.

@@ -264,7 +264,7 @@ class GANimationConfig(TrainConfig):
 
 def train(config: GANimationConfig, data: dict | None = None) -> tuple[Generator, list[dict]]:
     """Train G and the critic (resumable); rank 0 writes G as a Hub folder. Returns (G, history)."""
-    from lgfa_lite.nets.train_perception import standard_faces
+    from lgfa_lite.synthface.dataset import standard_faces
 
     c = config
     torch.manual_seed(c.seed)

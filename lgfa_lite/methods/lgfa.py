@@ -197,7 +197,7 @@ def apex_targets(frames: int, threshold: float = 0.7) -> tuple[list[str], list[l
     The original guides only the last frame, which cannot show an out-and-back motion; this
     optional term (weight `clip_apex`, 0 = the original) guides those frames with sentences the
     lite CLIP was trained on (a nod's apex is "The person looks down.")."""
-    from lgfa_lite.nets.train_perception import caption_words, words
+    from lgfa_lite.synthface.captions import caption_words, words
 
     known = caption_words()
     holds = [m for m in MOTIONS.values() if m.envelope == "hold" and set(words(m.verb)) <= known]
@@ -292,7 +292,7 @@ class Frozen:
 
 def training_faces(nets: Frozen, n: int, batch: int = 128) -> dict:
     """Inversions and CLIP image embeddings of the first n standard SynthFaces training faces."""
-    from lgfa_lite.nets.train_perception import images_of, standard_faces
+    from lgfa_lite.synthface.dataset import images_of, standard_faces
 
     faces = standard_faces("train", n)
     images = images_of(faces, slice(0, n))
@@ -309,7 +309,7 @@ def head_pairs(nets: Frozen, n_train: int, n_faces: int, frames: int) -> dict:
     inverted by the encoder. -> {"w", "v": (F, L, D) inversions and (F, E) CLIP embeddings of the
     faces, "face", "prompt": (N,) rows of those and of PROMPTS, "frames": (K,) sampled frame
     indices, "delta": (N, K, L, D) each sampled frame's inversion minus frame 0's}."""
-    from lgfa_lite.nets.train_perception import standard_faces
+    from lgfa_lite.synthface.dataset import standard_faces
     from lgfa_lite.synthface import FaceParams, render
     from lgfa_lite.synthface.motions import motion_clip
 
@@ -484,7 +484,7 @@ def animate(model: LGFA, nets: Frozen, prompt: str, image: torch.Tensor | None =
         w_inv = nets.encoder(image)
         v = nets.clip.encode_image(image)
     elif w_inv is None:
-        from lgfa_lite.train.stylegan2 import sample_z
+        from lgfa_lite.nets.stylegan2 import sample_z
 
         w_inv = G.to_wplus(G.mapping(sample_z(1, generator=g)))
     t = nets.clip.encode_text([prompt])

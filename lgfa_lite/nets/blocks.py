@@ -86,3 +86,8 @@ class ConvEncoder(nn.Module):
             maps.append(x)
         pooled = x.mean((2, 3))
         return (pooled, maps) if features else pooled
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """Generator output in [-1, 1] -> images in [0, 1]."""
+    return (images.clamp(-1, 1) + 1) / 2

@@ -10,9 +10,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lgfa_lite import hub
 from lgfa_lite.hub import register_model
 
-from .blocks import ConvEncoder, check_images, resize
+from .blocks import ConvEncoder, check_images, resize, to_unit
+
+ENCODER_WEIGHTS = "encoder-synthfaces-64"  # the lite encoder for stylegan2-synthfaces-64
 
 
 @register_model("w-plus-encoder")
@@ -59,8 +62,13 @@ def invert(G: nn.Module, encoder: LatentEncoder, images: torch.Tensor, refine_st
             out = G.synthesis(wplus)
             loss = (out - target).abs().mean()
             if distance is not None:
-                loss = loss + distance((out.clamp(-1, 1) + 1) / 2, images).mean()
+                loss = loss + distance(to_unit(out), images).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
     return wplus.detach()
+
+
+def load_encoder(name: str = ENCODER_WEIGHTS) -> LatentEncoder:
+    """The lite W+ encoder (a weights/ folder name, a local folder or a Hub repo id)."""
+    return hub.load(name)

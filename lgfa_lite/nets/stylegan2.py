@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lgfa_lite.hub import register_model
+from lgfa_lite.synthface.params import FaceParams
 
 LITE_CHANNELS = {4: 128, 8: 128, 16: 64, 32: 32, 64: 16}
 
@@ -479,6 +480,49 @@ class Discriminator(nn.Module):
         std = torch.sqrt(std.var(0, unbiased=False) + 1e-8).mean((2, 3, 4), keepdim=True).squeeze(2)
         out = torch.cat([out, std.repeat(group, 1, h, w)], 1)
         return self.final_linear(self.final_conv(out).flatten(1))
+
+
+# ----------------------------------------------------------------------------- the lite generator's z
+
+GENERATOR_WEIGHTS = "stylegan2-synthfaces-64"
+# z of the lite generator = the SynthFaces parameters, each group shifted and scaled to about zero
+# mean, unit variance under the SynthFaces sampler (measured on 20k samples; fixed so a
+# checkpoint's z never moves).
+_Z_LAYOUT = [  # (field, offset, scale)
+    ("shape", 0.0, 1.0), ("appearance", 0.0, 1.0), ("aus", 0.1, 0.25),
+    ("jaw", torch.tensor([1.5, 0.0, 0.0]), torch.tensor([3.5, 0.7, 0.7])),
+    ("pose", 0.0, torch.tensor([14.0, 8.0, 6.0])),
+    ("camera", torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.04, 0.03, 0.03])),
+]
+Z_DIM = 64
+
+
+def params_to_z(p: FaceParams) -> torch.Tensor:
+    """SynthFaces parameters (B) -> the lite generator's z (B, 64)."""
+    t = p.tensors()
+    return torch.cat([(t[name].float() - off) / scale for name, off, scale in _Z_LAYOUT], 1)
+
+
+def z_to_params(z: torch.Tensor) -> FaceParams:
+    """Inverse of params_to_z (values outside the renderer's ranges are clamped)."""
+    out, i = {}, 0
+    for name, off, scale in _Z_LAYOUT:
+        n = {"shape": 24, "appearance": 16, "aus": 15}.get(name, 3)
+        out[name] = z[:, i:i + n] * scale + off
+        i += n
+    return FaceParams(**out).clamped()
+
+
+def sample_z(n: int, seed: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """z of n random SynthFaces faces (the distribution the lite generator was taught)."""
+    return params_to_z(FaceParams.sample(n, seed=seed, generator=generator))
+
+
+def load_generator(name: str = GENERATOR_WEIGHTS) -> Generator:
+    """The lite generator (a weights/ folder name, a local folder or a Hub repo id)."""
+    from lgfa_lite import hub
+
+    return hub.load(name)
 
 
 # ----------------------------------------------------------------------------- full weights

@@ -3,7 +3,9 @@
 Parameters (`FaceParams`) -> `render` -> image, landmarks (iBUG 68) with visibility, mask.
 Motion programs (`MOTIONS`, `motion_clip`) make captioned videos; datasets split identities.
 """
-from .dataset import SPLITS, SynthFaceClips, SynthFaceImages, default_cache_dir, identities, split_of
+from .captions import caption_variant, caption_words, words
+from .dataset import (SPLITS, SynthFaceClips, SynthFaceImages, default_cache_dir, identities, images_of, load_faces,
+                      split_of, standard_faces)
 from .draw import draw_landmarks
 from .motions import (LGFA_WORDS, MOTIONS, Motion, caption, clip_caption, expression_name, expression_sentence,
                       motion_clip, template_caption)

@@ -149,3 +149,32 @@ class SynthFaceClips(Dataset):
         return {"video": out.image, "landmarks": out.landmarks, "visibility": out.visibility,
                 "aus": seq.aus, "pose": seq.pose, "jaw": seq.jaw, "caption": text, "motions": names,
                 "identity": self.ids[index % len(self.ids)]}
+
+
+# The standard data: the same renders the cache keeps, so every net and the benchmark share them.
+TRAIN_SIZE, TRAIN_IDS = 16384, 800
+TEST_SIZE, TEST_IDS = 1024, 100
+
+
+def load_faces(split: str, size: int, resolution: int = 64, n_identities: int = 100, cache_dir=None) -> dict:
+    """All faces of a split in memory: images uint8 (N, 3, H, W) and ground truth."""
+    ds = SynthFaceImages(split, size=size, resolution=resolution, seed=0, n_identities=n_identities,
+                         cache_dir=cache_dir or default_cache_dir())
+    # Straight from the uint8 chunks: a float copy of 16k faces is 800 MB of fresh pages.
+    chunks = [ds.chunk(c) for c in range((size + ds.CHUNK - 1) // ds.CHUNK)]
+    out = {k: torch.from_numpy(np.concatenate([c[k] for c in chunks])[:size])
+           for k in chunks[0] if k not in ("image", "caption")}
+    out["image"] = torch.from_numpy(np.concatenate([c["image"] for c in chunks])[:size]).permute(0, 3, 1, 2).contiguous()
+    out["caption"] = [str(t) for c in chunks for t in c["caption"]][:size]
+    return out
+
+
+def standard_faces(split: str, size: int, resolution: int = 64, cache_dir=None) -> dict:
+    """The faces every trainer, notebook and benchmark uses: ~20 renders per training identity,
+    ~10 per test identity (so the standard sizes hit the same cache files)."""
+    n_ids = min(TRAIN_IDS, max(2, size // 20)) if split == "train" else min(TEST_IDS, max(2, size // 8))
+    return load_faces(split, size, resolution, n_ids, cache_dir)
+
+
+def images_of(data: dict, idx) -> torch.Tensor:
+    return data["image"][idx].float() / 255

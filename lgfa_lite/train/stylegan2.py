@@ -11,44 +11,8 @@ loss, when enabled, only sharpens:
              [+ lite perceptual distance] [+ adv_weight * non-saturating GAN loss, lazy R1],
              EMA of G.
 
-Measured here (2-core VM, batch 32, nothing else running: 3.7-4.2 steps/s with 2 threads,
-2.3-2.8 with 1; a second busy process on the VM stalls PyTorch's threads, 5 s/step):
-  - L1 at ~770 steps (multiscale 1): 0.122 with lr 5e-3, betas (0.9, 0.99), lr_mlp 1 and
-    feature weight 4 (the defaults); 0.154 the same at lr 2e-3; 0.163 with StyleGAN2's
-    betas (0, 0.99), lr_mlp 0.1 and no feature weight;
-  - 4,500 steps (20 min, the older betas) reach L1 0.089 but still draw a blurry frontal face
-    per colour scheme: no eyes, mouth or head turn yet;
-  - the defaults, 17,012 steps (127 min, one thread): L1 0.031; head shape, pose, hair colour,
-    nose and mouth follow z (at 4,000 steps: hair shapes and head turns; 7,000: nose, mouth),
-    eyes and hair texture not yet. Shipped as the first `stylegan2-synthfaces-64`. It did not
-    draw expressions: the lite AU regressor's reading of G(z) had |r| <= 0.11 with z's AUs for
-    14 of 15 AUs (AU26, mouth open: 0.28), though G(z) changes about as much with the AUs as
-    the render does (mean pixel change smile 0.0014 vs 0.0026): the change is a blur the
-    regressor cannot read (`bench generator`'s follows_z keys measure this);
-  - resumed from there for 95 min (5,274 steps) with the discriminator (adv_weight 0.02): eyes
-    within 400 steps, then brows, open mouths and hair texture. `bench generator`: KID 0.0015
-    (was 0.0122), recall 0.43 (was 0.02), precision 0.87 (was 0.77), FAN landmark NME to z's
-    render 0.040 (was 0.050), and the lite CLIP reads LGFA's motion end states in G(z) at 0.34
-    top-1 (was 0.083; renders 0.83). Shipped as `stylegan2-synthfaces-64` (these defaults:
-    `--minutes 127`, then `--minutes 222`). adv_weight 0.05 for the last 50 min instead: KID
-    0.0019, recall 0.41, NME 0.042. The AU regressor still cannot read its expressions (AU
-    error vs z 0.134 by its first version, 0.157 by the retrained one, above 0.097 for
-    predicting none), except mouth opening (r 0.57 for AU26,
-    0.32 for AU25);
-    an L1 loss on the AU regressor's reading of G(z) (weight 1, with adv 0.02) for 1,000 steps
-    only made every face read as neutral (AU error 0.101 vs 0.097 for predicting no AUs,
-    |r| <= 0.07) and moved the landmarks (FAN NME 0.050 -> 0.064), so it is not in the recipe;
-  - why the expressions are missing (shipped G): one AU 0 -> 1 moves w by 1-4% of the distance
-    between two faces (mouth open 11%, a 20 degree turn 29%), and even W+ optimised towards the
-    render (300 Adam steps from the neutral face's w) reads AU45 (eyes closed) 0.72 (render 0.87;
-    a single w: 0.17) but AU12 (smile) 0.003 and AU01 (inner brow) 0.09: the synthesis has not
-    learnt smiles and brows. Resumed 25 min each with the discriminator, neither a loss on the
-    change between a face and the same face with other AUs (same noise), nor that plus a linear
-    read-out of z from w (to keep AUs large in W) moved any AU reading but AU25/26;
-  - overfitting 16 fixed faces takes 600 steps to reach L1 0.045 (features still blurry),
-    with lr 5e-3 to 5e-2 and with 2x the channels alike: StyleGAN2's synthesis is slow to fit
-    by regression, so the lite generator needs far more steps than an hour of this CPU gives
-    (a GPU run: `--minutes` scales).
+`synthfaces` picks the world the teacher renders ('v1', 'v2'). Measured runs and what each
+change gave: docs/experiments/stylegan2.md.
 
 Every step renders a fresh random batch (unseen identities included), so there is no
 dataset to overfit. What the methods get is a real StyleGAN2 W / W+ space -- organised by
@@ -75,54 +39,16 @@ import torch
 import torch.nn.functional as F
 
 from lgfa_lite import hub
-from lgfa_lite.nets.encoder import LatentEncoder
-from lgfa_lite.nets.stylegan2 import Discriminator, Generator
+from lgfa_lite.nets.blocks import to_unit
+from lgfa_lite.nets.encoder import ENCODER_WEIGHTS, LatentEncoder
+from lgfa_lite.nets.stylegan2 import (GENERATOR_WEIGHTS, Z_DIM, Discriminator, Generator, params_to_z,
+                                      sample_z)
 from lgfa_lite.synthface import FaceParams
 from lgfa_lite.synthface.render import render
 from lgfa_lite.train.loop import TrainConfig, TrainLoop, cli_parser, config_from_cli, cosine_lr
 
 log = logging.getLogger(__name__)
-GENERATOR_WEIGHTS = "stylegan2-synthfaces-64"
-ENCODER_WEIGHTS = "encoder-synthfaces-64"
 WORK_ROOT = Path.home() / ".cache" / "lgfa_lite" / "train"
-
-# Fixed affine scaling of each parameter group to about zero mean, unit variance under the
-# SynthFaces sampler (measured on 20k samples; fixed here so a checkpoint's z never moves).
-_Z_LAYOUT = [  # (field, offset, scale)
-    ("shape", 0.0, 1.0), ("appearance", 0.0, 1.0), ("aus", 0.1, 0.25),
-    ("jaw", torch.tensor([1.5, 0.0, 0.0]), torch.tensor([3.5, 0.7, 0.7])),
-    ("pose", 0.0, torch.tensor([14.0, 8.0, 6.0])),
-    ("camera", torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.04, 0.03, 0.03])),
-]
-Z_DIM = 64
-
-
-def params_to_z(p: FaceParams) -> torch.Tensor:
-    """SynthFaces parameters (B) -> the lite generator's z (B, 64)."""
-    t = p.tensors()
-    return torch.cat([(t[name].float() - off) / scale for name, off, scale in _Z_LAYOUT], 1)
-
-
-def z_to_params(z: torch.Tensor) -> FaceParams:
-    """Inverse of params_to_z (values outside the renderer's ranges are clamped)."""
-    out, i = {}, 0
-    for name, off, scale in _Z_LAYOUT:
-        n = {"shape": 24, "appearance": 16, "aus": 15}.get(name, 3)
-        out[name] = z[:, i:i + n] * scale + off
-        i += n
-    return FaceParams(**out).clamped()
-
-
-def sample_z(n: int, seed: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-    """z of n random SynthFaces faces (the distribution the generator was taught)."""
-    return params_to_z(FaceParams.sample(n, seed=seed, generator=generator))
-
-
-def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """Generator output [-1, 1] -> images [0, 1]."""
-    return (images.clamp(-1, 1) + 1) / 2
-
-
 def teacher_batch(batch: int, generator: torch.Generator, resolution: int = 64, world: str | None = None):
     """(z, images in [-1, 1], landmarks (B, 68, 2) in pixels) for `batch` fresh random faces of
     the SynthFaces `world` ('v1', 'v2'; None = the default world)."""
@@ -318,9 +244,6 @@ def save_grid(G: Generator, z: torch.Tensor, path: Path):
     iio.imwrite(path, (grid * 255 + 0.5).to(torch.uint8).numpy())
 
 
-def load_generator(name: str = GENERATOR_WEIGHTS) -> Generator:
-    return hub.load(name)
-
 
 # ----------------------------------------------------------------------------- encoder
 
@@ -386,9 +309,6 @@ def train_encoder(config: EncoderConfig, G: Generator | None = None) -> tuple[La
         })
     return E.eval(), loop.history
 
-
-def load_encoder(name: str = ENCODER_WEIGHTS) -> LatentEncoder:
-    return hub.load(name)
 
 
 # ----------------------------------------------------------------------------- CLI

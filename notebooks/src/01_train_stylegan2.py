@@ -38,6 +38,9 @@ from lgfa_lite.bench.group_ganimation import psnr
 from lgfa_lite.nets.encoder import invert
 from lgfa_lite.synthface import FaceParams, render
 from lgfa_lite.synthface.dataset import identities
+from lgfa_lite.nets.blocks import to_unit
+from lgfa_lite.nets.encoder import ENCODER_WEIGHTS, load_encoder
+from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS, load_generator, params_to_z, sample_z
 from lgfa_lite.train import stylegan2 as SG
 from lgfa_lite.video import frames_to_strip, to_uint8_frames, write_mp4
 
@@ -64,8 +67,8 @@ fig.tight_layout()
 plt.show()
 
 # %%
-shipped = use_shipped and (hub.default_weights_dir() / SG.GENERATOR_WEIGHTS).is_dir()
-G = SG.load_generator() if shipped else G_trained
+shipped = use_shipped and (hub.default_weights_dir() / GENERATOR_WEIGHTS).is_dir()
+G = load_generator() if shipped else G_trained
 G = G.eval().requires_grad_(False)
 torch.set_grad_enabled(False)
 print("showing", "the shipped generator" if shipped else "the generator trained above")
@@ -77,7 +80,7 @@ print("showing", "the shipped generator" if shipped else "the generator trained 
 
 # %%
 p = FaceParams.sample(8, seed=2024)
-samples = SG.to_unit(G(SG.params_to_z(p)))
+samples = to_unit(G(params_to_z(p)))
 show_row(samples, path=out / "samples.png")
 show_row(render(p, G.size).image, path=out / "teacher.png")
 print(f"PSNR of samples vs the renders of their parameters: {float(psnr(samples, render(p, G.size).image).mean()):.2f} dB")
@@ -86,20 +89,20 @@ print(f"PSNR of samples vs the renders of their parameters: {float(psnr(samples,
 # ## Truncation sweep: one z pulled toward the average face (w_avg)
 
 # %%
-z = SG.sample_z(1, seed=7)
+z = sample_z(1, seed=7)
 psis = [1.0, 0.75, 0.5, 0.25, 0.0]
-show_row(torch.cat([SG.to_unit(G(z, truncation=psi)) for psi in psis]), [f"psi {psi}" for psi in psis],
+show_row(torch.cat([to_unit(G(z, truncation=psi)) for psi in psis]), [f"psi {psi}" for psi in psis],
          path=out / "truncation.png")
 
 # %% [markdown]
 # ## Interpolation in W between four faces (a looping video)
 
 # %%
-w = G.mapping(SG.sample_z(4, seed=11))
+w = G.mapping(sample_z(4, seed=11))
 frames = []
 for a, b in zip(w, torch.roll(w, -1, 0)):
     for t in torch.linspace(0, 1, 9)[:-1]:
-        frames.append(SG.to_unit(G(torch.lerp(a, b, t)[None], input_is="w")))
+        frames.append(to_unit(G(torch.lerp(a, b, t)[None], input_is="w")))
 frames = torch.cat(frames)
 video = write_mp4(to_uint8_frames(frames), out / "interpolation.mp4", fps=8)
 plt.figure(figsize=(12, 2))
@@ -117,8 +120,8 @@ with torch.enable_grad():
                                 out_dir=str(out / "encoder"))
     E_trained, e_history = SG.train_encoder(e_config, G=G)
 print(f"last: {json.dumps(e_history[-1] if e_history else {}, indent=1)}")
-shipped_e = shipped and (hub.default_weights_dir() / SG.ENCODER_WEIGHTS).is_dir()
-E = SG.load_encoder() if shipped_e else E_trained
+shipped_e = shipped and (hub.default_weights_dir() / ENCODER_WEIGHTS).is_dir()
+E = load_encoder() if shipped_e else E_trained
 
 # %% [markdown]
 # ## Inversion of held-out faces
@@ -127,8 +130,8 @@ E = SG.load_encoder() if shipped_e else E_trained
 
 # %%
 faces = render(FaceParams.sample(n_test, seed=99, identities=identities("test", n_test)), G.size).image
-recon = SG.to_unit(G.synthesis(invert(G, E, faces)))
-refined = SG.to_unit(G.synthesis(invert(G, E, faces, refine_steps=20)))
+recon = to_unit(G.synthesis(invert(G, E, faces)))
+refined = to_unit(G.synthesis(invert(G, E, faces, refine_steps=20)))
 show_row(faces, path=out / "inputs.png")
 show_row(recon, [f"{float(v):.1f} dB" for v in psnr(recon, faces)], path=out / "encoder.png")
 show_row(refined, [f"{float(v):.1f} dB" for v in psnr(refined, faces)], path=out / "refined.png")

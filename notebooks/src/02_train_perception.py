@@ -34,7 +34,8 @@ import torch
 
 from lgfa_lite import hub
 from lgfa_lite.nets.fitter import landmarks_2d
-from lgfa_lite.nets.train_perception import NET_WEIGHTS, NETS, evaluate, images_of, standard_faces, train
+from lgfa_lite.synthface.dataset import images_of, standard_faces
+from lgfa_lite.train.perception import NET_WEIGHTS, NETS, evaluate, train
 from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, Renderer, draw_landmarks, expression_sentence
 from lgfa_lite.video import to_uint8_frames
 

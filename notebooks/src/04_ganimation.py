@@ -28,17 +28,15 @@ use_shipped = True  # show the shipped generator (weights/) next to the one trai
 out_dir = "out/04_ganimation"
 
 # %%
-import dataclasses
 import json
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 
 from lgfa_lite import hub
 from lgfa_lite.bench.group_ganimation import psnr
 from lgfa_lite.methods import ganimation as GA
-from lgfa_lite.nets.train_perception import images_of, standard_faces
+from lgfa_lite.synthface.dataset import images_of, standard_faces
 from lgfa_lite.synthface import AU_NAMES, FaceParams, SynthFaceClips, render
 from lgfa_lite.video import frames_to_strip, to_uint8_frames, write_mp4
 

@@ -52,7 +52,7 @@ from lgfa_lite import hub
 from lgfa_lite.figures import show_row
 from lgfa_lite.methods import lgfa as L
 from lgfa_lite.nets.blocks import resize
-from lgfa_lite.nets.train_perception import images_of, standard_faces
+from lgfa_lite.synthface.dataset import images_of, standard_faces
 from lgfa_lite.video import frames_to_strip, to_uint8_frames, write_mp4
 
 out = Path(out_dir)
@@ -64,7 +64,7 @@ def tiny_frozen_nets():
     from lgfa_lite.nets.clip import TextImageModel
     from lgfa_lite.nets.encoder import LatentEncoder
     from lgfa_lite.nets.stylegan2 import Generator
-    from lgfa_lite.train.stylegan2 import Z_DIM
+    from lgfa_lite.nets.stylegan2 import Z_DIM
 
     G = Generator(16, 16, 2, {4: 16, 8: 16, 16: 8}, z_dim=Z_DIM, normalize_z=False)
     E = LatentEncoder(G.n_latent, 16, input_size=16, channels=(8, 8, 16, 16), hidden=32)

@@ -1,7 +1,7 @@
 """Train and evaluate the lite perception nets on SynthFaces.
 
-    python -m lgfa_lite.nets.train_perception au --steps 3000
-    python -m lgfa_lite.nets.train_perception {clip,landmarks,au,identity,fitter} [--steps N] [--batch B]
+    python -m lgfa_lite.train.perception au --steps 3000
+    python -m lgfa_lite.train.perception {clip,landmarks,au,identity,fitter} [--steps N] [--batch B]
 
 Training is resumable: every `save_every_s` seconds the model, optimizer, RNG and step are
 written to `work_dir` (safetensors + JSON); the same command continues where it stopped.
@@ -12,116 +12,25 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import shutil
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lgfa_lite import hub
-from lgfa_lite.synthface import (AU_NAMES, EXPRESSIONS, LGFA_WORDS, MOTIONS, FaceParams, SynthFaceImages, default_cache_dir, expression_name,
-                                 expression_sentence)
+from lgfa_lite.nets.au import AURegressor
+from lgfa_lite.nets.clip import TextImageModel
+from lgfa_lite.nets.fitter import FaceFitter, landmarks_2d, params_from_raw, raw_from_params
+from lgfa_lite.nets.identity import IdentityNet
+from lgfa_lite.nets.landmarks import LandmarkNet, decode_heatmaps, inter_ocular, target_heatmaps
+from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, FaceParams, expression_name, expression_sentence
+from lgfa_lite.synthface.captions import caption_variant
+from lgfa_lite.synthface.dataset import TEST_SIZE, TRAIN_SIZE, images_of, load_faces, standard_faces
 from lgfa_lite.train.loop import TrainConfig, TrainLoop, cosine_lr
-
-from .au import AURegressor
-from .clip import TextImageModel
-from .fitter import FaceFitter, landmarks_2d, params_from_raw, raw_from_params
-from .identity import IdentityNet
-from .landmarks import LandmarkNet, decode_heatmaps, inter_ocular, target_heatmaps
-
-# The standard data: the same renders the cache keeps, so every net and the benchmark share them.
-TRAIN_SIZE, TRAIN_IDS = 16384, 800
-TEST_SIZE, TEST_IDS = 1024, 100
-
-
-def load_faces(split: str, size: int, resolution: int = 64, n_identities: int = 100, cache_dir=None) -> dict:
-    """All faces of a split in memory: images uint8 (N, 3, H, W) and ground truth."""
-    ds = SynthFaceImages(split, size=size, resolution=resolution, seed=0, n_identities=n_identities,
-                         cache_dir=cache_dir or default_cache_dir())
-    # Straight from the uint8 chunks: a float copy of 16k faces is 800 MB of fresh pages.
-    chunks = [ds.chunk(c) for c in range((size + ds.CHUNK - 1) // ds.CHUNK)]
-    out = {k: torch.from_numpy(np.concatenate([c[k] for c in chunks])[:size])
-           for k in chunks[0] if k not in ("image", "caption")}
-    out["image"] = torch.from_numpy(np.concatenate([c["image"] for c in chunks])[:size]).permute(0, 3, 1, 2).contiguous()
-    out["caption"] = [str(t) for c in chunks for t in c["caption"]][:size]
-    return out
-
-
-def standard_faces(split: str, size: int, resolution: int = 64, cache_dir=None) -> dict:
-    """The faces every trainer, notebook and benchmark uses: ~20 renders per training identity,
-    ~10 per test identity (so the standard sizes hit the same cache files)."""
-    n_ids = min(TRAIN_IDS, max(2, size // 20)) if split == "train" else min(TEST_IDS, max(2, size // 8))
-    return load_faces(split, size, resolution, n_ids, cache_dir)
-
-
-def images_of(data: dict, idx) -> torch.Tensor:
-    return data["image"][idx].float() / 255
-
-
-# --------------------------------------------------------------------------- captions
-
-_SYNONYMS: dict[str, list[str]] = {}
-for _word, _expr in LGFA_WORDS.items():
-    if _expr and _expr != _word:
-        _SYNONYMS.setdefault(_expr, []).append(_word)
-
-
-# The still-image state each LGFA motion ends in, so "The person turns left." (an LGFA prompt)
-# is a caption of a face turned left: CLIP guides LGFA's last frame with these sentences.
-# A wink, a nod and a head shake end where they began; a still face can only show their apex, so
-# that is what they caption: a winking face, a face looking down, one turned to the left (where
-# a shake first goes). Unseen, "winks", "nods" and "shakes" were random codes to the lite text
-# model, and their sentences fell next to unrelated ones ("nods" ~ "looks angry", cosine 0.97).
-_MOTION_OF_EXPRESSION = {m.gerund: m for m in MOTIONS.values() if m.aus and m.envelope in ("hold", "pulse")}
-_MOTIONS_OF_DETAIL = {"turned to the left": [MOTIONS["turn left"], MOTIONS["shake head"]],
-                      "turned to the right": [MOTIONS["turn right"]],
-                      "looking up": [MOTIONS["look up"]], "looking down": [MOTIONS["look down"], MOTIONS["nod"]]}
-TILT_DEGREES = 10.0  # a face rolled further (counter-clockwise, as the tilt motion) is "tilting the head"
-
-
-def caption_variant(caption: str, rng: random.Random, roll: float = 0.0) -> str:
-    """Vary a SynthFaces caption: drop details, say the expression with an LGFA word, or say
-    the motion that ends in this face, or peaks in it ("The person smiles.", "The person turns
-    left.", "The person nods.", and "The person tilts the head." for a face rolled past
-    TILT_DEGREES: captions do not say roll)."""
-    first, _, details = caption.partition(". ")
-    expr = first[len("The person is "):] if first.startswith("The person is ") else "neutral"
-    motions = [_MOTION_OF_EXPRESSION[expr]] if expr in _MOTION_OF_EXPRESSION else []
-    motions += [m for d, ms in _MOTIONS_OF_DETAIL.items() if d in details.lower() for m in ms]
-    if roll > TILT_DEGREES:
-        motions.append(MOTIONS["tilt"])
-    if motions and rng.random() < 0.3:
-        return f"The person {rng.choice(motions).verb}."
-    if expr in _SYNONYMS and rng.random() < 0.3:
-        first = f"The person is {rng.choice(_SYNONYMS[expr])}"
-    elif expr == "neutral" and rng.random() < 0.3:
-        first = f"The person is {rng.choice(_SYNONYMS['neutral'])}"
-    else:
-        first = first.rstrip(".")
-    return first + "." if rng.random() < 0.4 or not details else f"{first}. {details}"
-
-
-def words(text: str) -> list[str]:
-    """The words of a text as `caption_words` counts them (lower-case letter runs)."""
-    return re.findall(r"[a-z]+", text.lower())
-
-
-@lru_cache(maxsize=None)
-def caption_words() -> frozenset[str]:
-    """Every word `caption_variant` can put in a training caption: what the lite text model knows."""
-    texts = [expression_sentence(e) for e in [*EXPRESSIONS, "neutral", "making a face"]]
-    texts += [f"The person is {w}." for words in _SYNONYMS.values() for w in words]
-    texts += [f"The person {m.verb}." for m in [*_MOTION_OF_EXPRESSION.values(), MOTIONS["tilt"],
-                                                 *(m for ms in _MOTIONS_OF_DETAIL.values() for m in ms)]]
-    texts += [*_MOTIONS_OF_DETAIL, "dark red blond brown hair"]
-    return frozenset(words(" ".join(texts)))
-
 
 # --------------------------------------------------------------------------- evaluation
 
@@ -425,7 +334,7 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
         flags += f" --freeze {freeze}"
     hub.save(model, out_dir, dtype=torch.float16, card={
         "name": spec.weights, "description": spec.description, "metrics": metrics, "task": "face-perception",
-        "training": (f"`python -m lgfa_lite.nets.train_perception {net} --steps {steps} --batch {batch}{flags}` on "
+        "training": (f"`python -m lgfa_lite.train.perception {net} --steps {steps} --batch {batch}{flags}` on "
                      f"{train_size} SynthFaces training renders at {resolution} px ({len(data['identity'].unique())} "
                      f"identities); AdamW lr {lr}, warm-up + cosine; {state.step} steps, {state.seconds / 60:.1f} min "
                      f"on a 2-core CPU. "
