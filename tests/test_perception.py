@@ -226,6 +226,21 @@ def test_train_resumes_and_writes_checkpoint(tmp_path):
         T.train("nose", steps=1, **kw)
 
 
+def test_v2_nets_train_on_v2_renders_under_their_own_names(tmp_path):
+    kw = dict(batch=4, train_size=40, test_size=16, work_dir=tmp_path / "work", cache_dir=tmp_path / "cache",
+              progress=False, synthfaces="v2")
+    model, _ = T.train("fitter", steps=1, out_dir=tmp_path / "fitter", **kw)
+    assert T.weights_name("fitter", "v2") == "fitter-synthfaces2-64" and T.weights_name("au") == "au-synthfaces-64"
+    assert hub.load(tmp_path / "fitter").world == "v2" and "synthfaces-v2" in hub.read_card(tmp_path / "fitter")["tags"]
+    assert all("-v2-" in f.name for f in (tmp_path / "cache").iterdir())  # v2 renders, cached apart from v1
+    # the fitter's reprojection is the v2 renderer's: the true parameters give back the rendered landmarks
+    faces = dataset.load_faces("test", 8, n_identities=4, cache_dir=tmp_path / "cache", world="v2")
+    p = FaceParams.from_data(faces)
+    assert (landmarks_2d(p, 64, "v2") - faces["landmarks"]).norm(dim=-1).mean() < 0.05
+    assert (landmarks_2d(p, 64, "v1") - faces["landmarks"]).norm(dim=-1).mean() > 2
+    assert FaceFitter().world == "v1"
+
+
 def test_identity_groups_batches_renders_of_few_identities():
     ids = torch.tensor([5, 1, 5, 2, 2, 1, 5, 9, 9, 2])
     idx = T.identity_groups({"identity": ids}, 12, per_identity=4, generator=torch.Generator().manual_seed(0))

@@ -15,6 +15,7 @@ from lgfa_lite.hub import register_model
 from lgfa_lite.synthface import N_AUS, FaceParams
 from lgfa_lite.synthface import head as H
 from lgfa_lite.synthface.params import N_APPEARANCE, N_SHAPE
+from lgfa_lite.synthface.world import get_world
 
 from .blocks import ConvEncoder, check_images, resize
 
@@ -25,10 +26,13 @@ CAMERA_SCALE = (0.05, 0.04, 0.04)
 N_OUT = N_SHAPE + N_AUS + 3 + 3 + 3
 
 
-def landmarks_2d(params: FaceParams, resolution: int) -> torch.Tensor:
-    """Differentiable 68 landmarks (B, 68, 2) in pixels of a `resolution` image."""
-    proj = H.project(H.mesh_vertices(params), params.camera, resolution)
-    ids, w = H.embed(H.landmark_uv(params))
+def landmarks_2d(params: FaceParams, resolution: int, world=None) -> torch.Tensor:
+    """Differentiable 68 landmarks (B, 68, 2) in pixels of a `resolution` image of the SynthFaces
+    `world` (its framing and expression sizes; None = the default world)."""
+    world = get_world(world)
+    crop = H.landmark_crop(params, world) if world.framing == "landmarks" else None
+    proj = H.project(H.mesh_vertices(params, world), params.camera, resolution, crop)
+    ids, w = H.embed(H.landmark_uv(params, world))
     return H.gather_embedded(proj[..., :2], ids, w)
 
 
@@ -51,9 +55,10 @@ def raw_from_params(p: FaceParams) -> torch.Tensor:
 
 @register_model("face-fitter")
 class FaceFitter(nn.Module):
-    def __init__(self, input_size: int = 64, channels=(32, 64, 128, 256)):
+    def __init__(self, input_size: int = 64, channels=(32, 64, 128, 256), world: str = "v1"):
         super().__init__()
-        self.config = {"input_size": int(input_size), "channels": list(channels)}
+        self.world = get_world(world).name  # the SynthFaces world its parameters are meant for
+        self.config = {"input_size": int(input_size), "channels": list(channels), "world": self.world}
         self.input_size = int(input_size)
         self.encoder = ConvEncoder(tuple(channels))
         self.head = nn.Linear(channels[-1], N_OUT)
@@ -68,7 +73,7 @@ class FaceFitter(nn.Module):
 
 def fit_landmarks(target: torch.Tensor, resolution: int, *, visibility: torch.Tensor | None = None,
                   init: FaceParams | None = None, steps: int = 150, lr: float = 0.05,
-                  prior: float = 1e-3) -> FaceParams:
+                  prior: float = 1e-3, world=None) -> FaceParams:
     """Fit the morphable model to 2D landmarks (B, 68, 2) in pixels of a `resolution` image.
 
     Minimises the mean squared landmark error in units of the image size (visible points only)
@@ -83,7 +88,7 @@ def fit_landmarks(target: torch.Tensor, resolution: int, *, visibility: torch.Te
     raw = raw_from_params(start).detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([raw], lr=lr)
     for _ in range(int(steps)):
-        pts = landmarks_2d(params_from_raw(raw), resolution)
+        pts = landmarks_2d(params_from_raw(raw), resolution, world)
         err = ((pts - target) / resolution).pow(2).sum(-1)
         loss = (err * weight).sum() / weight.sum().clamp(min=1) + prior * raw.pow(2).mean()
         opt.zero_grad()

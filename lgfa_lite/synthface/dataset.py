@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 from .motions import MOTIONS, caption, motion_clip
 from .params import FaceParams
 from .render import render
+from .world import get_world
 
 SPLITS = ("train", "val", "test")
 
@@ -53,12 +54,14 @@ class SynthFaceImages(Dataset):
     expression, pose, light and background. `batch(indices)` renders many at once (fast path).
 
     cache_dir: renders are stored as .npz chunks (no pickles) and reused when present.
+    world: the SynthFaces world ('v1', 'v2'; None = the default world).
     """
 
     CHUNK = 256
 
-    def __init__(self, split="train", size=1000, resolution=64, seed=0, n_identities=None, cache_dir=None):
+    def __init__(self, split="train", size=1000, resolution=64, seed=0, n_identities=None, cache_dir=None, world=None):
         self.split, self.size, self.resolution, self.seed = split, int(size), int(resolution), int(seed)
+        self.world = get_world(world)
         self.ids = identities(split, n_identities or max(1, min(self.size, 2000)))
         self.cache_dir = Path(cache_dir) if cache_dir else None
 
@@ -76,7 +79,7 @@ class SynthFaceImages(Dataset):
         if self.cache_dir is not None:
             return self._cached(indices)
         p = FaceParams.cat([self.params(i) for i in indices])
-        out = render(p, self.resolution)
+        out = render(p, self.resolution, world=self.world)
         return {"image": out.image, "landmarks": out.landmarks, "visibility": out.visibility,
                 "identity": torch.tensor([self.ids[i % len(self.ids)] for i in indices]),
                 **p.tensors(), "caption": caption(p)}
@@ -97,14 +100,15 @@ class SynthFaceImages(Dataset):
     def chunk(self, c: int) -> dict:
         """Numpy arrays of items [c * CHUNK, (c + 1) * CHUNK): images uint8 (N, H, W, 3), ground truth,
         captions. Rendered on first use, then read from the cache."""
-        path = self.cache_dir / f"{self.split}-s{self.seed}-r{self.resolution}-n{len(self.ids)}-c{c}.npz"
+        world = "" if self.world.name == "v1" else f"-{self.world.name}"  # v1 keeps its old file names
+        path = self.cache_dir / f"{self.split}{world}-s{self.seed}-r{self.resolution}-n{len(self.ids)}-c{c}.npz"
         if path.exists():
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
         lo, hi = c * self.CHUNK, min(self.size, (c + 1) * self.CHUNK)
         p = FaceParams.cat([self.params(i) for i in range(lo, hi)])
         # Small render batches: big ones spend their time allocating temporaries.
-        parts = [render(p[j:j + 32], self.resolution) for j in range(0, hi - lo, 32)]
+        parts = [render(p[j:j + 32], self.resolution, world=self.world) for j in range(0, hi - lo, 32)]
         data = {"image": _to_uint8(torch.cat([o.image for o in parts])),
                 "landmarks": torch.cat([o.landmarks for o in parts]).numpy(),
                 "visibility": torch.cat([o.visibility for o in parts]).numpy(),
@@ -122,7 +126,8 @@ class SynthFaceClips(Dataset):
     probability `chain_prob`), `frames` frames, its caption and per-frame ground truth."""
 
     def __init__(self, split="train", size=200, frames=16, resolution=64, seed=0, motions=None,
-                 chain_prob=0.25, n_identities=None):
+                 chain_prob=0.25, n_identities=None, world=None):
+        self.world = get_world(world)
         self.split, self.size, self.frames, self.resolution, self.seed = split, int(size), int(frames), int(resolution), int(seed)
         self.motions = list(motions or MOTIONS)
         self.chain_prob = float(chain_prob)
@@ -145,7 +150,7 @@ class SynthFaceClips(Dataset):
     def __getitem__(self, index):
         face, names = self.program(index)
         seq, text = motion_clip(face, names, self.frames)
-        out = render(seq, self.resolution)
+        out = render(seq, self.resolution, world=self.world)
         return {"video": out.image, "landmarks": out.landmarks, "visibility": out.visibility,
                 "aus": seq.aus, "pose": seq.pose, "jaw": seq.jaw, "caption": text, "motions": names,
                 "identity": self.ids[index % len(self.ids)]}
@@ -156,10 +161,11 @@ TRAIN_SIZE, TRAIN_IDS = 16384, 800
 TEST_SIZE, TEST_IDS = 1024, 100
 
 
-def load_faces(split: str, size: int, resolution: int = 64, n_identities: int = 100, cache_dir=None) -> dict:
+def load_faces(split: str, size: int, resolution: int = 64, n_identities: int = 100, cache_dir=None,
+               world=None) -> dict:
     """All faces of a split in memory: images uint8 (N, 3, H, W) and ground truth."""
     ds = SynthFaceImages(split, size=size, resolution=resolution, seed=0, n_identities=n_identities,
-                         cache_dir=cache_dir or default_cache_dir())
+                         cache_dir=cache_dir or default_cache_dir(), world=world)
     # Straight from the uint8 chunks: a float copy of 16k faces is 800 MB of fresh pages.
     chunks = [ds.chunk(c) for c in range((size + ds.CHUNK - 1) // ds.CHUNK)]
     out = {k: torch.from_numpy(np.concatenate([c[k] for c in chunks])[:size])
@@ -169,11 +175,11 @@ def load_faces(split: str, size: int, resolution: int = 64, n_identities: int = 
     return out
 
 
-def standard_faces(split: str, size: int, resolution: int = 64, cache_dir=None) -> dict:
+def standard_faces(split: str, size: int, resolution: int = 64, cache_dir=None, world=None) -> dict:
     """The faces every trainer, notebook and benchmark uses: ~20 renders per training identity,
     ~10 per test identity (so the standard sizes hit the same cache files)."""
     n_ids = min(TRAIN_IDS, max(2, size // 20)) if split == "train" else min(TEST_IDS, max(2, size // 8))
-    return load_faces(split, size, resolution, n_ids, cache_dir)
+    return load_faces(split, size, resolution, n_ids, cache_dir, world)
 
 
 def images_of(data: dict, idx) -> torch.Tensor:

@@ -80,7 +80,7 @@ def evaluate(net: str, model: nn.Module, data: dict) -> dict:
     if net == "fitter":
         res = data["image"].shape[-1]
         p = FaceParams.cat(_batched(model, data))
-        px = (landmarks_2d(p, res) - data["landmarks"]).norm(dim=-1).mean()
+        px = (landmarks_2d(p, res, model.world) - data["landmarks"]).norm(dim=-1).mean()
         return {"fitter_landmark_px": float(px), "fitter_pose_deg": float((p.pose - data["pose"]).abs().mean())}
     if net == "clip":
         return evaluate_clip(model, data)
@@ -186,7 +186,7 @@ def _fitter_loss(model, aux, data, idx, rng):
     raw_gt = raw_from_params(gt)
     param_loss = F.smooth_l1_loss(raw, raw_gt)
     res = data["image"].shape[-1]
-    lmk = landmarks_2d(params_from_raw(raw), res)
+    lmk = landmarks_2d(params_from_raw(raw), res, model.world)
     px = (lmk - data["landmarks"][idx]).norm(dim=-1).mean()
     return param_loss + 0.2 * px, {"px": float(px.detach())}
 
@@ -258,6 +258,12 @@ NETS: dict[str, NetSpec] = {
 NET_WEIGHTS = {name: spec.weights for name, spec in NETS.items()}  # net -> checkpoint folder name
 
 
+def weights_name(net: str, synthfaces: str = "v1") -> str:
+    """The checkpoint folder of a net trained on a SynthFaces world: v2 nets are `*-synthfaces2-64`."""
+    name = NET_WEIGHTS[net]
+    return name if synthfaces == "v1" else name.replace("-synthfaces-", f"-synthfaces{synthfaces[1:]}-")
+
+
 def is_shipped(net: str) -> bool:
     """Whether `weights/` holds this net's lite checkpoint."""
     return (hub.default_weights_dir() / NET_WEIGHTS[net] / "config.json").exists()
@@ -268,7 +274,7 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
           save_every_s: float = 180.0, train_size: int = TRAIN_SIZE, test_size: int = TEST_SIZE,
           seed: int = 0, progress: bool = True, cache_dir=None, log_every: int = 50,
           minutes: float | None = None, identities: int | None = None, init: str | None = None,
-          freeze: str = "") -> tuple[nn.Module, dict]:
+          freeze: str = "", synthfaces: str = "v1") -> tuple[nn.Module, dict]:
     """Train one lite net; returns (model, metrics). Writes `out_dir` (default weights/<name>).
 
     `minutes`: a wall-time budget (summed over resumed runs); training ends at `steps` or at the
@@ -279,19 +285,25 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
     `freeze`: a submodule of the net (e.g. "model.visual", CLIP's image tower) that stays as it
     is, batch-norm statistics included: to teach the text tower new words without moving the
     image embeddings that other models were trained against.
+    `synthfaces`: the SynthFaces world to train on ('v1', 'v2'); v2 nets are saved as
+    `*-synthfaces2-64` so they cannot be mixed up with the v1 ones.
     """
     if net not in NETS:
         raise ValueError(f"unknown net {net!r}; choose from {sorted(NETS)}")
     spec = NETS[net]
     steps, batch, lr = int(steps or spec.steps), int(batch or spec.batch), float(lr or spec.lr)
-    out_dir = Path(out_dir) if out_dir else hub.default_weights_dir() / spec.weights
-    work_dir = Path(work_dir) if work_dir else Path.home() / ".cache" / "lgfa_lite" / "train" / f"{net}-{resolution}"
+    name = weights_name(net, synthfaces)
+    out_dir = Path(out_dir) if out_dir else hub.default_weights_dir() / name
+    suffix = "" if synthfaces == "v1" else f"-{synthfaces}"
+    work_dir = Path(work_dir) if work_dir else Path.home() / ".cache" / "lgfa_lite" / "train" / f"{net}-{resolution}{suffix}"
     if not resume:
         shutil.rmtree(work_dir, ignore_errors=True)
     torch.manual_seed(seed)
-    data = (load_faces("train", train_size, resolution, identities, cache_dir) if identities
-            else standard_faces("train", train_size, resolution, cache_dir))
+    data = (load_faces("train", train_size, resolution, identities, cache_dir, synthfaces) if identities
+            else standard_faces("train", train_size, resolution, cache_dir, synthfaces))
     model = spec.build(resolution)
+    if net == "fitter":
+        model = FaceFitter(**{**model.config, "world": synthfaces})
     if init:
         model.load_state_dict(hub.load(init).state_dict())
     frozen = model.get_submodule(freeze).requires_grad_(False) if freeze else None
@@ -318,7 +330,7 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
     state = loop.state
 
     model.eval()
-    test = standard_faces("test", test_size, resolution, cache_dir)
+    test = standard_faces("test", test_size, resolution, cache_dir, synthfaces)
     metrics = evaluate(net, model, test)
     metrics[f"train_minutes_{net}"] = state.seconds / 60
     flags = f" --minutes {minutes}" if minutes else ""  # the command line that reproduces this run
@@ -332,12 +344,14 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
         flags += f" --init {init}"
     if freeze:
         flags += f" --freeze {freeze}"
+    if synthfaces != "v1":
+        flags += f" --synthfaces {synthfaces}"
     hub.save(model, out_dir, dtype=torch.float16, card={
-        "name": spec.weights, "description": spec.description, "metrics": metrics, "task": "face-perception",
+        "name": name, "description": spec.description, "tags": [f"synthfaces-{synthfaces}"], "metrics": metrics, "task": "face-perception",
         "training": (f"`python -m lgfa_lite.train.perception {net} --steps {steps} --batch {batch}{flags}` on "
-                     f"{train_size} SynthFaces training renders at {resolution} px ({len(data['identity'].unique())} "
+                     f"{train_size} SynthFaces ({synthfaces}) training renders at {resolution} px ({len(data['identity'].unique())} "
                      f"identities); AdamW lr {lr}, warm-up + cosine; {state.step} steps, {state.seconds / 60:.1f} min "
-                     f"on a 2-core CPU. "
+                     f"on {loop.hardware}. "
                      f"Metrics on {test_size} renders of held-out test identities."),
     })
     return model, metrics
@@ -358,11 +372,12 @@ def main(argv=None):
     ap.add_argument("--identities", type=int, help="training identities the renders spread over (default: standard faces)")
     ap.add_argument("--init", help="start from this checkpoint (weights name or Hub folder)")
     ap.add_argument("--freeze", default="", help='submodule kept as it is, e.g. "model.visual" (CLIP image tower)')
+    ap.add_argument("--synthfaces", default="v1", choices=["v1", "v2"], help="the SynthFaces world to train on")
     args = ap.parse_args(argv)
     _, metrics = train(args.net, steps=args.steps, batch=args.batch, lr=args.lr, resolution=args.resolution,
                        out_dir=args.out_dir, work_dir=args.work_dir, resume=not args.fresh,
                        train_size=args.train_size, minutes=args.minutes, identities=args.identities,
-                       init=args.init, freeze=args.freeze)
+                       init=args.init, freeze=args.freeze, synthfaces=args.synthfaces)
     for k, v in metrics.items():
         print(f"{k}: {v:.4f}")
 
