@@ -176,3 +176,11 @@ def test_warm_up_prepares_the_renderer():
     from demos import synthfaces
 
     assert synthfaces._renderer.cache_info().currsize >= 1
+
+
+def test_synthfaces_tab_renders_both_worlds():
+    v2 = sf_tab.render_face(seed=3, resolution=64, min_display=0).image
+    v1 = sf_tab.render_face(seed=3, resolution=64, min_display=0, world="v1").image
+    assert v1.shape == v2.shape == (64, 64, 3) and (v1.astype(int) - v2).__abs__().mean() > 5
+    with pytest.raises(sf_tab.InputError, match="World must be one of"):
+        sf_tab.render_face(world="v3")

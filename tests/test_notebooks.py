@@ -17,7 +17,8 @@ NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
 SMALL_PARAMS = {
     "01_train_stylegan2": {"g_steps": 2, "g_minutes": 1.0, "e_steps": 2, "e_minutes": 1.0, "batch": 4,
                            "use_shipped": False, "n_test": 2},
-    "00_synthfaces": {"resolution": 64, "n_identities": 2, "sweep_steps": 2, "frames": 4, "fps": 4},
+    "00_synthfaces": {"resolution": 64, "n_identities": 2, "sweep_steps": 2, "frames": 4, "fps": 4,
+                      "legibility_identities": 2},
     "02_train_perception": {"net": "au", "steps": 3, "minutes": 1.0, "batch": 8, "train_size": 256, "test_size": 16},
     "04_ganimation": {"steps": 4, "minutes": 1.0, "batch": 2, "n_critic": 2, "conv_dim": 8, "repeat_num": 1,
                       "train_size": 256, "test_size": 4, "use_shipped": False},
