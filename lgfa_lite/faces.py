@@ -4,6 +4,11 @@
 with a non-image, a broken file, an empty or absurdly large one. `face_tensor` centre-crops
 to a square and resizes to the model's resolution. `require_face` refuses pictures without a face the lite
 nets can read (`face_score`).
+
+Real photos: `photo_landmarks` finds faces and their 68 iBUG landmarks offline with mediapipe's
+FaceMesh (468 points, mapped to iBUG's 68 by `MEDIAPIPE_TO_IBUG`), and `align_photo` crops the
+largest face with the SynthFaces crop of its landmarks (`synthface.image_crop`), so a photo is
+framed as the lite nets' training renders of that world are.
 """
 from __future__ import annotations
 
@@ -130,7 +135,8 @@ def face_score(images: torch.Tensor) -> torch.Tensor:
     from lgfa_lite.nets.landmarks import inter_ocular
 
     x = resize(images, 64)
-    fan_points, model_points = _net("fan-synthfaces-64")(x), landmarks_2d(_net("fitter-synthfaces-64")(x), 64)
+    fitter = _net("fitter-synthfaces-64")
+    fan_points, model_points = _net("fan-synthfaces-64")(x), landmarks_2d(fitter(x), 64, fitter.world)
     return (fan_points - model_points).norm(dim=-1).mean(1) / inter_ocular(model_points).clamp(min=4.0)
 
 
@@ -144,3 +150,83 @@ def require_face(images: torch.Tensor, threshold: float = FACE_THRESHOLD) -> tor
         raise FaceInputError(f"No face found (landmark disagreement {float(scores.max()):.2f} > {threshold}). "
                              "The lite models read centred, roughly frontal faces that fill most of the picture.")
     return scores
+
+
+# ------------------------------------------------------------------------------ real photos
+
+# mediapipe FaceMesh vertex for each of the 68 iBUG points (jaw from the subject's right, brows,
+# nose bridge and base, eyes from the right eye's outer corner, outer then inner lips).
+MEDIAPIPE_TO_IBUG = [
+    127, 234, 93, 132, 58, 136, 150, 176, 152, 400, 379, 365, 288, 361, 323, 454, 356,  # jaw 0-16
+    70, 63, 105, 66, 107, 336, 296, 334, 293, 300,  # brows 17-26
+    168, 197, 5, 4, 98, 97, 2, 326, 327,  # nose 27-35
+    33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,  # eyes 36-47
+    61, 40, 37, 0, 267, 270, 291, 321, 314, 17, 84, 91,  # outer lips 48-59
+    78, 81, 13, 311, 308, 402, 14, 178,  # inner lips 60-67
+]
+MIN_FACE_PX = 24  # eye-to-mouth distance below this is too small to animate
+
+
+def photo_landmarks(image, max_faces: int = 5) -> np.ndarray:
+    """An image -> (F, 68, 2) iBUG landmarks in pixels of every face found, largest first
+    (F = 0 when there is none). mediapipe FaceMesh, static-image mode, runs offline."""
+    try:
+        import mediapipe as mp
+    except ImportError as e:  # pragma: no cover - a broken install, said plainly
+        raise FaceInputError("Real photos need the mediapipe package (pip install mediapipe==0.10.14).") from e
+    a = read_image(image)
+    h, w = a.shape[:2]
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=max_faces,
+                                         refine_landmarks=False, min_detection_confidence=0.5) as mesh:
+        found = mesh.process(a).multi_face_landmarks or []
+    faces = [np.array([[p.x * w, p.y * h] for p in f.landmark], dtype=np.float32)[MEDIAPIPE_TO_IBUG] for f in found]
+    faces.sort(key=lambda lm: -np.ptp(lm[:, 0]) * np.ptp(lm[:, 1]))
+    return np.stack(faces) if faces else np.zeros((0, 68, 2), np.float32)
+
+
+class AlignedPhoto:
+    """The largest face of a photo, cropped as a SynthFaces world frames its renders.
+
+    image: (1, 3, size, size) in [0, 1]; landmarks: (1, 68, 2) in its pixels; box: the crop in the
+    photo (left, top, side) in pixels, possibly reaching past the border (filled by edge pixels);
+    faces: how many faces the photo shows; notes: what a user should be told (several faces, ...)."""
+
+    def __init__(self, image, landmarks, box, faces, notes):
+        self.image, self.landmarks, self.box, self.faces, self.notes = image, landmarks, box, faces, notes
+
+
+def align_photo(image, size: int = 64, world=None) -> AlignedPhoto:
+    """Read a photo, find its faces, and crop the largest with `image_crop` of its landmarks.
+    Raises FaceInputError when no face is found or it is too small to use."""
+    from lgfa_lite.synthface.world import image_crop
+
+    a = read_image(image)
+    found = photo_landmarks(a)
+    if len(found) == 0:
+        raise FaceInputError("No face found in the photo. Use a photo with one face seen from the front, "
+                             "eyes and mouth visible.")
+    lm = torch.from_numpy(found[:1])
+    eyes = (lm[:, 36:48].mean(1) + 0)
+    mouth = (lm[:, 48] + lm[:, 54]) / 2
+    if float((mouth - eyes).norm()) < MIN_FACE_PX:
+        raise FaceInputError(f"The face is too small in this photo ({float((mouth - eyes).norm()):.0f} px from eyes "
+                             f"to mouth; at least {MIN_FACE_PX} needed). Crop closer to the face.")
+    centre, half = image_crop(lm, world)
+    h, w = a.shape[:2]
+    # the crop as normalised sampling coordinates of the photo (grid_sample: -1..1 = pixel edges)
+    lin = torch.linspace(-1, 1, size) * (1 - 1 / size)
+    gy, gx = torch.meshgrid(lin, lin, indexing="ij")
+    px, py = centre[0, 0] + gx * half[0], centre[0, 1] + gy * half[0]
+    grid = torch.stack([px / w * 2 - 1, py / h * 2 - 1], -1)[None]
+    photo = torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255
+    scale = 2 * float(half[0]) / size
+    if scale > 1.5:  # shrinking: blur first so the crop is not aliased
+        photo = torch.nn.functional.avg_pool2d(photo, int(scale), stride=1, padding=int(scale) // 2,
+                                               count_include_pad=False)[..., :h, :w]
+    crop = torch.nn.functional.grid_sample(photo, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    landmarks = (lm - centre[:, None] + half[:, None, None]) / (2 * half[:, None, None]) * size
+    notes = []
+    if len(found) > 1:
+        notes.append(f"{len(found)} faces found; using the largest.")
+    left, top = float(centre[0, 0] - half[0]), float(centre[0, 1] - half[0])
+    return AlignedPhoto(crop.clamp(0, 1), landmarks, (left, top, 2 * float(half[0])), len(found), notes)

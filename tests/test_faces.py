@@ -71,3 +71,50 @@ def test_face_check_accepts_faces_and_refuses_non_faces():
                        torch.roll(x[:4], 32, 3)):
         with pytest.raises(FaceInputError, match="No face"):
             require_face(not_a_face)
+
+
+# ---- real photos: offline landmarks (mediapipe FaceMesh -> iBUG 68) and the SynthFaces crop
+
+def test_astronaut_photo_is_found_and_cropped_as_a_synthfaces_face():
+    from skimage import data
+
+    photo = data.astronaut()
+    lm = faces.photo_landmarks(photo)
+    assert lm.shape == (1, 68, 2)
+    eyes, mouth, chin = lm[0, 36:48].mean(0), lm[0, 48:68].mean(0), lm[0, 8]
+    assert 150 < eyes[0] < 300 and eyes[1] < mouth[1] < chin[1]  # her face, upright
+    assert lm[0, 36, 0] < lm[0, 45, 0]  # iBUG order: point 36 is the image-left eye's outer corner
+    for world in ("v1", "v2"):
+        out = faces.align_photo(photo, 64, world)
+        assert out.image.shape == (1, 3, 64, 64) and out.faces == 1 and out.notes == []
+        assert ((out.landmarks[0, 36:48] >= 0) & (out.landmarks[0, 36:48] < 64)).all()
+
+
+def test_real_photo_crop_reproduces_the_render_framing():
+    """A render at 256 px read as a photo gives back the same face at 64 px (the crop is defined
+    once, from landmarks, for renders and photos alike)."""
+    from lgfa_lite.synthface import FaceParams, identities, render
+
+    p = FaceParams.cat([FaceParams.identity(i) for i in identities("test", 3)])
+    for world in ("v1", "v2"):
+        big, small = render(p, 256, world=world), render(p, 64, world=world)
+        photos = (big.image.permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)
+        for i, photo in enumerate(photos):
+            out = faces.align_photo(photo, 64, world)
+            assert (out.image[0] - small.image[i]).abs().mean() < 0.07, world
+            eyes = lambda lm: lm[36:48].mean(0)  # noqa: E731
+            assert (eyes(out.landmarks[0]) - eyes(small.landmarks[i])).norm() < 1.5, world
+
+
+def test_photos_without_faces_or_with_several():
+    from skimage import data
+
+    with pytest.raises(FaceInputError, match="No face found in the photo"):
+        faces.align_photo(data.coffee())
+    assert faces.photo_landmarks(np.full((64, 64, 3), 128, np.uint8)).shape == (0, 68, 2)
+    photo = data.astronaut()[:300, 120:380]
+    pair = np.concatenate([photo, photo[::2, ::2].repeat(2, 0).repeat(2, 1)[: photo.shape[0]]], 1)
+    out = faces.align_photo(pair)
+    assert out.faces == 2 and out.notes == ["2 faces found; using the largest."]
+    with pytest.raises(FaceInputError, match="not an image"):
+        faces.align_photo(b"not an image at all")

@@ -12,4 +12,4 @@ from .motions import (LGFA_WORDS, MOTIONS, Motion, caption, clip_caption, expres
 from .params import (APPEARANCE_NAMES, AU_DESCRIPTIONS, AU_INDEX, AU_NAMES, EXPRESSIONS, N_AUS,
                      POSE_LIMITS, SHAPE_NAMES, FaceParams, au_vector)
 from .render import RESOLUTIONS, Renderer, RenderOutput, render
-from .world import DEFAULT_WORLD, WORLDS, World, align_crop, get_world
+from .world import DEFAULT_WORLD, WORLDS, World, align_crop, get_world, image_crop

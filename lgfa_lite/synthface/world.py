@@ -39,6 +39,9 @@ class World:
     brow_scale: float = 1.0  # brow thickness
     lip_scale: float = 1.0  # lip height
     framing: str = "camera"  # "camera": the fixed orthographic camera; "landmarks": align_crop
+    # the image's half width over align_crop's, for frontal faces (v1's camera shows more around
+    # the face): what `image_crop` uses to frame a real photo as this world frames its renders
+    crop_zoom: float = 1.0
 
     def gain(self, kind: str, device=None) -> torch.Tensor:
         return torch.tensor(getattr(self, f"{kind}_gain"), dtype=torch.float32, device=device)
@@ -51,7 +54,7 @@ def _gains(default: float = 1.0, **per_au: float) -> tuple[float, ...]:
     return tuple(out)
 
 
-V1 = World("v1", _gains(), _gains(), _gains())
+V1 = World("v1", _gains(), _gains(), _gains(), crop_zoom=1.36)  # measured on 64 frontal test faces
 V2 = World(
     "v2",
     geometry_gain=_gains(3.0, AU04=2.6, AU06=3.5, AU09=4.0, AU12=2.2, AU15=3.2, AU18=4.0, AU20=2.4, AU25=1.6,
@@ -80,6 +83,13 @@ def get_world(world: World | str | None) -> World:
     if world not in WORLDS:
         raise ValueError(f"unknown SynthFaces world {world!r}; one of {sorted(WORLDS)}")
     return WORLDS[world]
+
+
+def image_crop(landmarks: torch.Tensor, world: World | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The square (centre (B, 2), half width (B,)) that frames a face with these landmarks as the
+    `world` frames its renders: `align_crop` widened by the world's `crop_zoom`."""
+    centre, half = align_crop(landmarks)
+    return centre, half * get_world(world).crop_zoom
 
 
 def align_crop(landmarks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
