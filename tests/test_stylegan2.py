@@ -204,6 +204,10 @@ def test_generator_recipe_trains_and_resumes(tmp_path):
     assert (tmp_path / "state-samples" / "000002.png").exists()
     _, history = recipe.train_generator(dataclasses.replace(c, steps=4))  # resumes at step 3
     assert history[-1]["step"] == 4 and len(history) == 4
+    v2 = dataclasses.replace(c, steps=1, synthfaces="v2", work_dir=str(tmp_path / "v2"), out_dir=str(tmp_path / "g2"))
+    recipe.train_generator(v2)
+    assert "synthfaces-v2" in hub.read_card(tmp_path / "g2")["tags"]
+    assert "(v2) render" in (tmp_path / "g2" / "README.md").read_text()
 
 
 def test_encoder_shapes_and_refinement():

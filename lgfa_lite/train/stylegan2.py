@@ -63,7 +63,7 @@ def feature_weights(landmarks: torch.Tensor, size: int, weight: float, sigma: fl
     eyes, nose, mouth). Eyes and mouth are a few pixels at 64 px, so a plain L1 learns skin,
     hair and background first and the features that carry expression last."""
     pts = landmarks[:, 17:]  # the jawline (0-16) is the face's outline: L1 already sees it
-    yx = torch.arange(size, dtype=pts.dtype) + 0.5
+    yx = torch.arange(size, dtype=pts.dtype, device=pts.device) + 0.5
     dx = (yx[None, None, :] - pts[..., :1]).pow(2)  # (B, 51, W)
     dy = (yx[None, None, :] - pts[..., 1:]).pow(2)  # (B, 51, H)
     blobs = torch.exp(-(dy[..., :, None] + dx[..., None, :]) / (2 * sigma ** 2)).amax(1)
@@ -163,15 +163,15 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
         opt_d = torch.optim.Adam(D.parameters(), c.lr * ratio, betas=tuple(b ** ratio for b in c.betas))
         modules["D"], optimizers["D"] = D, opt_d
     perceptual = _losses_perceptual(c.perceptual_weight)
-    loop = TrainLoop(c, modules, optimizers)
+    loop = TrainLoop(c, modules, optimizers, device_ready=True)  # renders on the CPU, steps on loop.device
     G_ema.eval()
     beta = 0.5 ** (c.batch * loop.world / max(1.0, c.ema_kimg * 1000))
-    mean_path = torch.zeros(())
-    fixed_z = sample_z(16, seed=12345)
+    mean_path = torch.zeros((), device=loop.device)
+    fixed_z = sample_z(16, seed=12345).to(loop.device)
     for step in loop:
         lr = cosine_lr(c.lr, loop.progress, warmup=0.02)
         loop.set_lr(opt_g, lr)
-        z, real, landmarks = teacher_batch(c.batch, loop.generator, c.size, c.synthfaces)
+        z, real, landmarks = (t.to(loop.device) for t in teacher_batch(c.batch, loop.generator, c.size, c.synthfaces))
         skips = G.synthesis(G.to_wplus(G.mapping(z)), noise="random", return_skips=True)
         fake = skips[-1]
         error = (fake - real).abs()
@@ -235,7 +235,7 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
 def save_grid(G: Generator, z: torch.Tensor, path: Path):
     import imageio.v3 as iio
 
-    images = to_unit(G(z))
+    images = to_unit(G(z)).cpu()
     n = images.shape[0]
     cols = int(n ** 0.5)
     grid = images[: cols * (n // cols)].view(n // cols, cols, 3, *images.shape[2:])
@@ -252,6 +252,7 @@ class EncoderConfig(TrainConfig):
     steps: int = 2000
     batch: int = 32
     lr: float = 1e-3
+    synthfaces: str = "v1"  # the SynthFaces world the generator was taught on ('v1', 'v2')
     generator: str = GENERATOR_WEIGHTS
     latent_weight: float = 1.0  # MSE to the true W (renders of known z)
     pixel_weight: float = 1.0
@@ -276,7 +277,7 @@ def train_encoder(config: EncoderConfig, G: Generator | None = None) -> tuple[La
     loop = TrainLoop(c, {"E": E}, {"E": opt})
     for step in loop:
         loop.set_lr(opt, cosine_lr(c.lr, loop.progress))
-        z, real, _ = teacher_batch(c.batch, loop.generator, G.size)
+        z, real, _ = teacher_batch(c.batch, loop.generator, G.size, c.synthfaces)
         with torch.no_grad():
             w_true = G.mapping(z)
         wplus, deltas = E(to_unit(real), return_deltas=True)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Train the lite StyleGAN2 generator on a GPU machine for a fixed number of minutes.
+#
+#   bash tools/gpu_generator.sh [MINUTES] [--opts KEY VAL ...]     (WORLD=v2 by default)
+#
+# Resumes from runs/stylegan2-$WORLD when that training state is there (carry it to the GPU
+# machine), trains on cuda with the lite recipe (renders on the CPU cores, steps on the GPU),
+# writes the checkpoint to weights/stylegan2-synthfaces2-64 (v2) or weights/stylegan2-synthfaces-64
+# (v1), whose model card records the hardware and minutes; with $OUT set (the device machine's
+# return folder) it copies the checkpoint and the training state there too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MINUTES="${1:-8}"
+shift || true
+WORLD="${WORLD:-v2}"
+NAME=$([ "$WORLD" = v1 ] && echo stylegan2-synthfaces-64 || echo stylegan2-synthfaces2-64)
+PY="${PYTHON:-python3}"
+"$PY" -c "import torch, lgfa_lite" 2>/dev/null || "$PY" -m pip install -q -r requirements.txt -e .
+"$PY" -c "import torch; assert torch.cuda.is_available(), 'no GPU here: use the CPU recipe'"
+"$PY" -m lgfa_lite.train.stylegan2 generator --minutes "$MINUTES" --steps 100000000 \
+    --opts device cuda synthfaces "$WORLD" work_dir "runs/stylegan2-$WORLD" out_dir "weights/$NAME" "$@"
+if [ -n "${OUT:-}" ]; then
+    mkdir -p "$OUT/weights" "$OUT/runs"
+    cp -r "weights/$NAME" "$OUT/weights/"
+    cp -r "runs/stylegan2-$WORLD" "$OUT/runs/"
+fi
