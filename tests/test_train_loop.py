@@ -17,17 +17,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @dataclasses.dataclass
 class ToyConfig(TrainConfig):
-    weights: dict = dataclasses.field(default_factory=lambda: {"a": 1.0, "b": 2.0})
+    loss_weights: dict = dataclasses.field(default_factory=lambda: {"a": 1.0, "b": 2.0})
     name: str = "toy"
     flag: bool = False
     betas: tuple = (0.0, 0.99)
 
 
 def test_override_parses_types_and_rejects_unknown_keys():
-    c = ToyConfig().override(["steps", "7", "lr", "0.5", "weights.b", "3", "name", "x", "flag", "true",
+    c = ToyConfig().override(["steps", "7", "lr", "0.5", "loss_weights.b", "3", "name", "x", "flag", "true",
                               "minutes", "2.5"])
-    assert (c.steps, c.lr, c.weights, c.name, c.flag, c.minutes) == (7, 0.5, {"a": 1.0, "b": 3.0}, "x", True, 2.5)
-    assert ToyConfig().weights == {"a": 1.0, "b": 2.0}  # the default is not mutated
+    assert (c.steps, c.lr, c.loss_weights, c.name, c.flag, c.minutes) == (7, 0.5, {"a": 1.0, "b": 3.0}, "x", True, 2.5)
+    assert ToyConfig().loss_weights == {"a": 1.0, "b": 2.0}  # the default is not mutated
     assert ToyConfig().override(["betas", "0.5,0.9"]).betas == (0.5, 0.9)
     assert ToyConfig().override(["betas", "(0, 0.999)"]).betas == (0.0, 0.999)
     for bad in (["nope", "1"], ["steps"], ["steps", "many"], ["weights.c", "1"], ["flag", "maybe"],

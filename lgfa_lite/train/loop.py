@@ -15,7 +15,6 @@ and writes the resumable state; a budget stop is decided on rank 0 so all ranks 
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
 import logging
 import math
@@ -31,75 +30,31 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lgfa_lite._memory import keep_freed_memory
+from lgfa_lite.config import TrainConfig
 
 from .state import TrainingState, load_training_state, save_training_state
 
 
-@dataclasses.dataclass
-class TrainConfig:
-    """Loop settings shared by every trainer; methods subclass it with their own fields."""
-    steps: int = 1000
-    batch: int = 16
-    lr: float = 1e-4
-    minutes: float | None = None  # wall-time budget summed over resumed runs; whichever of steps/minutes ends first
-    seed: int = 0
-    work_dir: str = ""  # resumable state; "" = no checkpoints
-    save_every_s: float = 180.0
-    log_every: int = 25
-    progress: bool = True
-    device: str = "cpu"  # "cuda" or "auto" (cuda when there is one); the lite recipes are CPU runs
-
-    def override(self, opts: list[str]) -> "TrainConfig":
-        """A copy with `KEY VAL` pairs applied, as the original LGFA's `--opts KEY VAL ...`.
-        Values are parsed by the field's type; dict fields take `KEY.SUBKEY VAL`."""
-        if len(opts) % 2:
-            raise ValueError(f"--opts takes KEY VAL pairs, got an odd count: {opts}")
-        changes = {}
-        fields = {f.name: f for f in dataclasses.fields(self)}
-        for key, raw in zip(opts[::2], opts[1::2]):
-            name, _, sub = key.partition(".")
-            if name not in fields:
-                raise ValueError(f"unknown option {key!r}; options: {', '.join(sorted(fields))}")
-            current = changes.get(name, getattr(self, name))
-            if sub:
-                if not isinstance(current, dict) or sub not in current:
-                    raise ValueError(f"unknown option {key!r}")
-                current = dict(current)
-                current[sub] = _parse(raw, current[sub], key)
-                changes[name] = current
-            else:
-                changes[name] = _parse(raw, current, key)
-        return dataclasses.replace(self, **changes)
-
-
-def _parse(raw: str, like, key: str):
-    try:
-        if isinstance(like, bool):
-            if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
-                raise ValueError(raw)
-            return raw.lower() in ("1", "true", "yes")
-        if isinstance(like, int):
-            return int(raw)
-        if isinstance(like, float) or like is None:
-            return None if raw.lower() == "none" else float(raw)
-        if isinstance(like, (tuple, list)):  # "0.9,0.99" or "(0.9, 0.99)"
-            value = ast.literal_eval(raw if raw.strip()[:1] in "([" else f"({raw},)")
-            if not isinstance(value, (tuple, list)) or len(value) != len(like):
-                raise ValueError(raw)
-            return type(like)(float(v) if isinstance(x, float) else type(x)(v) for x, v in zip(like, value))
-        return type(like)(raw)
-    except ValueError:
-        raise ValueError(f"option {key}: cannot read {raw!r} as {type(like).__name__}") from None
-
-
 def cli_parser(description: str) -> argparse.ArgumentParser:
     """The options every training entry point takes: --steps, --minutes, --fresh, --opts KEY VAL."""
-    ap = argparse.ArgumentParser(description=description)
+    return add_train_options(argparse.ArgumentParser(description=description))
+
+
+def add_train_options(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     ap.add_argument("--steps", type=int)
     ap.add_argument("--minutes", type=float)
     ap.add_argument("--fresh", action="store_true", help="start over (ignore the saved training state)")
     ap.add_argument("--opts", nargs="*", default=[], help="KEY VAL overrides of the config fields")
     return ap
+
+
+def method_cli(module: str, description: str, config: TrainConfig, argv=None) -> TrainConfig:
+    """A method's command line, `python -m <module> train [--steps N] [--minutes M] [--fresh]
+    [--opts KEY VAL ...]`, read into `config` (`config_from_cli`)."""
+    ap = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
+    commands = ap.add_subparsers(dest="command", required=True, metavar="command")
+    add_train_options(commands.add_parser("train", help=description, description=description))
+    return config_from_cli(config, ap.parse_args(argv))
 
 
 def config_from_cli(config: TrainConfig, args: argparse.Namespace) -> TrainConfig:
