@@ -6,6 +6,7 @@ Models load on first use.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import NamedTuple
 
@@ -42,15 +43,23 @@ def preset_names() -> list[str]:
     return list(PRESETS)
 
 
-def generator():
+@functools.lru_cache(maxsize=None)
+def _load():
+    from lgfa_lite.methods.ganimation import load
+
+    return load()
+
+
+def pipeline():
+    """The GANimation pipeline (`lgfa_lite.methods.ganimation.load`); a clear message while no checkpoint is shipped."""
     from lgfa_lite import hub
     from lgfa_lite.methods.ganimation import WEIGHTS
 
     try:
-        return hub.load_shared(WEIGHTS)
+        return _load()
     except hub.CheckpointError:
         raise InputError(f"The GANimation checkpoint ({WEIGHTS}) is not in weights/ yet: train it with "
-                         "`python -m lgfa_lite.methods.ganimation --minutes 40`.") from None
+                         "`python -m lgfa_lite.methods.ganimation train --minutes 40`.") from None
 
 
 def read_aus(face: np.ndarray) -> list[float]:
@@ -94,11 +103,11 @@ class Edited(NamedTuple):
 def edit_face(face: np.ndarray, aus) -> Edited:
     import torch
 
-    from lgfa_lite.methods.ganimation import edit, mask_saturated
+    from lgfa_lite.methods.ganimation import mask_saturated
 
     warnings: list[str] = []
     target = torch.tensor([check_aus(aus, warnings)])
-    out, A, C = edit(generator(), face_batch(face), target)
+    out, A, C = pipeline()(face_batch(face), target)
     problem = mask_saturated(float(A.mean()))
     if problem:
         warnings.append(problem)
@@ -115,7 +124,7 @@ def animate_face(face: np.ndarray, aus, frames=16, fps=10, out_dir=None) -> Anim
     """mp4 from the face's own expression (as the AU regressor reads it) to the target AUs."""
     import torch
 
-    from lgfa_lite.methods.ganimation import animate, interpolate_aus
+    from lgfa_lite.methods.ganimation import interpolate_aus
     from lgfa_lite.video import frames_to_strip, write_mp4
 
     warnings: list[str] = []
@@ -123,14 +132,14 @@ def animate_face(face: np.ndarray, aus, frames=16, fps=10, out_dir=None) -> Anim
     n = int_in(frames, "Frames", FRAMES_RANGE, warnings)
     rate = int_in(fps, "FPS", FPS_RANGE, warnings)
     source = torch.tensor(read_aus(face))
-    video = animate(generator(), face_batch(face), interpolate_aus(source, target, n))
+    video = pipeline().animate(face_batch(face), interpolate_aus(source, target, n))
     path = write_mp4(display(video), new_video_path("ganimation", out_dir), fps=rate, min_size=0)
     return Animation(path, frames_to_strip(display(video)), warnings)
 
 
 def warm_up() -> None:
     try:
-        generator()
+        pipeline()
     except InputError:
         pass
 

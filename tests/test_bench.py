@@ -120,7 +120,7 @@ def test_ganimation_group_quick(monkeypatch):
     from lgfa_lite.methods import ganimation as GA
     from lgfa_lite.synthface import N_AUS
 
-    monkeypatch.setattr(GA, "load", lambda name=GA.WEIGHTS: GA.Generator(N_AUS, 8, 1).eval())
+    monkeypatch.setattr(GA, "load", lambda name=GA.WEIGHTS: GA.GANimationPipeline(GA.Generator(N_AUS, 8, 1)))
     res = ganimation(quick=True)
     for key in ("psnr_vs_gt", "baseline_no_edit_psnr", "id_sim", "mask_mean", "ms_per_frame_64"):
         assert key in res and res[key] == res[key]

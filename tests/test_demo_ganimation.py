@@ -15,10 +15,10 @@ N = len(AU_NAMES)
 
 
 @pytest.fixture
-def tiny_generator(monkeypatch):
-    G = GA.Generator(N, conv_dim=8, repeat_num=1).eval()
-    monkeypatch.setattr(tab, "generator", lambda: G)
-    return G
+def tiny_pipeline(monkeypatch):
+    pipe = GA.GANimationPipeline(GA.Generator(N, conv_dim=8, repeat_num=1))
+    monkeypatch.setattr(tab, "pipeline", lambda: pipe)
+    return pipe
 
 
 def test_sample_face_is_a_64px_face():
@@ -57,7 +57,7 @@ def test_aus_presets_and_clamping():
     assert len(tab.read_aus(tab.sample_face(1))) == N
 
 
-def test_edit_and_animate(tiny_generator, tmp_path):
+def test_edit_and_animate(tiny_pipeline, tmp_path):
     face = tab.sample_face(2)
     e = tab.edit_face(face, tab.preset_aus("surprised"))
     assert e.image.shape == e.attention.shape == e.colour.shape == (256, 256, 3) and 0 <= e.mask_mean <= 1
@@ -69,9 +69,9 @@ def test_edit_and_animate(tiny_generator, tmp_path):
 
 def test_missing_checkpoint_is_a_clear_message(monkeypatch, tmp_path):
     monkeypatch.setattr(hub, "default_weights_dir", lambda: tmp_path)
-    hub.load_shared.cache_clear()
+    tab._load.cache_clear()
     try:
         with pytest.raises(tab.InputError, match="not in weights"):
             tab.edit_face(tab.sample_face(0), [0.0] * N)
     finally:
-        hub.load_shared.cache_clear()
+        tab._load.cache_clear()

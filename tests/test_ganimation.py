@@ -7,6 +7,7 @@ import torch
 from lgfa_lite import hub
 from lgfa_lite.methods import ganimation as GA
 from lgfa_lite.synthface import AU_INDEX, N_AUS
+from lgfa_lite.train import ganimation as T
 
 TINY = dict(n_aus=N_AUS, conv_dim=8, repeat_num=1)
 
@@ -21,7 +22,7 @@ def test_output_is_attention_blend_of_input_and_colour():
 
 @pytest.mark.parametrize("size", [64, 128])
 def test_shapes(size):
-    G, D = GA.Generator(**TINY), GA.Critic(size, N_AUS, conv_dim=8)
+    G, D = GA.Generator(**TINY), T.Critic(size, N_AUS, conv_dim=8)
     out, A, C = G(torch.rand(2, 3, size, size), torch.rand(2, N_AUS))
     assert out.shape == C.shape == (2, 3, size, size) and A.shape == (2, 1, size, size)
     patch, aus = D(out)
@@ -29,12 +30,12 @@ def test_shapes(size):
 
 
 def test_losses_give_gradients_to_both_nets():
-    G, D = GA.Generator(**TINY), GA.Critic(64, N_AUS, conv_dim=8)
+    G, D = GA.Generator(**TINY), T.Critic(64, N_AUS, conv_dim=8)
     real, real_aus, target = torch.rand(2, 3, 64, 64), torch.rand(2, N_AUS), torch.rand(2, N_AUS)
-    d_loss, d_logs = GA.critic_loss(G, D, real, real_aus, target)
+    d_loss, d_logs = T.critic_loss(G, D, real, real_aus, target)
     d_loss.backward()
     assert all(p.grad is not None for p in D.parameters()) and all(p.grad is None for p in G.parameters())
-    g_loss, g_logs = GA.generator_loss(G, D, real, real_aus, target)
+    g_loss, g_logs = T.generator_loss(G, D, real, real_aus, target)
     g_loss.backward()
     assert all(p.grad is not None for p in G.parameters())
     assert math.isfinite(float(g_loss)) and 0 <= float(g_logs["mask_mean"]) <= 1
@@ -51,9 +52,11 @@ def test_interpolation_and_animation_length():
     seq = GA.interpolate_aus(src, dst, 9)
     assert seq.shape == (9, N_AUS) and torch.equal(seq[0], src) and torch.equal(seq[-1], dst)
     assert (seq[1:, 0] >= seq[:-1, 0]).all()
-    G = GA.Generator(**TINY).eval()
-    frames = GA.animate(G, torch.rand(1, 3, 64, 64), seq, batch=4)
+    pipe = GA.GANimationPipeline(GA.Generator(**TINY))
+    face = torch.rand(1, 3, 64, 64)
+    frames = pipe.animate(face, seq, batch=4)
     assert frames.shape == (9, 3, 64, 64)
+    assert torch.equal(frames[-1:], pipe(face, dst).image)  # frame k is the edit with AUs k
 
 
 def test_openface_mapping():
@@ -77,10 +80,16 @@ def test_bad_inputs_raise_clear_errors(images, aus):
         GA.Generator(**TINY)(images, aus)
 
 
-def test_animation_bad_inputs():
-    G = GA.Generator(**TINY)
+def test_pipeline_edits_with_one_target_or_one_per_face_and_checks_inputs():
+    pipe = GA.GANimationPipeline(GA.Generator(**TINY))
+    faces, target = torch.rand(2, 3, 64, 64), torch.rand(N_AUS)
+    image, attention, colour = pipe(faces, target)  # one target for every face
+    assert image.shape == colour.shape == (2, 3, 64, 64) and attention.shape == (2, 1, 64, 64)
+    assert torch.equal(image, pipe(faces, target.expand(2, -1)).image)
     with pytest.raises(ValueError):
-        GA.animate(G, torch.rand(2, 3, 64, 64), torch.rand(4, N_AUS))
+        pipe(faces, torch.rand(3, N_AUS))
+    with pytest.raises(ValueError):
+        pipe.animate(torch.rand(2, 3, 64, 64), torch.rand(4, N_AUS))
     with pytest.raises(ValueError):
         GA.interpolate_aus(torch.zeros(N_AUS), torch.ones(N_AUS), 1)
 
@@ -91,12 +100,13 @@ def test_training_runs_resumes_and_writes_a_hub_folder(tmp_path):
     data = standard_faces("train", 32)
     cfg = GA.GANimationConfig(steps=4, batch=2, conv_dim=8, repeat_num=1, critic_dim=8, n_critic=2, log_every=2,
                               work_dir=str(tmp_path / "state"), out_dir=str(tmp_path / "out"), progress=False)
-    G, history = GA.train(cfg, data)
+    pipe, history = GA.train(cfg, data=data)
     assert len(history) == 2 and "mask_mean" in history[-1] and "d_au" in history[-1]
-    G2, history2 = GA.train(GA.GANimationConfig(**{**cfg.__dict__, "steps": 6}), data)
+    assert pipe(data["image"][:1].float() / 255, GA.PRESETS["smiling"]).image.shape == (1, 3, 64, 64)
+    pipe2, history2 = GA.train(GA.GANimationConfig(**{**cfg.__dict__, "steps": 6}), data=data)
     assert len(history2) == 3  # resumed: 4 -> 6
-    loaded = hub.load(str(tmp_path / "out"))
-    assert isinstance(loaded, GA.Generator) and loaded.config == G2.config
+    loaded = GA.load(str(tmp_path / "out"))
+    assert isinstance(loaded.generator, GA.Generator) and loaded.generator.config == pipe2.generator.config
 
 
 def test_critic_warmup_holds_the_generator_back(tmp_path):
@@ -104,8 +114,17 @@ def test_critic_warmup_holds_the_generator_back(tmp_path):
 
     cfg = GA.GANimationConfig(steps=6, batch=2, conv_dim=8, repeat_num=1, critic_dim=8, n_critic=1, log_every=1,
                               critic_warmup=4, out_dir=str(tmp_path / "out"), progress=False)
-    _, history = GA.train(cfg, standard_faces("train", 32))
+    _, history = GA.train(cfg, data=standard_faces("train", 32))
     assert [("g_au" in row) for row in history] == [False] * 4 + [True] * 2
+
+
+def test_command_line_reads_the_config_and_trains(monkeypatch):
+    """`python -m lgfa_lite.methods.ganimation train --minutes N --opts KEY VAL ...`, as every method's."""
+    seen = []
+    monkeypatch.setattr(GA, "train", seen.append)
+    GA.main(["train", "--steps", "9", "--minutes", "3", "--opts", "loss_weights.au", "40", "critic_warmup", "5"])
+    (c,) = seen
+    assert (c.steps, c.minutes, c.loss_weights["au"], c.loss_weights["cycle"], c.critic_warmup) == (9, 3.0, 40.0, 10.0, 5)
 
 
 # ------------------------------------------------------------------ the shipped checkpoint
@@ -125,9 +144,9 @@ def test_shipped_edit_moves_aus_toward_target():
 
     def au12(G, target):
         with torch.no_grad():
-            return float(regressor(GA.edit(G, x, target)[0])[:, AU_INDEX["AU12"]].mean())
+            return float(regressor(G(x, target).image)[:, AU_INDEX["AU12"]].mean())
 
-    G = GA.load()
-    assert au12(G, smile) > au12(G, neutral) + 0.15
-    untrained = GA.Generator(**G.config).eval()
+    pipe = GA.load()
+    assert au12(pipe, smile) > au12(pipe, neutral) + 0.15
+    untrained = GA.GANimationPipeline(GA.Generator(**pipe.generator.config))
     assert not au12(untrained, smile) > au12(untrained, neutral) + 0.15

@@ -39,7 +39,7 @@ def ganimation(quick: bool) -> dict:
     from lgfa_lite.synthface import FaceParams, render
 
     try:
-        G = GA.load()
+        pipe = GA.load()
     except hub.CheckpointError:
         return {"checkpoint_missing": 1.0}  # not trained yet: nothing to measure
     id_net = hub.load("identity-synthfaces-64")
@@ -58,7 +58,7 @@ def ganimation(quick: bool) -> dict:
         renders = [render(params[i:i + 64].replace(aus=target[i:i + 64]), x.shape[-1]) for i in range(0, n, 64)]
         gt = torch.cat([r.image for r in renders])
         for i in range(0, n, 64):
-            y, a, _ = G(x[i:i + 64], target[i:i + 64])
+            y, a, _ = pipe(x[i:i + 64], target[i:i + 64])
             out.append(y)
             masks.append(a.flatten(1).mean(1))
         out, masks = torch.cat(out), torch.cat(masks)
@@ -94,5 +94,5 @@ def ganimation(quick: bool) -> dict:
             res["baseline_no_edit_expression_nme"] = nme(x)
             res["expression_nme_ground_truth_render"] = nme(gt)  # the landmark net's floor
         one, aus = x[:1], target[:1]
-        res["ms_per_frame_64"] = 1000 * median_seconds(lambda: G(one, aus), 3 if quick else 30)
+        res["ms_per_frame_64"] = 1000 * median_seconds(lambda: pipe(one, aus), 3 if quick else 30)
     return {**res, **card_minutes(GA.WEIGHTS)}

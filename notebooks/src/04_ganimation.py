@@ -51,7 +51,7 @@ out.mkdir(parents=True, exist_ok=True)
 config = GA.GANimationConfig(steps=steps, minutes=minutes, batch=batch, resolution=resolution, n_critic=n_critic,
                              conv_dim=conv_dim, repeat_num=repeat_num, train_size=train_size,
                              work_dir=str(out / "state"), out_dir=str(out / "generator"))
-G_trained, history = GA.train(config)
+pipe_trained, history = GA.train(config)
 print(f"{len(history)} log rows; last: {json.dumps(history[-1] if history else {}, indent=1)}")
 
 # %% [markdown]
@@ -77,15 +77,15 @@ print("saturation check:", GA.mask_saturated(history[-1]["mask_mean"]) if histor
 
 # %%
 torch.set_grad_enabled(False)
-G = GA.load() if use_shipped and (hub.default_weights_dir() / GA.WEIGHTS).is_dir() else G_trained
-print("showing", "the shipped generator" if G is not G_trained else "the generator trained above")
+pipe = GA.load() if use_shipped and (hub.default_weights_dir() / GA.WEIGHTS).is_dir() else pipe_trained
+print("showing", "the shipped generator" if pipe is not pipe_trained else "the generator trained above")
 test = standard_faces("test", 2 * test_size, resolution)
 n = test_size
 x = images_of(test, slice(0, n))
 target = test["aus"][n:2 * n].float()
 params = FaceParams.from_data(test, slice(0, n))
 gt = render(params.replace(aus=target), resolution).image
-y, A, C = G(x, target)
+y, A, C = pipe(x, target)
 print(f"PSNR vs ground truth: edit {float(psnr(y, gt).mean()):.2f} dB, no edit {float(psnr(x, gt).mean()):.2f} dB; "
       f"mask mean {float(A.mean()):.3f}")
 show = min(6, n)
@@ -115,7 +115,7 @@ fig, axes = plt.subplots(len(sweep_aus), len(levels), figsize=(1.5 * len(levels)
 for r, name in enumerate(sweep_aus):
     aus = torch.zeros(len(levels), len(AU_NAMES))
     aus[:, AU_NAMES.index(name)] = levels
-    frames = GA.animate(G, face, aus)
+    frames = pipe.animate(face, aus)
     for c, img in enumerate(to_uint8_frames(frames)):
         axes[r, c].imshow(img)
         axes[r, c].set_xticks([])
@@ -139,7 +139,7 @@ try:
 except hub.CheckpointError:
     driving = clip["aus"].float()
     print("AU regressor not shipped: using the clip's ground-truth AUs")
-animated = GA.animate(G, face, driving)
+animated = pipe.animate(face, driving)
 path = write_mp4(to_uint8_frames(torch.cat([clip["video"], animated], -1)), out / "driven.mp4", fps=8)
 plt.figure(figsize=(12, 2))
 plt.imshow(frames_to_strip(to_uint8_frames(animated), max_frames=8))
