@@ -35,8 +35,8 @@ def _load():
     return load()
 
 
-def models():
-    """(LGFA model, frozen nets); a clear message while the lite checkpoint is not shipped."""
+def pipeline():
+    """The LGFA pipeline (`lgfa_lite.methods.lgfa.load`); a clear message while the lite checkpoint is not shipped."""
     from lgfa_lite import hub
     from lgfa_lite.methods.lgfa import WEIGHTS
 
@@ -46,7 +46,7 @@ def models():
         missing = re.search(r"checkpoint '([^']+)'", str(e))
         raise InputError(f"LGFA is not trained yet: {missing.group(1) if missing else WEIGHTS} is not in weights/. "
                          "It needs the lite generator, encoder and CLIP, then "
-                         "`python -m lgfa_lite.methods.lgfa --minutes 20` (README, “LGFA”).") from None
+                         "`python -m lgfa_lite.methods.lgfa train --minutes 20` (docs/lgfa.md).") from None
 
 
 @functools.lru_cache(maxsize=None)
@@ -96,12 +96,12 @@ class Animation(NamedTuple):
     warnings: list[str]  # toasts (values that were clamped)
 
 
-def animate_prompt(face: np.ndarray | None, prompt, frames=16, fps=8, seed=0, decay="linear", seeds=1,
+def animate_prompt(face: np.ndarray | None, prompt, frames=16, fps=8, seed=0, schedule="linear", seeds=1,
                    out_dir=None) -> Animation:
     """Animate `face` (uint8 (64, 64, 3); None = a random identity per seed) with `prompt`."""
     import torch
 
-    from lgfa_lite.methods.lgfa import DECAYS, animate
+    from lgfa_lite.methods.lgfa import SCHEDULES
     from lgfa_lite.video import frames_to_strip, write_mp4
 
     warnings: list[str] = []
@@ -110,12 +110,11 @@ def animate_prompt(face: np.ndarray | None, prompt, frames=16, fps=8, seed=0, de
     rate = int_in(fps, "FPS", FPS_RANGE, warnings)
     k = int_in(seeds, "Seeds side by side", SEEDS_RANGE, warnings)
     s = int(number(seed, "Seed")) % 2 ** 31
-    if decay not in DECAYS:
-        raise InputError(f"Decay must be one of {', '.join(DECAYS)}; got {decay!r}.")
-    model, nets = models()
+    if schedule not in SCHEDULES:
+        raise InputError(f"Schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}.")
+    pipe = pipeline()
     image = face_batch(face) if face is not None else None
-    with torch.no_grad():
-        runs = [animate(model, nets, text, image, n, s + i, decay) for i in range(k)]
+    runs = [pipe(image, text, n, s + i, schedule) for i in range(k)]
     video = display(torch.cat(runs, dim=3))  # seeds side by side
     path = write_mp4(video, new_video_path("lgfa", out_dir), fps=rate, min_size=0)
     if face is None:
@@ -125,7 +124,7 @@ def animate_prompt(face: np.ndarray | None, prompt, frames=16, fps=8, seed=0, de
 
 def warm_up() -> None:
     try:
-        models()
+        pipeline()
     except InputError:
         pass
 
@@ -136,7 +135,7 @@ def warm_up() -> None:
 def build() -> None:
     import gradio as gr
 
-    from lgfa_lite.methods.lgfa import DECAYS
+    from lgfa_lite.methods.lgfa import SCHEDULES
 
     def guarded_here(fn):
         return guarded(fn, TITLE)
@@ -166,7 +165,7 @@ def build() -> None:
             with gr.Row():
                 seed = gr.Number(value=0, label="Seed", precision=0)
                 seeds = gr.Slider(*SEEDS_RANGE, value=1, step=1, label="Seeds side by side")
-            decay = gr.Dropdown(list(DECAYS), value="linear", label="Step decay over frames")
+            schedule = gr.Dropdown(list(SCHEDULES), value="linear", label="Step schedule over frames")
             run_btn = gr.Button("Animate", variant="primary")
         with gr.Column(scale=1, min_width=280):
             video = gr.Video(label="Video (mp4)", format="mp4", interactive=False, autoplay=True, loop=True,
@@ -197,7 +196,7 @@ def build() -> None:
         a = _animate(face, text, n, rate, s, d, k)
         return str(a.path), a.strip, "\n\n".join(f"ℹ️ {note}" for note in a.notes)
 
-    inputs = [face_state, prompt, frames, fps, seed, decay, seeds]
+    inputs = [face_state, prompt, frames, fps, seed, schedule, seeds]
     run_btn.click(_outputs, inputs, [video, strip, notes], api_name="animate")
 
     def _example(n, text, s):

@@ -13,14 +13,15 @@ from lgfa_lite.video import video_info
 
 
 @pytest.fixture
-def tiny_models(monkeypatch):
+def tiny_pipeline(monkeypatch):
     torch.manual_seed(0)
     G = Generator(16, 16, 2, {4: 16, 8: 16, 16: 8}, z_dim=Z_DIM, normalize_z=False).eval()
     E = LatentEncoder(G.n_latent, 16, input_size=16, channels=(8, 8, 16, 16), hidden=32).eval()
     nets = L.Frozen(TextImageModel().eval(), G, E)
     model = L.LGFA(128, G.n_latent, 16, hidden=32, mapper_hidden=32).eval()
-    monkeypatch.setattr(tab, "models", lambda: (model, nets))
-    return model, nets
+    pipe = L.LGFAPipeline(model, nets)
+    monkeypatch.setattr(tab, "pipeline", lambda: pipe)
+    return pipe
 
 
 def test_prompt_checks():
@@ -42,7 +43,7 @@ def test_prompt_checks():
         tab.check_prompt("🙂🙂🙂 !!")
 
 
-def test_animation_video_and_strip(tiny_models, tmp_path):
+def test_animation_video_and_strip(tiny_pipeline, tmp_path):
     face = tab.sample_face(3)
     a = tab.animate_prompt(face, "The person turns left.", frames=6, fps=5, seed=1, out_dir=tmp_path)
     info = video_info(a.path)
@@ -54,12 +55,12 @@ def test_animation_video_and_strip(tiny_models, tmp_path):
     assert b.path != a.path  # a new click never overwrites an earlier video
 
 
-def test_no_face_and_out_of_range_values(tiny_models, tmp_path):
+def test_no_face_and_out_of_range_values(tiny_pipeline, tmp_path):
     a = tab.animate_prompt(None, "The person is smiling.", frames=500, fps=0, seed=-3, out_dir=tmp_path)
     assert video_info(a.path)["nframes"] == tab.FRAMES_RANGE[1]
     assert len(a.warnings) == 2 and any("random" in n for n in a.notes)
-    with pytest.raises(tab.InputError, match="Decay"):
-        tab.animate_prompt(None, "The person is smiling.", decay="cubic", out_dir=tmp_path)
+    with pytest.raises(tab.InputError, match="Schedule"):
+        tab.animate_prompt(None, "The person is smiling.", schedule="cubic", out_dir=tmp_path)
     with pytest.raises(tab.InputError, match="Seed"):
         tab.animate_prompt(None, "The person is smiling.", seed="x", out_dir=tmp_path)
 
@@ -72,7 +73,7 @@ def test_missing_checkpoint_is_a_clear_message(monkeypatch):
 
     monkeypatch.setattr(tab, "_load", missing)
     with pytest.raises(tab.InputError, match="not trained yet: lgfa-synthfaces-64 is not in weights"):
-        tab.models()
+        tab.pipeline()
 
 
 def test_tab_builds():

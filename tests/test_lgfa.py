@@ -2,6 +2,7 @@
 import copy
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,6 +13,7 @@ from lgfa_lite.nets.clip import TextImageModel
 from lgfa_lite.nets.encoder import LatentEncoder
 from lgfa_lite.nets.stylegan2 import Generator
 from lgfa_lite.nets.stylegan2 import Z_DIM
+from lgfa_lite.train import lgfa as T
 
 
 @pytest.fixture(scope="module")
@@ -67,47 +69,49 @@ def test_motion_norm_eps_makes_the_first_step_small_and_is_saved(nets, tmp_path)
             L.LGFA(128, nets.generator.n_latent, 16, hidden=32, mapper_hidden=32, motion_norm_eps=bad)
 
 
-def test_decay_schedules_shrink_late_steps():
-    assert L.decay("linear", 1, 16) == pytest.approx(15 / 16)
-    for name in L.DECAYS:
-        assert 0 <= L.decay(name, 15, 16) <= L.decay(name, 1, 16) <= 1
-    with pytest.raises(ValueError):
-        L.decay("cubic", 1, 4)
+def test_schedules_shrink_late_steps():
+    assert L.schedule_factor("linear", 1, 16) == pytest.approx(15 / 16)
+    for name in L.SCHEDULES:
+        assert 0 <= L.schedule_factor(name, 15, 16) <= L.schedule_factor(name, 1, 16) <= 1
+    with pytest.raises(ValueError, match="schedule"):
+        L.schedule_factor("cubic", 1, 4)
 
 
 def test_contrastive_loss_prefers_matching_pairs():
     e = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
-    assert L.contrastive_clip_loss(e, e) < L.contrastive_clip_loss(e, e.roll(1, 0))
+    assert T.contrastive_clip_loss(e, e) < T.contrastive_clip_loss(e, e.roll(1, 0))
     rows = torch.tensor([True] + [False] * (len(e) - 1))
     wrong_first = torch.cat([e.roll(1, 0)[:1], e[1:]])
-    assert L.contrastive_clip_loss(e, e, rows=rows) < L.contrastive_clip_loss(wrong_first, e, rows=rows)
+    assert T.contrastive_clip_loss(e, e, rows=rows) < T.contrastive_clip_loss(wrong_first, e, rows=rows)
     other_wrong = torch.cat([e[:1], e.roll(1, 0)[1:]])  # the rows left out do not count
-    assert torch.isclose(L.contrastive_clip_loss(other_wrong, e, rows=rows), L.contrastive_clip_loss(e, e, rows=rows))
+    assert torch.isclose(T.contrastive_clip_loss(other_wrong, e, rows=rows), T.contrastive_clip_loss(e, e, rows=rows))
 
 
 def test_latent_losses():
     model_out = {"txt_ws": torch.zeros(2, 4, 3, 5), "ws": torch.ones(2, 4, 3, 5)}
-    logs = L.latent_losses(model_out, torch.ones(2, 3, 5))
+    logs = T.latent_losses(model_out, torch.ones(2, 3, 5))
     assert all(float(v) == 0 for v in logs.values())
     model_out["txt_ws"] = torch.arange(4.0).view(1, 4, 1, 1).expand(2, 4, 3, 5)  # constant velocity
-    assert float(L.latent_losses(model_out, torch.ones(2, 3, 5))["smoothness"]) == 0
+    assert float(T.latent_losses(model_out, torch.ones(2, 3, 5))["smoothness"]) == 0
     model_out["ws"] = torch.ones(2, 4, 3, 5) + 0.5  # every element off by 0.5: the mean square, not the sum
-    assert float(L.latent_losses(model_out, torch.ones(2, 3, 5))["latent"]) == pytest.approx(0.25)
+    assert float(T.latent_losses(model_out, torch.ones(2, 3, 5))["latent"]) == pytest.approx(0.25)
 
 
-def test_animate_frames_seed_and_bad_input(nets):
-    model = tiny_model(nets).eval()
+def test_pipeline_frames_seed_and_bad_input(nets):
+    pipe = L.LGFAPipeline(tiny_model(nets), nets)
     face = torch.rand(1, 3, 16, 16)
-    a = L.animate(model, nets, "The person is smiling.", face, frames=6, seed=3)
+    a = pipe(face, "The person is smiling.", frames=6, seed=3)
     assert a.shape == (6, 3, 16, 16) and 0 <= float(a.min()) and float(a.max()) <= 1
-    assert torch.equal(a, L.animate(model, nets, "The person is smiling.", face, frames=6, seed=3))
-    assert not torch.equal(a, L.animate(model, nets, "The person is smiling.", face, frames=6, seed=4))
-    assert L.animate(model, nets, "x" * 5000, None, frames=2, seed=0).shape[0] == 2  # long prompt, random face
+    assert torch.equal(a, pipe(face, "The person is smiling.", frames=6, seed=3))
+    assert not torch.equal(a, pipe(face, "The person is smiling.", frames=6, seed=4))
+    assert pipe(None, "x" * 5000, frames=2, seed=0).shape[0] == 2  # long prompt, random face
     for bad in ("", "   "):
         with pytest.raises(ValueError, match="empty"):
-            L.animate(model, nets, bad, face)
+            pipe(face, bad)
     with pytest.raises(ValueError, match="frames"):
-        L.animate(model, nets, "smile", face, frames=0)
+        pipe(face, "smile", frames=0)
+    with pytest.raises(ValueError, match="schedule"):
+        pipe(face, "smile", schedule="cubic")
 
 
 def test_training_steps_and_resume(nets, tmp_path):
@@ -116,17 +120,18 @@ def test_training_steps_and_resume(nets, tmp_path):
         data = {"image": images, "w": nets.encoder(images), "v": nets.clip.encode_image(images)}
     cfg = L.LGFAConfig(steps=2, batch=3, frames=3, hidden=32, log_every=1, progress=False,
                        work_dir=str(tmp_path / "state"), out_dir=str(tmp_path / "lgfa"))
-    model, history = L.train(cfg, nets, data)
+    pipe, history = L.train(cfg, nets=nets, data=data)
     assert len(history) == 2 and {"smoothness", "loop", "latent", "clip"} <= set(history[-1])
     assert hub.load(tmp_path / "lgfa").config["hidden"] == 32
-    _, history = L.train(dataclasses.replace(cfg, steps=3, lr=5e-4), nets, data)
+    assert pipe(data["image"][:1], "The person nods.", frames=3).shape == (3, 3, 16, 16)  # it animates at once
+    _, history = L.train(dataclasses.replace(cfg, steps=3, lr=5e-4), nets=nets, data=data)
     assert history[-1]["step"] == 3
     state = json.loads((tmp_path / "state" / "state.json").read_text())
     assert state["optimizers"]["lgfa"]["param_groups"][0]["lr"] == 5e-4  # a resumed stage runs at its own lr
 
 
 def test_apex_targets_guide_out_and_back_motions_at_their_apex(nets, tmp_path):
-    sentences, targets = L.apex_targets(16)
+    sentences, targets = T.apex_targets(16)
     by_prompt = {p: [(k, sentences[j]) for k, j in rows] for p, rows in zip(L.PROMPTS, targets)}
     assert {s for _, s in by_prompt["The person nods."]} == {"The person looks down."}
     shake = by_prompt["The person shakes the head."]
@@ -139,31 +144,31 @@ def test_apex_targets_guide_out_and_back_motions_at_their_apex(nets, tmp_path):
     with torch.no_grad():
         data = {"image": images, "w": nets.encoder(images), "v": nets.clip.encode_image(images)}
     cfg = L.LGFAConfig(steps=3, batch=4, frames=16, hidden=32, log_every=1, progress=False, schedule="linear",
-                       weights={**L.LOSS_WEIGHTS, "clip_apex": 1.0}, work_dir=str(tmp_path / "s"),
+                       loss_weights={**L.LOSS_WEIGHTS, "clip_apex": 1.0}, work_dir=str(tmp_path / "s"),
                        out_dir=str(tmp_path / "o"))
-    _, history = L.train(cfg, nets, data)
+    _, history = L.train(cfg, nets=nets, data=data)
     assert all(torch.isfinite(torch.tensor(h["clip_apex"])) for h in history)
 
 
 def test_head_pairs_hold_the_true_head_motions_in_w_plus(nets, tmp_path):
-    assert set(L.HEAD_MOTIONS) == {"turn left", "turn right", "look up", "look down", "nod", "shake head", "tilt"}
-    pairs = L.head_pairs(nets, 40, 2, 16)
-    n = len(L.HEAD_MOTIONS)
+    assert set(T.HEAD_MOTIONS) == {"turn left", "turn right", "look up", "look down", "nod", "shake head", "tilt"}
+    pairs = T.head_pairs(nets, 40, 2, 16)
+    n = len(T.HEAD_MOTIONS)
     assert pairs["w"].shape == (2, nets.generator.n_latent, 16) and pairs["v"].shape == (2, 128)
     assert pairs["face"].tolist() == [0] * n + [1] * n and pairs["frames"].tolist() == [4, 8, 11, 15]
-    assert [L.PROMPTS[p] for p in pairs["prompt"][:n]] == [f"The person {L.MOTIONS[m].verb}." for m in L.HEAD_MOTIONS]
+    assert [L.PROMPTS[p] for p in pairs["prompt"][:n]] == [f"The person {L.MOTIONS[m].verb}." for m in T.HEAD_MOTIONS]
     assert pairs["delta"].shape == (2 * n, 4, nets.generator.n_latent, 16)
     # a nod comes back to the first frame's face, a look down stays down
-    nod, down = pairs["delta"][L.HEAD_MOTIONS.index("nod")], pairs["delta"][L.HEAD_MOTIONS.index("look down")]
+    nod, down = pairs["delta"][T.HEAD_MOTIONS.index("nod")], pairs["delta"][T.HEAD_MOTIONS.index("look down")]
     assert nod[-1].abs().max() < 1e-4 < nod[1].abs().max() and down[-1].abs().max() > 1e-4
     # trains with the term on, logging it
     images = torch.rand(4, 3, 16, 16)
     with torch.no_grad():
         data = {"image": images, "w": nets.encoder(images), "v": nets.clip.encode_image(images)}
     cfg = L.LGFAConfig(steps=2, batch=4, frames=16, hidden=32, log_every=1, progress=False, schedule="linear",
-                       train_faces=40, pair_faces=2, weights={**L.LOSS_WEIGHTS, "head_pairs": 1.0},
+                       train_faces=40, pair_faces=2, loss_weights={**L.LOSS_WEIGHTS, "head_pairs": 1.0},
                        work_dir=str(tmp_path / "s"), out_dir=str(tmp_path / "o"))
-    _, history = L.train(cfg, nets, data)
+    _, history = L.train(cfg, nets=nets, data=data)
     assert all(h["head_pairs"] > 0 for h in history)
 
 
@@ -171,11 +176,11 @@ def train_term_alone(term, nets, data, tmp_path):
     """(animator after 1 step, after 25, history): trained on one loss term alone, 4 faces, 8 frames."""
     only = {k: 0.0 for k in L.LOSS_WEIGHTS} | {term: 1.0}
     cfg = L.LGFAConfig(steps=1, batch=4, frames=8, hidden=32, lr=3e-3, log_every=1, progress=False,
-                       schedule="linear", weights=only, work_dir=str(tmp_path / "s"), out_dir=str(tmp_path / "o"))
-    first, _ = L.train(cfg, nets, data)
-    first = copy.deepcopy(first)
-    model, history = L.train(dataclasses.replace(cfg, steps=25), nets, data)  # resumes: 24 more steps
-    return first, model, history
+                       schedule="linear", loss_weights=only, work_dir=str(tmp_path / "s"), out_dir=str(tmp_path / "o"))
+    first, _ = L.train(cfg, nets=nets, data=data)
+    first = copy.deepcopy(first.model)
+    pipe, history = L.train(dataclasses.replace(cfg, steps=25), nets=nets, data=data)  # resumes: 24 more steps
+    return first, pipe.model, history
 
 
 def test_identity_steps_term_keeps_the_identity_from_frame_to_frame(nets, tmp_path):
@@ -225,7 +230,7 @@ def test_clip_fine_tuning_trains_the_text_tower_and_ships_it_with_the_animator(n
         text_before, image_before = nets.clip.encode_text(L.PROMPTS), nets.clip.encode_image(images)
     cfg = L.LGFAConfig(steps=3, batch=4, frames=3, hidden=32, log_every=1, progress=False, clip_lr=1e-3,
                        work_dir=str(tmp_path / "s"), out_dir=str(tmp_path / "o"))
-    model, _ = L.train(cfg, nets, data)
+    model = L.train(cfg, nets=nets, data=data)[0].model
     with torch.no_grad():
         assert torch.equal(nets.clip.encode_text(L.PROMPTS), text_before)  # the caller's CLIP is untouched
         assert (model.clip.encode_text(L.PROMPTS) - text_before).abs().max() > 1e-3  # the text tower moved
@@ -235,22 +240,53 @@ def test_clip_fine_tuning_trains_the_text_tower_and_ships_it_with_the_animator(n
     # a later stage starts from it, and a fine-tuning stage starts from an animator with a frozen CLIP
     cfg2 = dataclasses.replace(cfg, steps=1, init=str(tmp_path / "o"), work_dir=str(tmp_path / "s2"),
                                out_dir=str(tmp_path / "o2"))
-    assert L.train(cfg2, nets, data)[0].clip is not None
+    assert L.train(cfg2, nets=nets, data=data)[0].model.clip is not None
     frozen = dataclasses.replace(cfg, clip_lr=0.0, steps=1, work_dir="", out_dir=str(tmp_path / "f"))
-    assert L.train(frozen, nets, data)[0].clip is None
+    assert L.train(frozen, nets=nets, data=data)[0].model.clip is None
     again = dataclasses.replace(cfg2, init=str(tmp_path / "f"), work_dir="", out_dir=str(tmp_path / "o3"))
     start = hub.load(tmp_path / "f").state_dict()
     model3 = L.LGFA(128, nets.generator.n_latent, 16, hidden=32, clip_config=nets.clip.config)
-    L.load_init(model3, str(tmp_path / "f"))
+    T.load_init(model3, str(tmp_path / "f"))
     assert torch.equal(model3.rnn.fc1.weight, start["rnn.fc1.weight"].float())
-    assert L.train(again, nets, data)[0].clip is not None
+    assert L.train(again, nets=nets, data=data)[0].model.clip is not None
     with pytest.raises(hub.CheckpointError):
-        L.load_init(model3, str(tmp_path / "nothing"))
+        T.load_init(model3, str(tmp_path / "nothing"))
 
 
 def test_prompts_cover_lgfa_words_and_motions():
     assert "The person is smiling." in L.PROMPTS and "The person nods." in L.PROMPTS
     assert not any("wtf" in p for p in L.PROMPTS)  # words SynthFaces cannot show are left out
+
+
+def test_command_line_reads_the_config_and_trains(monkeypatch):
+    """`python -m lgfa_lite.methods.lgfa train --minutes N --opts KEY VAL ...`, as every method's."""
+    seen = []
+    monkeypatch.setattr(L, "train", seen.append)
+    L.main(["train", "--minutes", "2", "--opts", "loss_weights.clip", "2.0", "schedule", "linear"])
+    (c,) = seen
+    assert (c.minutes, c.loss_weights["clip"], c.loss_weights["perceptual"], c.schedule) == (2.0, 2.0, 1.0, "linear")
+    with pytest.raises(ValueError, match="unknown option 'weights.clip'"):  # the loss weights' old name
+        L.main(["train", "--opts", "weights.clip", "2.0"])
+    with pytest.raises(SystemExit):
+        L.main(["--minutes", "2"])  # no command
+
+
+def test_inference_imports_no_training_code():
+    """The methods' pipelines and the Space's tabs run without `lgfa_lite.train` (the recipes import it)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch\n"
+            "import demos.ganimation, demos.lgfa\n"
+            "from lgfa_lite.methods import ganimation, lgfa\n"
+            "pipe = ganimation.GANimationPipeline(ganimation.Generator(conv_dim=8, repeat_num=1))\n"
+            "pipe(torch.rand(1, 3, 16, 16), ganimation.PRESETS['smiling'])\n"
+            f"if {(hub.default_weights_dir() / L.WEIGHTS).is_dir()}:\n"
+            "    lgfa.load()(None, 'The person nods.', frames=2)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('lgfa_lite.train')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_benchmark_reads_every_motion_from_its_true_trajectory():
@@ -353,13 +389,13 @@ def test_shipped_animator_turns_the_head_the_way_the_prompt_says():
     in opposite directions (an untrained animator moves neither way)."""
     from lgfa_lite.synthface import FaceParams, render
 
-    model, nets = L.load()
+    pipe = L.load()
     fitter = hub.load("fitter-synthfaces-64").eval()
     p = FaceParams.sample(4, seed=2024)
     faces = render(p.replace(aus=torch.zeros_like(p.aus), pose=torch.zeros_like(p.pose)), 64).image
     with torch.no_grad():
         def yaw_change(prompt):
-            videos = [L.animate(model, nets, prompt, face[None], 16, seed=0) for face in faces]
+            videos = [pipe(face[None], prompt, 16, seed=0) for face in faces]
             return torch.stack([fitter(v[-1:]).pose[0, 0] - fitter(v[:1]).pose[0, 0] for v in videos])
 
         left, right = yaw_change("The person turns left."), yaw_change("The person turns right.")
@@ -372,14 +408,14 @@ def test_shipped_animator_nods_down_and_back_but_looks_down_and_stays():
     it, comes back most of the way by the last frame, the look down's does not."""
     from lgfa_lite.synthface import FaceParams, render
 
-    model, nets = L.load()
-    assert model.clip is not None and nets.clip is model.clip
+    pipe = L.load()
+    assert pipe.model.clip is not None and pipe.nets.clip is pipe.model.clip
     fitter = hub.load("fitter-synthfaces-64").eval()
     p = FaceParams.sample(4, seed=2024)
     faces = render(p.replace(aus=torch.zeros_like(p.aus), pose=torch.zeros_like(p.pose)), 64).image
     with torch.no_grad():
         def pitch_path(prompt):  # pitch change at mid-clip and at the end, mean over the faces
-            videos = [L.animate(model, nets, prompt, face[None], 16, seed=0) for face in faces]
+            videos = [pipe(face[None], prompt, 16, seed=0) for face in faces]
             return torch.stack([fitter(v[[0, 8, 15]]).pose[:, 1] for v in videos]).diff(dim=1).cumsum(1).mean(0)
 
         nod, down = pitch_path("The person nods."), pitch_path("The person looks down.")

@@ -48,11 +48,11 @@ def synthfaces_strip() -> np.ndarray:
 def lgfa_strips() -> dict[str, np.ndarray]:
     from lgfa_lite.methods import lgfa
 
-    model, nets = lgfa.load()
+    pipe = lgfa.load()
     face = render(FaceParams.identity(identities("test", 100)[FACE]), 64).image  # (1, 3, 64, 64)
     out = {}
     for name, prompt in PROMPTS.items():
-        video = lgfa.animate(model, nets, prompt, face, frames=16, seed=0)  # (16, 3, 64, 64) in [0, 1]
+        video = pipe(face, prompt, frames=16, seed=0)  # (16, 3, 64, 64) in [0, 1]
         frames = upscale_frames(to_uint8_frames(video), min_size=128, mode="nearest")
         out[name] = frames_to_strip(frames, max_frames=8)
     return out

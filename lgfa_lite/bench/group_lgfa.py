@@ -134,9 +134,10 @@ def lgfa(quick: bool) -> dict:
     from lgfa_lite.video import write_mp4
 
     try:
-        model, nets = L.load()
+        pipe = L.load()
     except hub.CheckpointError:
         return {"checkpoint_missing": 1.0}
+    model, nets = pipe.model, pipe.nets
     fitter = hub.load("fitter-synthfaces-64").eval()
     au_net = hub.load("au-synthfaces-64").eval()
     id_net = hub.load("identity-synthfaces-64").eval()
@@ -190,7 +191,7 @@ def lgfa(quick: bool) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             for k in range(3 if quick else 5):
                 t0 = time.perf_counter()
-                video = L.animate(model, nets, prompts[0], faces[:1], frames, seed=k)
+                video = pipe(faces[:1], prompts[0], frames, seed=k)
                 write_mp4(video, Path(tmp) / f"{k}.mp4", fps=8)
                 times.append(time.perf_counter() - t0)
     return {

@@ -3,7 +3,7 @@
 #
 # Language-guided face animation: a still face is inverted into the frozen lite StyleGAN2's W+
 # space; a recurrent latent generator, started from the CLIP codes of the sentence and the
-# face, walks a motion path (step r = 0.8 / T, decayed at inference); a text mapper and an
+# face, walks a motion path (step r = 0.8 / T, scaled by a schedule at inference); a text mapper and an
 # image mapper turn it into W+ offsets, one per frame, with frame 0 the inversion itself.
 # Training uses no videos: smoothness, loop and latent regularisers, a perceptual identity term
 # on the first and last frames, and a contrastive CLIP loss that pulls the last frame toward
@@ -14,7 +14,8 @@
 #
 # This notebook trains the animator (parameters below; resumes if interrupted), plots the
 # losses, and shows a prompt x face grid of videos, the diversity that seeds give, and the
-# decay schedules side by side.
+# step schedules side by side. Training and showing go through one object, the pipeline that
+# `L.train(config)` returns and `L.load()` reads from weights/: `pipe(face, sentence)` is a video.
 
 # %% include _setup.py
 
@@ -23,7 +24,7 @@
 steps = 3000  # upper bound on training iterations
 minutes = 10.0  # wall-time budget; training stops at `steps` or here, whichever comes first
 frames = 16  # frames per training clip (the original: 4; the shipped recipe trains on the 16 a user sees)
-schedule = "linear"  # "" = the original's constant step r = 0.8 / T; "linear" = train on the inference decay
+schedule = "linear"  # "" = the original's constant step r = 0.8 / T; "linear" = train on that inference schedule
 batch = 8
 lr = 1e-3  # the original's (the shipped animator's later stages: 3e-4)
 clip_weight = 2.0  # the shipped recipe's (the original: 0.5)
@@ -77,12 +78,11 @@ def tiny_frozen_nets():
 config = L.LGFAConfig(steps=steps, minutes=minutes, frames=frames, schedule=schedule, batch=batch, lr=lr,
                       train_faces=train_faces, pair_faces=pair_faces, clip_lr=clip_lr,
                       motion_norm_eps=motion_norm_eps,
-                      weights={**L.LOSS_WEIGHTS, "clip": clip_weight, "perceptual": perceptual_weight,
-                               "identity": identity_weight, "head_pairs": head_pairs_weight,
-                               "identity_steps": identity_steps_weight, "colour": colour_weight},
+                      loss_weights={**L.LOSS_WEIGHTS, "clip": clip_weight, "perceptual": perceptual_weight,
+                                    "identity": identity_weight, "head_pairs": head_pairs_weight,
+                                    "identity_steps": identity_steps_weight, "colour": colour_weight},
                       work_dir=str(out / "state"), out_dir=str(out / "animator"))
-nets = (tiny_frozen_nets() if frozen == "tiny"
-        else L.Frozen.load(config.clip, config.generator, config.encoder, identity=L.uses_identity(config.weights)))
+nets = tiny_frozen_nets() if frozen == "tiny" else None  # None: the config's checkpoints
 print("frozen nets:", "random tiny (smoke test)" if frozen == "tiny" else
       f"{config.clip}, {config.generator}, {config.encoder}")
 
@@ -91,8 +91,7 @@ print("frozen nets:", "random tiny (smoke test)" if frozen == "tiny" else
 # Progress is saved to `out_dir/state` every three minutes; run the cell again to resume.
 
 # %%
-data = L.training_faces(nets, train_faces)
-model_trained, history = L.train(config, nets, data)
+pipe_trained, history = L.train(config, nets=nets)
 print(f"{len(history)} log rows; last: {json.dumps(history[-1] if history else {}, indent=1)}")
 keys = [k for k in ("clip", "head_pairs", "perceptual", "identity", "smoothness", "loop", "latent")
         if any(k in h for h in history)]
@@ -106,7 +105,7 @@ plt.show()
 
 # %%
 shipped = use_shipped and frozen != "tiny" and (hub.default_weights_dir() / L.WEIGHTS).is_dir()
-model = hub.load(L.WEIGHTS).eval() if shipped else model_trained.eval()
+pipe = L.load() if shipped else pipe_trained
 torch.set_grad_enabled(False)
 print("showing", "the shipped animator" if shipped else "the animator trained above")
 
@@ -120,9 +119,9 @@ print("showing", "the shipped animator" if shipped else "the animator trained ab
 prompts = ["The person turns left.", "The person is surprised.", "The person looks up.", "The person is smiling."]
 faces = images_of(standard_faces("test", 1024), slice(0, 10 * n_faces, 10))  # distinct identities
 for f, face in enumerate(faces):
-    lasts = [resize(face[None], nets.generator.size)]  # the input, at the generator's size
+    lasts = [resize(face[None], pipe.nets.generator.size)]  # the input, at the generator's size
     for p, prompt in enumerate(prompts):
-        video = L.animate(model, nets, prompt, face[None], video_frames, seed=0)
+        video = pipe(face[None], prompt, video_frames, seed=0)
         write_mp4(to_uint8_frames(video), out / f"face{f}_prompt{p}.mp4", fps=8)
         lasts.append(video[-1:])
     show_row(torch.cat(lasts), ["input"] + prompts if f == 0 else None, path=out / f"grid_face{f}.png")
@@ -132,7 +131,7 @@ for f, face in enumerate(faces):
 
 # %%
 for seed in range(4):
-    video = L.animate(model, nets, prompts[0], faces[:1], video_frames, seed=seed)
+    video = pipe(faces[:1], prompts[0], video_frames, seed=seed)
     plt.figure(figsize=(12, 1.6))
     plt.imshow(frames_to_strip(to_uint8_frames(video), max_frames=8))
     plt.title(f"seed {seed}", fontsize=8)
@@ -140,14 +139,14 @@ for seed in range(4):
     plt.show()
 
 # %% [markdown]
-# ## Decay schedules: how the step size shrinks over the frames at inference
+# ## Step schedules: how the step size shrinks over the frames at inference
 
 # %%
-for schedule in L.DECAYS:
-    video = L.animate(model, nets, prompts[2], faces[:1], video_frames, seed=0, schedule=schedule)
+for name in L.SCHEDULES:
+    video = pipe(faces[:1], prompts[2], video_frames, seed=0, schedule=name)
     plt.figure(figsize=(12, 1.6))
     plt.imshow(frames_to_strip(to_uint8_frames(video), max_frames=8))
-    plt.title(f"decay {schedule}", fontsize=8)
+    plt.title(f"schedule {name}", fontsize=8)
     plt.axis("off")
-    plt.savefig(out / f"decay_{schedule}.png", dpi=90)
+    plt.savefig(out / f"schedule_{name}.png", dpi=90)
     plt.show()
