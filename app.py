@@ -23,6 +23,7 @@ model is small, trained here on *SynthFaces*, a procedural 3D face world with ex
 ground truth (identity, 68 landmarks, action units, pose, captions).
 """
 
+
 def build_demo() -> gr.Blocks:
     """The whole Space as a gr.Blocks (not launched)."""
     with gr.Blocks(title="lgfa-lite") as demo:

@@ -1,5 +1,6 @@
 """What every tab shares: the user-input error, number checks, and running a callback so that
 the UI shows a clear message and never a traceback (and the server stays up)."""
+
 from __future__ import annotations
 
 import functools
@@ -66,6 +67,7 @@ def guarded(fn, tab: str):
         for w in getattr(result, "warnings", None) or []:
             gr.Warning(w)
         return result
+
     return run
 
 
@@ -74,6 +76,7 @@ def int_in(value, what: str, bounds, warnings: list[str]) -> int:
 
 
 # ---------------------------------------------------------------- faces
+
 
 def sample_face(seed) -> np.ndarray:
     """A SynthFaces test-identity face (neutral expression) as uint8 (64, 64, 3)."""

@@ -4,6 +4,7 @@ Plain Python first (tested in tests/test_demo_ganimation.py): reading a face (up
 SynthFaces sample), reading its AUs, editing, animating. build() only wires them to Gradio.
 Models load on first use.
 """
+
 from __future__ import annotations
 
 import functools
@@ -12,8 +13,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from demos.common import (InputError, clamped, display, face_batch, face_inputs, guarded, int_in, new_video_path,
-                          prepare_face, sample_face)
+from demos.common import (
+    InputError,
+    clamped,
+    display,
+    face_batch,
+    face_inputs,
+    guarded,
+    int_in,
+    new_video_path,
+    prepare_face,
+    sample_face,
+)
 
 TITLE = "GANimation"
 ORDER = 30
@@ -21,8 +32,6 @@ ORDER = 30
 
 FRAMES_RANGE, FPS_RANGE = (2, 64), (1, 30)
 EXAMPLES = [[3, "smiling"], [11, "surprised"], [25, "angry"], [40, "sad"], [58, "opening mouth"], [77, "winking"]]
-
-
 
 
 def au_names() -> list[str]:
@@ -58,8 +67,10 @@ def pipeline():
     try:
         return _load()
     except hub.CheckpointError:
-        raise InputError(f"The GANimation checkpoint ({WEIGHTS}) is not in weights/ yet: train it with "
-                         "`python -m lgfa_lite.methods.ganimation train --minutes 40`.") from None
+        raise InputError(
+            f"The GANimation checkpoint ({WEIGHTS}) is not in weights/ yet: train it with "
+            "`python -m lgfa_lite.methods.ganimation train --minutes 40`."
+        ) from None
 
 
 def read_aus(face: np.ndarray) -> list[float]:
@@ -166,7 +177,9 @@ def build() -> None:
         with gr.Column(scale=1, min_width=280):
             upload, sample, sample_btn, face_view = face_inputs()
             with gr.Accordion("Copy the expression of a reference face", open=False):
-                reference = gr.Image(label="Reference face", type="filepath", sources=["upload", "clipboard"], height=180)
+                reference = gr.Image(
+                    label="Reference face", type="filepath", sources=["upload", "clipboard"], height=180
+                )
                 ref_sample = gr.Number(value=11, label="or reference sample #", precision=0)
                 copy_btn = gr.Button("Copy AUs from reference")
         with gr.Column(scale=1, min_width=280):
@@ -183,8 +196,15 @@ def build() -> None:
                 frames = gr.Slider(*FRAMES_RANGE, value=16, step=1, label="Frames")
                 fps = gr.Slider(*FPS_RANGE, value=10, step=1, label="FPS")
             anim_btn = gr.Button("Animate to target")
-            video = gr.Video(label="Animation (mp4)", format="mp4", interactive=False, autoplay=True, loop=True,
-                             height=256, buttons=["download"])
+            video = gr.Video(
+                label="Animation (mp4)",
+                format="mp4",
+                interactive=False,
+                autoplay=True,
+                loop=True,
+                height=256,
+                buttons=["download"],
+            )
             strip = gr.Image(label="Frames", interactive=False, format="png")
 
     @guarded_here
@@ -237,7 +257,12 @@ def build() -> None:
         e = _edit(face_out[0], *aus)
         return (*face_out[:2], *aus, e.image, e.attention, e.colour)
 
-    gr.Examples(examples=EXAMPLES, inputs=[sample, preset],
-                outputs=[face_state, face_view, *sliders, result, attention, colour],
-                fn=_example, run_on_click=True, cache_examples=False,
-                label="Examples (sample face + target expression): click one")
+    gr.Examples(
+        examples=EXAMPLES,
+        inputs=[sample, preset],
+        outputs=[face_state, face_view, *sliders, result, attention, colour],
+        fn=_example,
+        run_on_click=True,
+        cache_examples=False,
+        label="Examples (sample face + target expression): click one",
+    )

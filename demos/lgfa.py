@@ -4,6 +4,7 @@ Plain Python first (tested in tests/test_demo_lgfa.py): checking the prompt, cho
 (upload, SynthFaces sample, or none: a random identity), animating one or several seeds.
 build() only wires them to Gradio. Models load on first use.
 """
+
 from __future__ import annotations
 
 import functools
@@ -13,19 +14,41 @@ from typing import NamedTuple
 
 import numpy as np
 
-from demos.common import (InputError, display, face_batch, face_inputs, guarded, int_in, new_video_path, number, prepare_face,
-                          sample_face)
+from demos.common import (
+    InputError,
+    display,
+    face_batch,
+    face_inputs,
+    guarded,
+    int_in,
+    new_video_path,
+    number,
+    prepare_face,
+    sample_face,
+)
 
 TITLE = "LGFA: face + sentence → video"
 ORDER = 10  # the first method tab
 
 FRAMES_RANGE, FPS_RANGE, SEEDS_RANGE = (2, 64), (1, 30), (1, 4)
 # head motions and an opening mouth first: what the lite animator draws for real (README, "LGFA")
-EXAMPLE_PROMPTS = ["The person turns left.", "The person nods.", "The person is opening mouth.",
-                   "The person looks up.", "The person shakes the head.", "The person is surprised.",
-                   "The person is smiling."]
-EXAMPLES = [[11, "The person turns left.", 0], [3, "The person nods.", 0], [25, "The person is surprised.", 1],
-            [40, "The person looks down.", 0], [58, "The person is opening mouth.", 2], [77, "The person is crying.", 0]]
+EXAMPLE_PROMPTS = [
+    "The person turns left.",
+    "The person nods.",
+    "The person is opening mouth.",
+    "The person looks up.",
+    "The person shakes the head.",
+    "The person is surprised.",
+    "The person is smiling.",
+]
+EXAMPLES = [
+    [11, "The person turns left.", 0],
+    [3, "The person nods.", 0],
+    [25, "The person is surprised.", 1],
+    [40, "The person looks down.", 0],
+    [58, "The person is opening mouth.", 2],
+    [77, "The person is crying.", 0],
+]
 
 
 @functools.lru_cache(maxsize=None)
@@ -44,9 +67,11 @@ def pipeline():
         return _load()
     except hub.CheckpointError as e:
         missing = re.search(r"checkpoint '([^']+)'", str(e))
-        raise InputError(f"LGFA is not trained yet: {missing.group(1) if missing else WEIGHTS} is not in weights/. "
-                         "It needs the lite generator, encoder and CLIP, then "
-                         "`python -m lgfa_lite.methods.lgfa train --minutes 20` (docs/lgfa.md).") from None
+        raise InputError(
+            f"LGFA is not trained yet: {missing.group(1) if missing else WEIGHTS} is not in weights/. "
+            "It needs the lite generator, encoder and CLIP, then "
+            "`python -m lgfa_lite.methods.lgfa train --minutes 20` (docs/lgfa.md)."
+        ) from None
 
 
 @functools.lru_cache(maxsize=None)
@@ -61,22 +86,27 @@ def expression_words() -> frozenset[str]:
     return frozenset(words(" ".join(phrases))) - {"the", "looks"}
 
 
-EXPRESSION_NOTE = ("The lite generator draws head motions and an opening mouth, not brows, eyelids or smiles: "
-                   "this expression comes out as shading and colour around the eyes, brows and mouth "
-                   "(measured; README, “LGFA”).")
+EXPRESSION_NOTE = (
+    "The lite generator draws head motions and an opening mouth, not brows, eyelids or smiles: "
+    "this expression comes out as shading and colour around the eyes, brows and mouth "
+    "(measured; README, “LGFA”)."
+)
 
 
 def check_prompt(prompt) -> tuple[str, list[str]]:
     """(prompt, notes): the prompt stripped, or InputError when there is nothing to read."""
     from lgfa_lite.nets.clip import MAX_PROMPT_CHARS
-    from lgfa_lite.synthface.captions import caption_words, words as words_of
+    from lgfa_lite.synthface.captions import caption_words
+    from lgfa_lite.synthface.captions import words as words_of
 
     if not isinstance(prompt, str) or not prompt.strip():
         raise InputError("The sentence is empty: describe a motion, e.g. “The person is smiling.”")
     words = words_of(prompt)
     if not words:
-        raise InputError("The sentence has no words (only symbols or emoji): describe a motion in English, "
-                         "e.g. “The person turns left.”")
+        raise InputError(
+            "The sentence has no words (only symbols or emoji): describe a motion in English, "
+            "e.g. “The person turns left.”"
+        )
     notes = []
     if len(prompt) > MAX_PROMPT_CHARS:
         notes.append(f"The sentence is {len(prompt)} characters long; the text model reads only its beginning.")
@@ -84,8 +114,10 @@ def check_prompt(prompt) -> tuple[str, list[str]]:
         notes.append(EXPRESSION_NOTE)
     unknown = sorted(set(words) - caption_words())
     if unknown:
-        notes.append("The lite text model never saw these words in training, so they steer the motion little or "
-                     "not at all: " + ", ".join(unknown[:20]) + (" …" if len(unknown) > 20 else "") + ".")
+        notes.append(
+            "The lite text model never saw these words in training, so they steer the motion little or "
+            "not at all: " + ", ".join(unknown[:20]) + (" …" if len(unknown) > 20 else "") + "."
+        )
     return prompt.strip(), notes
 
 
@@ -96,8 +128,9 @@ class Animation(NamedTuple):
     warnings: list[str]  # toasts (values that were clamped)
 
 
-def animate_prompt(face: np.ndarray | None, prompt, frames=16, fps=8, seed=0, schedule="linear", seeds=1,
-                   out_dir=None) -> Animation:
+def animate_prompt(
+    face: np.ndarray | None, prompt, frames=16, fps=8, seed=0, schedule="linear", seeds=1, out_dir=None
+) -> Animation:
     """Animate `face` (uint8 (64, 64, 3); None = a random identity per seed) with `prompt`."""
     import torch
 
@@ -109,7 +142,7 @@ def animate_prompt(face: np.ndarray | None, prompt, frames=16, fps=8, seed=0, sc
     n = int_in(frames, "Frames", FRAMES_RANGE, warnings)
     rate = int_in(fps, "FPS", FPS_RANGE, warnings)
     k = int_in(seeds, "Seeds side by side", SEEDS_RANGE, warnings)
-    s = int(number(seed, "Seed")) % 2 ** 31
+    s = int(number(seed, "Seed")) % 2**31
     if schedule not in SCHEDULES:
         raise InputError(f"Schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}.")
     pipe = pipeline()
@@ -156,8 +189,9 @@ def build() -> None:
             upload, sample, sample_btn, face_view = face_inputs()
             clear_btn = gr.Button("No face: random identities")
         with gr.Column(scale=1, min_width=280):
-            prompt = gr.Textbox(value=EXAMPLE_PROMPTS[0], label="Sentence", max_lines=3,
-                                placeholder="The person is smiling.")
+            prompt = gr.Textbox(
+                value=EXAMPLE_PROMPTS[0], label="Sentence", max_lines=3, placeholder="The person is smiling."
+            )
             gr.Examples([[p] for p in EXAMPLE_PROMPTS], inputs=[prompt], label="Example sentences")
             with gr.Row():
                 frames = gr.Slider(*FRAMES_RANGE, value=16, step=1, label="Frames")
@@ -168,8 +202,15 @@ def build() -> None:
             schedule = gr.Dropdown(list(SCHEDULES), value="linear", label="Step schedule over frames")
             run_btn = gr.Button("Animate", variant="primary")
         with gr.Column(scale=1, min_width=280):
-            video = gr.Video(label="Video (mp4)", format="mp4", interactive=False, autoplay=True, loop=True,
-                             height=256, buttons=["download"])
+            video = gr.Video(
+                label="Video (mp4)",
+                format="mp4",
+                interactive=False,
+                autoplay=True,
+                loop=True,
+                height=256,
+                buttons=["download"],
+            )
             strip = gr.Image(label="Frames", interactive=False, format="png")
             notes = gr.Markdown()
 
@@ -203,7 +244,12 @@ def build() -> None:
         face, view = _from_sample(n)
         return (face, view, *_outputs(face, text, 16, 8, s, "linear", 1))
 
-    gr.Examples(examples=EXAMPLES, inputs=[sample, prompt, seed],
-                outputs=[face_state, face_view, video, strip, notes],
-                fn=_example, run_on_click=True, cache_examples=False,
-                label="Examples (sample face + sentence + seed): click one")
+    gr.Examples(
+        examples=EXAMPLES,
+        inputs=[sample, prompt, seed],
+        outputs=[face_state, face_view, video, strip, notes],
+        fn=_example,
+        run_on_click=True,
+        cache_examples=False,
+        label="Examples (sample face + sentence + seed): click one",
+    )

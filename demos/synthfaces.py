@@ -332,8 +332,9 @@ def build() -> None:
                 reset_btn = gr.Button("Reset expression", scale=2)
             with gr.Row():
                 resolution = gr.Radio(list(RESOLUTIONS), value=DEFAULT_RESOLUTION, label="Resolution (px)")
-                world = gr.Radio([(label, key) for key, label in WORLDS.items()], value=DEFAULT_WORLD,
-                                 label="SynthFaces world")
+                world = gr.Radio(
+                    [(label, key) for key, label in WORLDS.items()], value=DEFAULT_WORLD, label="SynthFaces world"
+                )
                 show_lm = gr.Checkbox(value=False, label="Landmark overlay (68 points)")
             with gr.Accordion("Jaw and head pose (degrees)", open=True):
                 jaw = gr.Slider(0, lim["jaw"], value=0, step=0.5, label="Jaw opening")
@@ -355,8 +356,13 @@ def build() -> None:
                     fps = gr.Slider(*FPS_RANGE, value=DEFAULT_FPS, step=1, label="FPS")
                 play_btn = gr.Button("▶ Play motion", variant="primary")
                 video = gr.Video(
-                    label="Motion clip (mp4)", format="mp4", interactive=False, autoplay=True, loop=True,
-                    height=320, buttons=["download"],
+                    label="Motion clip (mp4)",
+                    format="mp4",
+                    interactive=False,
+                    autoplay=True,
+                    loop=True,
+                    height=320,
+                    buttons=["download"],
                 )
                 motion_caption = gr.Textbox(label="Motion caption", interactive=False)
 

@@ -6,6 +6,7 @@ here: allocating + filling 36 MB took 110-195 ms, refilling an existing buffer 3
 Raising the mmap/trim thresholds makes the heap reuse those pages. PyTorch's CPU tuning guide
 suggests a caching allocator (jemalloc/tcmalloc) for the same reason; this needs no install.
 """
+
 import ctypes
 import sys
 

@@ -4,6 +4,7 @@ A method's config dataclass subclasses `TrainConfig` with its own fields. It liv
 from the training loop (`lgfa_lite.train.loop`), so that a method module can define its config
 without importing any training code.
 """
+
 from __future__ import annotations
 
 import ast
@@ -13,6 +14,7 @@ import dataclasses
 @dataclasses.dataclass
 class TrainConfig:
     """Loop settings shared by every trainer; methods subclass it with their own fields."""
+
     steps: int = 1000
     batch: int = 16
     lr: float = 1e-4

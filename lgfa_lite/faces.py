@@ -10,6 +10,7 @@ FaceMesh (468 points, mapped to iBUG's 68 by `MEDIAPIPE_TO_IBUG`), and `align_ph
 largest face with the SynthFaces crop of its landmarks (`synthface.image_crop`), so a photo is
 framed as the lite nets' training renders of that world are.
 """
+
 from __future__ import annotations
 
 import io
@@ -59,8 +60,9 @@ def read_image(source) -> np.ndarray:
     except FaceInputError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError) as e:
-        raise FaceInputError(f"{name} is not an image this app can read (PNG, JPEG, WebP, BMP, GIF): "
-                             f"{type(e).__name__}") from None
+        raise FaceInputError(
+            f"{name} is not an image this app can read (PNG, JPEG, WebP, BMP, GIF): {type(e).__name__}"
+        ) from None
     except (OSError, ValueError, SyntaxError) as e:  # truncated / corrupt data
         raise FaceInputError(f"{name} looks broken or truncated and cannot be decoded ({e}).") from None
 
@@ -91,11 +93,13 @@ def _array_to_rgb(a: np.ndarray) -> np.ndarray:
         top = 255.0 if a.dtype == np.uint8 else 1.0
         a = (rgb * alpha + top * (1 - alpha)).astype(a.dtype)
     if a.shape[0] * a.shape[1] > MAX_PIXELS:
-        raise FaceInputError(f"the image is {a.shape[1]}x{a.shape[0]} pixels; the limit is "
-                             f"{MAX_PIXELS / 1e6:g} megapixels.")
+        raise FaceInputError(
+            f"the image is {a.shape[1]}x{a.shape[0]} pixels; the limit is {MAX_PIXELS / 1e6:g} megapixels."
+        )
     if min(a.shape[:2]) < MIN_SIDE:
-        raise FaceInputError(f"the image is only {a.shape[1]}x{a.shape[0]} pixels; a face needs at least "
-                             f"{MIN_SIDE}x{MIN_SIDE}.")
+        raise FaceInputError(
+            f"the image is only {a.shape[1]}x{a.shape[0]} pixels; a face needs at least {MIN_SIDE}x{MIN_SIDE}."
+        )
     if a.dtype != np.uint8:
         f = a.astype(np.float64)
         if not np.isfinite(f).all():
@@ -111,10 +115,11 @@ def face_tensor(image, size: int = 64) -> torch.Tensor:
     h, w = a.shape[:2]
     s = min(h, w)
     top, left = (h - s) // 2, (w - s) // 2
-    t = torch.from_numpy(np.array(a[top:top + s, left:left + s])).permute(2, 0, 1)[None].float() / 255
+    t = torch.from_numpy(np.array(a[top : top + s, left : left + s])).permute(2, 0, 1)[None].float() / 255
     if s != size:
-        t = torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", align_corners=False,
-                                            antialias=s > size).clamp(0, 1)
+        t = torch.nn.functional.interpolate(
+            t, size=(size, size), mode="bilinear", align_corners=False, antialias=s > size
+        ).clamp(0, 1)
     return t
 
 
@@ -147,8 +152,10 @@ def require_face(images: torch.Tensor, threshold: float = FACE_THRESHOLD) -> tor
     """Raise FaceInputError when an image shows no face the lite models can read; return the scores."""
     scores = face_score(images)
     if (scores > threshold).any():
-        raise FaceInputError(f"No face found (landmark disagreement {float(scores.max()):.2f} > {threshold}). "
-                             "The lite models read centred, roughly frontal faces that fill most of the picture.")
+        raise FaceInputError(
+            f"No face found (landmark disagreement {float(scores.max()):.2f} > {threshold}). "
+            "The lite models read centred, roughly frontal faces that fill most of the picture."
+        )
     return scores
 
 
@@ -157,12 +164,74 @@ def require_face(images: torch.Tensor, threshold: float = FACE_THRESHOLD) -> tor
 # mediapipe FaceMesh vertex for each of the 68 iBUG points (jaw from the subject's right, brows,
 # nose bridge and base, eyes from the right eye's outer corner, outer then inner lips).
 MEDIAPIPE_TO_IBUG = [
-    127, 234, 93, 132, 58, 136, 150, 176, 152, 400, 379, 365, 288, 361, 323, 454, 356,  # jaw 0-16
-    70, 63, 105, 66, 107, 336, 296, 334, 293, 300,  # brows 17-26
-    168, 197, 5, 4, 98, 97, 2, 326, 327,  # nose 27-35
-    33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,  # eyes 36-47
-    61, 40, 37, 0, 267, 270, 291, 321, 314, 17, 84, 91,  # outer lips 48-59
-    78, 81, 13, 311, 308, 402, 14, 178,  # inner lips 60-67
+    127,
+    234,
+    93,
+    132,
+    58,
+    136,
+    150,
+    176,
+    152,
+    400,
+    379,
+    365,
+    288,
+    361,
+    323,
+    454,
+    356,  # jaw 0-16
+    70,
+    63,
+    105,
+    66,
+    107,
+    336,
+    296,
+    334,
+    293,
+    300,  # brows 17-26
+    168,
+    197,
+    5,
+    4,
+    98,
+    97,
+    2,
+    326,
+    327,  # nose 27-35
+    33,
+    160,
+    158,
+    133,
+    153,
+    144,
+    362,
+    385,
+    387,
+    263,
+    373,
+    380,  # eyes 36-47
+    61,
+    40,
+    37,
+    0,
+    267,
+    270,
+    291,
+    321,
+    314,
+    17,
+    84,
+    91,  # outer lips 48-59
+    78,
+    81,
+    13,
+    311,
+    308,
+    402,
+    14,
+    178,  # inner lips 60-67
 ]
 MIN_FACE_PX = 24  # eye-to-mouth distance below this is too small to animate
 
@@ -176,8 +245,9 @@ def photo_landmarks(image, max_faces: int = 5) -> np.ndarray:
         raise FaceInputError("Real photos need the mediapipe package (pip install mediapipe==0.10.14).") from e
     a = read_image(image)
     h, w = a.shape[:2]
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=max_faces,
-                                         refine_landmarks=False, min_detection_confidence=0.5) as mesh:
+    with mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=True, max_num_faces=max_faces, refine_landmarks=False, min_detection_confidence=0.5
+    ) as mesh:
         found = mesh.process(a).multi_face_landmarks or []
     faces = [np.array([[p.x * w, p.y * h] for p in f.landmark], dtype=np.float32)[MEDIAPIPE_TO_IBUG] for f in found]
     faces.sort(key=lambda lm: -np.ptp(lm[:, 0]) * np.ptp(lm[:, 1]))
@@ -203,14 +273,17 @@ def align_photo(image, size: int = 64, world=None) -> AlignedPhoto:
     a = read_image(image)
     found = photo_landmarks(a)
     if len(found) == 0:
-        raise FaceInputError("No face found in the photo. Use a photo with one face seen from the front, "
-                             "eyes and mouth visible.")
+        raise FaceInputError(
+            "No face found in the photo. Use a photo with one face seen from the front, eyes and mouth visible."
+        )
     lm = torch.from_numpy(found[:1])
-    eyes = (lm[:, 36:48].mean(1) + 0)
+    eyes = lm[:, 36:48].mean(1) + 0
     mouth = (lm[:, 48] + lm[:, 54]) / 2
     if float((mouth - eyes).norm()) < MIN_FACE_PX:
-        raise FaceInputError(f"The face is too small in this photo ({float((mouth - eyes).norm()):.0f} px from eyes "
-                             f"to mouth; at least {MIN_FACE_PX} needed). Crop closer to the face.")
+        raise FaceInputError(
+            f"The face is too small in this photo ({float((mouth - eyes).norm()):.0f} px from eyes "
+            f"to mouth; at least {MIN_FACE_PX} needed). Crop closer to the face."
+        )
     centre, half = image_crop(lm, world)
     h, w = a.shape[:2]
     # the crop as normalised sampling coordinates of the photo (grid_sample: -1..1 = pixel edges)
@@ -221,8 +294,9 @@ def align_photo(image, size: int = 64, world=None) -> AlignedPhoto:
     photo = torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255
     scale = 2 * float(half[0]) / size
     if scale > 1.5:  # shrinking: blur first so the crop is not aliased
-        photo = torch.nn.functional.avg_pool2d(photo, int(scale), stride=1, padding=int(scale) // 2,
-                                               count_include_pad=False)[..., :h, :w]
+        photo = torch.nn.functional.avg_pool2d(
+            photo, int(scale), stride=1, padding=int(scale) // 2, count_include_pad=False
+        )[..., :h, :w]
     crop = torch.nn.functional.grid_sample(photo, grid, mode="bilinear", padding_mode="border", align_corners=False)
     landmarks = (lm - centre[:, None] + half[:, None, None]) / (2 * half[:, None, None]) * size
     notes = []

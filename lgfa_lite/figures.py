@@ -1,4 +1,5 @@
 """Figures the notebooks share: a row of images with optional titles, saved and shown."""
+
 from __future__ import annotations
 
 from pathlib import Path

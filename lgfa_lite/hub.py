@@ -9,6 +9,7 @@ kwargs are their config; they expose it as ``self.config`` and are registered wi
 Weights are read from safetensors only: a pickle (.bin/.pt/.pth/.ckpt) can run code
 when it is loaded, so this module never unpickles anything.
 """
+
 from __future__ import annotations
 
 import functools
@@ -45,6 +46,7 @@ def _main_copy(main_cls, cls) -> bool:
 def register_model(name: str, cls: type | None = None):
     """Register ``cls`` under ``name``; usable as ``@register_model("name")`` or directly.
     The package's copy of a class takes its name over from the __main__ copy (`_main_copy`)."""
+
     def deco(c: type) -> type:
         old = _REGISTRY.get(name, c)
         if old is not c and not _main_copy(old, c):
@@ -52,6 +54,7 @@ def register_model(name: str, cls: type | None = None):
         _REGISTRY[name] = c
         c.model_type = name
         return c
+
     return deco(cls) if cls is not None else deco
 
 
@@ -77,6 +80,7 @@ def default_weights_dir() -> Path:
 
 # ----------------------------------------------------------------------------- save
 
+
 def save(model: torch.nn.Module, folder, *, card: dict | None = None, dtype: torch.dtype | None = None) -> Path:
     """Write ``config.json``, ``model.safetensors`` and ``README.md`` into ``folder``.
 
@@ -93,7 +97,9 @@ def save(model: torch.nn.Module, folder, *, card: dict | None = None, dtype: tor
     if not isinstance(config, dict):
         raise CheckpointError(f"{type(model).__qualname__} needs a `self.config` dict of its constructor kwargs")
     try:
-        config_text = json.dumps({"model_type": model_type, "config": config, "lgfa_lite_version": __version__}, indent=2)
+        config_text = json.dumps(
+            {"model_type": model_type, "config": config, "lgfa_lite_version": __version__}, indent=2
+        )
     except TypeError as e:
         raise CheckpointError(f"{type(model).__qualname__}.config is not JSON-serialisable: {e}") from e
 
@@ -125,11 +131,17 @@ def _model_card(name: str, model_type: str, config: dict, card: dict) -> str:
     task, dataset = card.get("task", "other"), card.get("dataset", "synthfaces")
     # model-index is the Hub's validated place for measured numbers (shown on the repo page).
     data = ModelCardData(
-        library_name="lgfa_lite", license="mit", datasets=["synthfaces"],
+        library_name="lgfa_lite",
+        license="mit",
+        datasets=["synthfaces"],
         tags=["lgfa_lite", "pytorch", "safetensors", model_type, *card.get("tags", [])],
-        metrics=list(metrics) or None, model_name=name,
-        eval_results=[EvalResult(task_type=task, dataset_type=dataset, dataset_name=dataset,
-                                 metric_type=k, metric_value=float(v)) for k, v in metrics.items()] or None,
+        metrics=list(metrics) or None,
+        model_name=name,
+        eval_results=[
+            EvalResult(task_type=task, dataset_type=dataset, dataset_name=dataset, metric_type=k, metric_value=float(v))
+            for k, v in metrics.items()
+        ]
+        or None,
     )
     rows = "\n".join(f"| {k} | {v:.6g} |" for k, v in metrics.items()) or "| (none measured) | |"
     return (
@@ -156,18 +168,29 @@ def read_card(folder) -> dict:
         meta = yaml.safe_load(text.split("---", 2)[1]) or {}
     except (yaml.YAMLError, IndexError) as e:
         raise CheckpointError(f"{path}: bad YAML front matter: {e}") from e
-    meta["results"] = {m["type"]: m["value"] for entry in meta.get("model-index") or []
-                       for r in entry.get("results", []) for m in r.get("metrics", [])}
+    meta["results"] = {
+        m["type"]: m["value"]
+        for entry in meta.get("model-index") or []
+        for r in entry.get("results", [])
+        for m in r.get("metrics", [])
+    }
     return meta
 
 
 # ----------------------------------------------------------------------------- load
 
+
 def _pickle_refusal(folder: Path) -> CheckpointError:
     pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
-    hint = (f"; found pickle files {pickles}: they are refused because unpickling can run arbitrary code. "
+    hint = (
+        (
+            f"; found pickle files {pickles}: they are refused because unpickling can run arbitrary code. "
             "Convert them once in a trusted environment: `from safetensors.torch import save_file; "
-            "save_file(torch.load(path, weights_only=True), 'model.safetensors')`") if pickles else ""
+            "save_file(torch.load(path, weights_only=True), 'model.safetensors')`"
+        )
+        if pickles
+        else ""
+    )
     return CheckpointError(f"no model.safetensors in {folder}{hint}")
 
 
@@ -183,8 +206,10 @@ def load_state(folder) -> tuple[dict, dict[str, torch.Tensor]]:
     except FileNotFoundError as e:
         raise CheckpointError(f"{folder} has no config.json") from e
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, AttributeError) as e:
-        raise CheckpointError(f"{folder / 'config.json'} is not a valid lgfa_lite config "
-                              f"(need JSON with 'model_type' and 'config'): {e!r}") from e
+        raise CheckpointError(
+            f"{folder / 'config.json'} is not a valid lgfa_lite config "
+            f"(need JSON with 'model_type' and 'config'): {e!r}"
+        ) from e
     try:
         state = load_file(str(folder / "model.safetensors"))
     except Exception as e:  # safetensors raises its own SafetensorError / OSError on bad files
@@ -199,18 +224,24 @@ def resolve(name_or_repo: str, revision: str | None = None, *, weights_dir=None)
         return local
     if Path(name_or_repo).is_dir():
         return Path(name_or_repo)
-    hint = (f"fetch it with `hf download {name_or_repo} --local-dir {local}` (huggingface_hub's CLI), "
-            "or go online (unset HF_HUB_OFFLINE; set HF_TOKEN for private or gated repos)")
+    hint = (
+        f"fetch it with `hf download {name_or_repo} --local-dir {local}` (huggingface_hub's CLI), "
+        "or go online (unset HF_HUB_OFFLINE; set HF_TOKEN for private or gated repos)"
+    )
     if name_or_repo.count("/") != 1:
-        raise CheckpointError(f"checkpoint {name_or_repo!r} not found: no folder {local} and it is not a Hub "
-                              f"repo id (owner/name); train it or {hint}")
+        raise CheckpointError(
+            f"checkpoint {name_or_repo!r} not found: no folder {local} and it is not a Hub "
+            f"repo id (owner/name); train it or {hint}"
+        )
     from huggingface_hub import snapshot_download
 
     try:
         return Path(snapshot_download(name_or_repo, revision=revision, allow_patterns=list(FILES)))
     except Exception as e:  # offline, not found, gated, network: all mean "you don't have it"
-        raise CheckpointError(f"could not get Hub repo {name_or_repo!r} (revision {revision or 'main'}): "
-                              f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; {hint}") from e
+        raise CheckpointError(
+            f"could not get Hub repo {name_or_repo!r} (revision {revision or 'main'}): "
+            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; {hint}"
+        ) from e
 
 
 @functools.lru_cache(maxsize=None)
@@ -220,8 +251,15 @@ def load_shared(name: str) -> torch.nn.Module:
     return load(name).eval()
 
 
-def load(name_or_repo: str, revision: str | None = None, *, weights_dir=None, device="cpu",
-         dtype: torch.dtype = torch.float32, strict: bool = True) -> torch.nn.Module:
+def load(
+    name_or_repo: str,
+    revision: str | None = None,
+    *,
+    weights_dir=None,
+    device="cpu",
+    dtype: torch.dtype = torch.float32,
+    strict: bool = True,
+) -> torch.nn.Module:
     """Build the registered model from a checkpoint and load its weights (strict key/shape check)."""
     folder = resolve(str(name_or_repo), revision, weights_dir=weights_dir)
     config, state = load_state(folder)
@@ -234,12 +272,19 @@ def load(name_or_repo: str, revision: str | None = None, *, weights_dir=None, de
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    mismatched = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
-                  for k, v in expected.items() if k in state and state[k].shape != v.shape]
-    problems = [f"{label} ({len(keys)}): {keys[:10]}{' ...' if len(keys) > 10 else ''}"
-                for label, keys in (("shape mismatch", mismatched),
-                                    *((("missing keys", missing), ("unexpected keys", unexpected)) if strict else ()))
-                if keys]
+    mismatched = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    problems = [
+        f"{label} ({len(keys)}): {keys[:10]}{' ...' if len(keys) > 10 else ''}"
+        for label, keys in (
+            ("shape mismatch", mismatched),
+            *((("missing keys", missing), ("unexpected keys", unexpected)) if strict else ()),
+        )
+        if keys
+    ]
     if problems:
         raise CheckpointError(f"{folder} does not match {config['model_type']!r}: " + "; ".join(problems))
     if missing or unexpected:
@@ -249,6 +294,7 @@ def load(name_or_repo: str, revision: str | None = None, *, weights_dir=None, de
 
 
 # ----------------------------------------------------------------------------- publish
+
 
 def validate(folder) -> list[str]:
     """Check a folder is a complete, readable checkpoint; return the files to upload."""
@@ -269,8 +315,9 @@ def validate(folder) -> list[str]:
     return list(FILES)
 
 
-def publish(folder, repo_id: str, *, dry_run: bool = False, token: str | None = None,
-            private: bool = False) -> list[str]:
+def publish(
+    folder, repo_id: str, *, dry_run: bool = False, token: str | None = None, private: bool = False
+) -> list[str]:
     """Upload a checkpoint folder to a Hub model repo (created if needed); return the uploaded files."""
     files = validate(folder)
     if dry_run:
@@ -280,7 +327,12 @@ def publish(folder, repo_id: str, *, dry_run: bool = False, token: str | None = 
     api = HfApi(token=token)
     api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
     # allow_patterns: only the three checkpoint files, never stray pickles or caches in the folder.
-    info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type="model", allow_patterns=files,
-                             commit_message=f"Upload {Path(folder).name} (lgfa_lite {__version__})")
+    info = api.upload_folder(
+        repo_id=repo_id,
+        folder_path=str(folder),
+        repo_type="model",
+        allow_patterns=files,
+        commit_message=f"Upload {Path(folder).name} (lgfa_lite {__version__})",
+    )
     log.info("published %s to %s", folder, getattr(info, "commit_url", repo_id))
     return files

@@ -231,9 +231,7 @@ def _resize(frames: np.ndarray, size) -> np.ndarray:
         th, tw = (int(s) for s in size)
     if (th, tw) == frames.shape[1:3]:
         return frames
-    return np.stack(
-        [np.asarray(Image.fromarray(f).resize((tw, th), Image.BILINEAR)) for f in frames]
-    )
+    return np.stack([np.asarray(Image.fromarray(f).resize((tw, th), Image.BILINEAR)) for f in frames])
 
 
 def frames_to_strip(frames, max_frames: int = 8) -> np.ndarray:

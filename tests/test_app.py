@@ -93,7 +93,9 @@ def test_other_bad_inputs():
 
 def test_play_motion_writes_mp4(tmp_path):
     names = list(MOTIONS)
-    clip = sf_tab.play_motion(seed=4, motion=names[0], then_motion=names[1], frames=6, fps=5, resolution=64, out_dir=tmp_path)
+    clip = sf_tab.play_motion(
+        seed=4, motion=names[0], then_motion=names[1], frames=6, fps=5, resolution=64, out_dir=tmp_path
+    )
     assert clip.path.is_file() and clip.path.suffix == ".mp4"
     info = video_info(clip.path)
     assert info["nframes"] == 6 == clip.frames
@@ -146,12 +148,11 @@ def test_app_end_to_end(tmp_path):
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         # Generous timeout: on a busy 2-core CI machine the file download can exceed httpx's 5 s.
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path),
-                        httpx_kwargs={"timeout": 120})
-        n = len(AU_NAMES)
-        img_path, text, seed = client.predict(
-            -3, *([0.0] * n), 0.0, 10.0, 0.0, 0.0, 64, True, api_name="/render"
+        client = Client(
+            f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path), httpx_kwargs={"timeout": 120}
         )
+        n = len(AU_NAMES)
+        img_path, text, seed = client.predict(-3, *([0.0] * n), 0.0, 10.0, 0.0, 0.0, 64, True, api_name="/render")
         assert seed == 0  # clamped, not an error
         from PIL import Image
 

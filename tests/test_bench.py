@@ -1,4 +1,5 @@
 """Benchmark runner: registry, merging into results.json, RESULTS.md, history, CLI."""
+
 import json
 import pathlib
 import subprocess
@@ -48,7 +49,9 @@ def test_run_merges_and_renders(tmp_path, fake_group):
     assert json.loads(results.read_text())["env"]["quick"] == []
     history = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
     assert [(h["group"], h["quick"], h["metrics"]["speed"]) for h in history] == [
-        ("fake", True, 123.456), ("fake", False, 123.456)]
+        ("fake", True, 123.456),
+        ("fake", False, 123.456),
+    ]
 
 
 def test_unknown_group(tmp_path, fake_group):
@@ -67,8 +70,9 @@ def test_non_numeric_metrics_rejected(tmp_path):
 
 
 def test_cli_list():
-    out = subprocess.run([sys.executable, "-m", "lgfa_lite.bench", "--list"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "lgfa_lite.bench", "--list"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert "synthface" in out.stdout.split() and "broken" not in out.stdout
 
@@ -87,10 +91,14 @@ def test_synthface_group_quick(tmp_path):
     pytest.importorskip("lgfa_lite.synthface.render")
     runner.discover()
     metrics = bench.GROUPS["synthface"](True)
-    speeds = {f"images_per_s_{r}{w}{s}" for r in (64, 128) for w in ("", "_v2") for s in ("", "_median_batch", "_best_batch")}
+    speeds = {
+        f"images_per_s_{r}{w}{s}" for r in (64, 128) for w in ("", "_v2") for s in ("", "_median_batch", "_best_batch")
+    }
     from lgfa_lite.synthface import AU_NAMES
 
-    legible = {f"legibility_{kind}_{au}{w}" for kind in ("pixels", "landmark_px") for au in AU_NAMES for w in ("", "_v1")}
+    legible = {
+        f"legibility_{kind}_{au}{w}" for kind in ("pixels", "landmark_px") for au in AU_NAMES for w in ("", "_v1")
+    }
     legible |= {"legibility_pixels_min", "legibility_pixels_min_v1"}
     assert set(metrics) == speeds | legible | {"cpu_steal_pct"}
     assert all(metrics[k] > 0 for k in speeds) and 0 <= metrics["cpu_steal_pct"] <= 100
@@ -103,8 +111,14 @@ def test_perception_group_quick():
 
     runner.discover()
     metrics = bench.GROUPS["perception"](True)
-    baselines = {"au_mae_baseline_mean", "fan_nme_baseline_mean", "fitter_landmark_px_baseline_mean",
-                 "fitter_pose_deg_baseline_zero", "clip_zero_shot_chance", "n_test_faces"}
+    baselines = {
+        "au_mae_baseline_mean",
+        "fan_nme_baseline_mean",
+        "fitter_landmark_px_baseline_mean",
+        "fitter_pose_deg_baseline_zero",
+        "clip_zero_shot_chance",
+        "n_test_faces",
+    }
     assert baselines <= set(metrics) and metrics["n_test_faces"] == 64
     shipped = [n for n in NET_WEIGHTS if is_shipped(n)]
     for net in shipped:  # every shipped net is scored and timed
@@ -146,8 +160,7 @@ def test_generator_and_encoder_groups_quick(monkeypatch):
     from lgfa_lite import hub
     from lgfa_lite.bench import group_generator
     from lgfa_lite.nets.encoder import LatentEncoder
-    from lgfa_lite.nets.stylegan2 import Generator
-    from lgfa_lite.nets.stylegan2 import Z_DIM
+    from lgfa_lite.nets.stylegan2 import Z_DIM, Generator
 
     G = Generator(64, 32, 2, {4: 16, 8: 16, 16: 8, 32: 8, 64: 8}, z_dim=Z_DIM, normalize_z=False).eval()
     E = LatentEncoder(G.n_latent, 32, channels=(8, 8, 16, 16), hidden=32).eval()
@@ -165,8 +178,13 @@ def test_generator_and_encoder_groups_quick(monkeypatch):
         assert res["clip_motion_top1_render"] > 0.5 > res["clip_motion_top1"]
 
     real_load = hub.load
-    monkeypatch.setattr(hub, "load", lambda name, **kw: {"stylegan2-synthfaces-64": G, "encoder-synthfaces-64": E}.get(
-        name) or real_load(name, **kw))
+    monkeypatch.setattr(
+        hub,
+        "load",
+        lambda name, **kw: (
+            {"stylegan2-synthfaces-64": G, "encoder-synthfaces-64": E}.get(name) or real_load(name, **kw)
+        ),
+    )
     res = group_generator.encoder(quick=True)
     for key in ("psnr", "id_sim", "landmark_nme", "ms_per_image"):
         assert key in res and res[key] == res[key]

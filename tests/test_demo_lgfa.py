@@ -1,5 +1,6 @@
 """The Space's LGFA tab: its plain functions, with tiny frozen nets standing in for the lite
 checkpoints (so these tests run whether or not they are shipped)."""
+
 import pytest
 import torch
 
@@ -7,8 +8,7 @@ from demos import lgfa as tab
 from lgfa_lite.methods import lgfa as L
 from lgfa_lite.nets.clip import TextImageModel
 from lgfa_lite.nets.encoder import LatentEncoder
-from lgfa_lite.nets.stylegan2 import Generator
-from lgfa_lite.nets.stylegan2 import Z_DIM
+from lgfa_lite.nets.stylegan2 import Z_DIM, Generator
 from lgfa_lite.video import video_info
 
 
@@ -27,8 +27,12 @@ def tiny_pipeline(monkeypatch):
 def test_prompt_checks():
     text, notes = tab.check_prompt("  The person turns left.  ")
     assert text == "The person turns left." and notes == []
-    for expression in ("The person is smiling.", "The person looks angry.", "The person closes the eyes.",
-                       "The person is shocked."):  # what the lite generator paints rather than draws
+    for expression in (
+        "The person is smiling.",
+        "The person looks angry.",
+        "The person closes the eyes.",
+        "The person is shocked.",
+    ):  # what the lite generator paints rather than draws
         assert tab.check_prompt(expression)[1] == [tab.EXPRESSION_NOTE], expression
     for drawn in ("The person opens the mouth.", "The person nods.", "The person looks up."):
         assert tab.check_prompt(drawn)[1] == [], drawn

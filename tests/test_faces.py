@@ -1,4 +1,5 @@
 """Reading user images: clear errors for non-images, broken/huge/tiny files; the no-face check."""
+
 import io
 
 import numpy as np
@@ -28,12 +29,15 @@ def test_reads_paths_bytes_arrays_and_pil(tmp_path):
     assert read_image(rgb.astype(np.float32) / 255).dtype == np.uint8
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: p.write_text("hello, not an image"), "not an image"),
-    (lambda p: p.write_bytes(b""), "empty"),
-    (lambda p: p.write_bytes(_png(np.zeros((64, 64, 3), np.uint8))[:60]), "broken"),
-    (lambda p: p.write_bytes(_png(np.zeros((8, 8, 3), np.uint8))), "at least"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p.write_text("hello, not an image"), "not an image"),
+        (lambda p: p.write_bytes(b""), "empty"),
+        (lambda p: p.write_bytes(_png(np.zeros((64, 64, 3), np.uint8))[:60]), "broken"),
+        (lambda p: p.write_bytes(_png(np.zeros((8, 8, 3), np.uint8))), "at least"),
+    ],
+)
 def test_bad_files_get_clear_messages(tmp_path, make, message):
     p = tmp_path / "upload.png"
     make(p)
@@ -67,13 +71,18 @@ def test_face_check_accepts_faces_and_refuses_non_faces():
     assert (face_score(x) < faces.FACE_THRESHOLD).all()
     require_face(x[:4])
     g = torch.Generator().manual_seed(0)
-    for not_a_face in (torch.rand(4, 3, 64, 64, generator=g), torch.zeros(1, 3, 64, 64), torch.full((1, 3, 64, 64), 0.5),
-                       torch.roll(x[:4], 32, 3)):
+    for not_a_face in (
+        torch.rand(4, 3, 64, 64, generator=g),
+        torch.zeros(1, 3, 64, 64),
+        torch.full((1, 3, 64, 64), 0.5),
+        torch.roll(x[:4], 32, 3),
+    ):
         with pytest.raises(FaceInputError, match="No face"):
             require_face(not_a_face)
 
 
 # ---- real photos: offline landmarks (mediapipe FaceMesh -> iBUG 68) and the SynthFaces crop
+
 
 def test_astronaut_photo_is_found_and_cropped_as_a_synthfaces_face():
     from skimage import data

@@ -1,4 +1,5 @@
 """GANimation: composition, shapes, losses, saturation detection, animation, training, bad input."""
+
 import math
 
 import pytest
@@ -64,17 +65,24 @@ def test_openface_mapping():
     of[0, GA.OPENFACE_AUS.index("AU12")] = 0.8
     of[0, GA.OPENFACE_AUS.index("AU10")] = 0.5  # not in SynthFaces: dropped
     sf = GA.openface_to_synthfaces(of)
-    assert sf.shape == (1, N_AUS) and float(sf[0, AU_INDEX["AU12"]]) == pytest.approx(0.8) and float(sf.sum()) == pytest.approx(0.8)
+    assert (
+        sf.shape == (1, N_AUS)
+        and float(sf[0, AU_INDEX["AU12"]]) == pytest.approx(0.8)
+        and float(sf.sum()) == pytest.approx(0.8)
+    )
 
 
-@pytest.mark.parametrize("images, aus", [
-    (torch.rand(3, 64, 64), torch.rand(1, N_AUS)),  # no batch dim
-    (torch.rand(1, 1, 64, 64), torch.rand(1, N_AUS)),  # grey
-    (torch.rand(1, 3, 62, 62), torch.rand(1, N_AUS)),  # not a multiple of 4
-    (torch.rand(1, 3, 64, 64), torch.rand(1, 3)),  # wrong AU count
-    (torch.rand(1, 3, 64, 64), torch.full((1, N_AUS), float("nan"))),
-    ("face.png", torch.rand(1, N_AUS)),
-])
+@pytest.mark.parametrize(
+    "images, aus",
+    [
+        (torch.rand(3, 64, 64), torch.rand(1, N_AUS)),  # no batch dim
+        (torch.rand(1, 1, 64, 64), torch.rand(1, N_AUS)),  # grey
+        (torch.rand(1, 3, 62, 62), torch.rand(1, N_AUS)),  # not a multiple of 4
+        (torch.rand(1, 3, 64, 64), torch.rand(1, 3)),  # wrong AU count
+        (torch.rand(1, 3, 64, 64), torch.full((1, N_AUS), float("nan"))),
+        ("face.png", torch.rand(1, N_AUS)),
+    ],
+)
 def test_bad_inputs_raise_clear_errors(images, aus):
     with pytest.raises(ValueError):
         GA.Generator(**TINY)(images, aus)
@@ -98,8 +106,18 @@ def test_training_runs_resumes_and_writes_a_hub_folder(tmp_path):
     from lgfa_lite.synthface.dataset import standard_faces
 
     data = standard_faces("train", 32)
-    cfg = GA.GANimationConfig(steps=4, batch=2, conv_dim=8, repeat_num=1, critic_dim=8, n_critic=2, log_every=2,
-                              work_dir=str(tmp_path / "state"), out_dir=str(tmp_path / "out"), progress=False)
+    cfg = GA.GANimationConfig(
+        steps=4,
+        batch=2,
+        conv_dim=8,
+        repeat_num=1,
+        critic_dim=8,
+        n_critic=2,
+        log_every=2,
+        work_dir=str(tmp_path / "state"),
+        out_dir=str(tmp_path / "out"),
+        progress=False,
+    )
     pipe, history = GA.train(cfg, data=data)
     assert len(history) == 2 and "mask_mean" in history[-1] and "d_au" in history[-1]
     assert pipe(data["image"][:1].float() / 255, GA.PRESETS["smiling"]).image.shape == (1, 3, 64, 64)
@@ -112,8 +130,18 @@ def test_training_runs_resumes_and_writes_a_hub_folder(tmp_path):
 def test_critic_warmup_holds_the_generator_back(tmp_path):
     from lgfa_lite.synthface.dataset import standard_faces
 
-    cfg = GA.GANimationConfig(steps=6, batch=2, conv_dim=8, repeat_num=1, critic_dim=8, n_critic=1, log_every=1,
-                              critic_warmup=4, out_dir=str(tmp_path / "out"), progress=False)
+    cfg = GA.GANimationConfig(
+        steps=6,
+        batch=2,
+        conv_dim=8,
+        repeat_num=1,
+        critic_dim=8,
+        n_critic=1,
+        log_every=1,
+        critic_warmup=4,
+        out_dir=str(tmp_path / "out"),
+        progress=False,
+    )
     _, history = GA.train(cfg, data=standard_faces("train", 32))
     assert [("g_au" in row) for row in history] == [False] * 4 + [True] * 2
 
@@ -124,13 +152,22 @@ def test_command_line_reads_the_config_and_trains(monkeypatch):
     monkeypatch.setattr(GA, "train", seen.append)
     GA.main(["train", "--steps", "9", "--minutes", "3", "--opts", "loss_weights.au", "40", "critic_warmup", "5"])
     (c,) = seen
-    assert (c.steps, c.minutes, c.loss_weights["au"], c.loss_weights["cycle"], c.critic_warmup) == (9, 3.0, 40.0, 10.0, 5)
+    assert (c.steps, c.minutes, c.loss_weights["au"], c.loss_weights["cycle"], c.critic_warmup) == (
+        9,
+        3.0,
+        40.0,
+        10.0,
+        5,
+    )
 
 
 # ------------------------------------------------------------------ the shipped checkpoint
 
-@pytest.mark.skipif(not all((hub.default_weights_dir() / w).is_dir() for w in (GA.WEIGHTS, "au-synthfaces-64")),
-                    reason=f"{GA.WEIGHTS} and the AU regressor it is judged by are not both shipped yet")
+
+@pytest.mark.skipif(
+    not all((hub.default_weights_dir() / w).is_dir() for w in (GA.WEIGHTS, "au-synthfaces-64")),
+    reason=f"{GA.WEIGHTS} and the AU regressor it is judged by are not both shipped yet",
+)
 def test_shipped_edit_moves_aus_toward_target():
     """On held-out faces, asking for a smile moves the AU regressor's AU12 reading up, and asking
     for neutral moves it back down; an untrained generator does neither."""

@@ -1,4 +1,5 @@
 """Checkpoint store: round trips, model cards, and every failure mode giving a CheckpointError."""
+
 import json
 import pathlib
 import pickle
@@ -98,6 +99,7 @@ def test_register_model_names_stay_unique_but_a_module_run_as_main_hands_over(mo
         def init(self):
             nn.Module.__init__(self)
             self.config, self.lin = {}, nn.Linear(2, 2)
+
         return type("Animator", (nn.Module,), {"__module__": module, "__init__": init})
 
     script, package = animator("__main__"), animator("pkg.animator")  # `python -m pkg.animator`
@@ -147,6 +149,7 @@ def test_shape_mismatch_and_missing_keys(tmp_path):
         hub.load(str(tmp_path / "t"))
 
     from safetensors.torch import save_file
+
     hub.save(make(), tmp_path / "u")
     state = hub.load_state(tmp_path / "u")[1]
     del state["b.bias"]
@@ -222,8 +225,11 @@ def test_publish_calls_hub_api(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
     hub.save(make(), tmp_path / "t")
     hub.publish(tmp_path / "t", "me/tiny", token="tok", private=True)
-    assert calls == [("init", "tok"), ("create", "me/tiny", True, True),
-                     ("upload", "me/tiny", ["README.md", "config.json", "model.safetensors"])]
+    assert calls == [
+        ("init", "tok"),
+        ("create", "me/tiny", True, True),
+        ("upload", "me/tiny", ["README.md", "config.json", "model.safetensors"]),
+    ]
 
 
 def test_weights_dir_override(tmp_path, monkeypatch):

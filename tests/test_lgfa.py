@@ -1,4 +1,5 @@
 """LGFA: recurrence, frame latents, losses, training steps and inference on tiny frozen nets."""
+
 import copy
 import dataclasses
 import json
@@ -11,8 +12,7 @@ from lgfa_lite import hub
 from lgfa_lite.methods import lgfa as L
 from lgfa_lite.nets.clip import TextImageModel
 from lgfa_lite.nets.encoder import LatentEncoder
-from lgfa_lite.nets.stylegan2 import Generator
-from lgfa_lite.nets.stylegan2 import Z_DIM
+from lgfa_lite.nets.stylegan2 import Z_DIM, Generator
 from lgfa_lite.train import lgfa as T
 
 
@@ -118,8 +118,16 @@ def test_training_steps_and_resume(nets, tmp_path):
     images = torch.rand(6, 3, 16, 16)
     with torch.no_grad():
         data = {"image": images, "w": nets.encoder(images), "v": nets.clip.encode_image(images)}
-    cfg = L.LGFAConfig(steps=2, batch=3, frames=3, hidden=32, log_every=1, progress=False,
-                       work_dir=str(tmp_path / "state"), out_dir=str(tmp_path / "lgfa"))
+    cfg = L.LGFAConfig(
+        steps=2,
+        batch=3,
+        frames=3,
+        hidden=32,
+        log_every=1,
+        progress=False,
+        work_dir=str(tmp_path / "state"),
+        out_dir=str(tmp_path / "lgfa"),
+    )
     pipe, history = L.train(cfg, nets=nets, data=data)
     assert len(history) == 2 and {"smoothness", "loop", "latent", "clip"} <= set(history[-1])
     assert hub.load(tmp_path / "lgfa").config["hidden"] == 32
@@ -135,17 +143,30 @@ def test_apex_targets_guide_out_and_back_motions_at_their_apex(nets, tmp_path):
     by_prompt = {p: [(k, sentences[j]) for k, j in rows] for p, rows in zip(L.PROMPTS, targets)}
     assert {s for _, s in by_prompt["The person nods."]} == {"The person looks down."}
     shake = by_prompt["The person shakes the head."]
-    assert [s for _, s in shake][0] == "The person turns left." and [s for _, s in shake][-1] == "The person turns right."
+    assert [s for _, s in shake][0] == "The person turns left." and [s for _, s in shake][
+        -1
+    ] == "The person turns right."
     assert {s for _, s in by_prompt["The person winks."]} == {"The person is winking."}
     assert all(0 < k < 15 for rows in by_prompt.values() for k, _ in rows)
-    assert not by_prompt["The person smiles."] and not by_prompt["The person tilts the head."]  # the last frame shows these
+    assert (
+        not by_prompt["The person smiles."] and not by_prompt["The person tilts the head."]
+    )  # the last frame shows these
     # trains with the term on (and the inference schedule), logging it
     images = torch.rand(4, 3, 16, 16)
     with torch.no_grad():
         data = {"image": images, "w": nets.encoder(images), "v": nets.clip.encode_image(images)}
-    cfg = L.LGFAConfig(steps=3, batch=4, frames=16, hidden=32, log_every=1, progress=False, schedule="linear",
-                       loss_weights={**L.LOSS_WEIGHTS, "clip_apex": 1.0}, work_dir=str(tmp_path / "s"),
-                       out_dir=str(tmp_path / "o"))
+    cfg = L.LGFAConfig(
+        steps=3,
+        batch=4,
+        frames=16,
+        hidden=32,
+        log_every=1,
+        progress=False,
+        schedule="linear",
+        loss_weights={**L.LOSS_WEIGHTS, "clip_apex": 1.0},
+        work_dir=str(tmp_path / "s"),
+        out_dir=str(tmp_path / "o"),
+    )
     _, history = L.train(cfg, nets=nets, data=data)
     assert all(torch.isfinite(torch.tensor(h["clip_apex"])) for h in history)
 
@@ -165,9 +186,20 @@ def test_head_pairs_hold_the_true_head_motions_in_w_plus(nets, tmp_path):
     images = torch.rand(4, 3, 16, 16)
     with torch.no_grad():
         data = {"image": images, "w": nets.encoder(images), "v": nets.clip.encode_image(images)}
-    cfg = L.LGFAConfig(steps=2, batch=4, frames=16, hidden=32, log_every=1, progress=False, schedule="linear",
-                       train_faces=40, pair_faces=2, loss_weights={**L.LOSS_WEIGHTS, "head_pairs": 1.0},
-                       work_dir=str(tmp_path / "s"), out_dir=str(tmp_path / "o"))
+    cfg = L.LGFAConfig(
+        steps=2,
+        batch=4,
+        frames=16,
+        hidden=32,
+        log_every=1,
+        progress=False,
+        schedule="linear",
+        train_faces=40,
+        pair_faces=2,
+        loss_weights={**L.LOSS_WEIGHTS, "head_pairs": 1.0},
+        work_dir=str(tmp_path / "s"),
+        out_dir=str(tmp_path / "o"),
+    )
     _, history = L.train(cfg, nets=nets, data=data)
     assert all(h["head_pairs"] > 0 for h in history)
 
@@ -175,8 +207,19 @@ def test_head_pairs_hold_the_true_head_motions_in_w_plus(nets, tmp_path):
 def train_term_alone(term, nets, data, tmp_path):
     """(animator after 1 step, after 25, history): trained on one loss term alone, 4 faces, 8 frames."""
     only = {k: 0.0 for k in L.LOSS_WEIGHTS} | {term: 1.0}
-    cfg = L.LGFAConfig(steps=1, batch=4, frames=8, hidden=32, lr=3e-3, log_every=1, progress=False,
-                       schedule="linear", loss_weights=only, work_dir=str(tmp_path / "s"), out_dir=str(tmp_path / "o"))
+    cfg = L.LGFAConfig(
+        steps=1,
+        batch=4,
+        frames=8,
+        hidden=32,
+        lr=3e-3,
+        log_every=1,
+        progress=False,
+        schedule="linear",
+        loss_weights=only,
+        work_dir=str(tmp_path / "s"),
+        out_dir=str(tmp_path / "o"),
+    )
     first, _ = L.train(cfg, nets=nets, data=data)
     first = copy.deepcopy(first.model)
     pipe, history = L.train(dataclasses.replace(cfg, steps=25), nets=nets, data=data)  # resumes: 24 more steps
@@ -228,8 +271,17 @@ def test_clip_fine_tuning_trains_the_text_tower_and_ships_it_with_the_animator(n
     with torch.no_grad():
         data = {"image": images, "w": nets.encoder(images), "v": nets.clip.encode_image(images)}
         text_before, image_before = nets.clip.encode_text(L.PROMPTS), nets.clip.encode_image(images)
-    cfg = L.LGFAConfig(steps=3, batch=4, frames=3, hidden=32, log_every=1, progress=False, clip_lr=1e-3,
-                       work_dir=str(tmp_path / "s"), out_dir=str(tmp_path / "o"))
+    cfg = L.LGFAConfig(
+        steps=3,
+        batch=4,
+        frames=3,
+        hidden=32,
+        log_every=1,
+        progress=False,
+        clip_lr=1e-3,
+        work_dir=str(tmp_path / "s"),
+        out_dir=str(tmp_path / "o"),
+    )
     model = L.train(cfg, nets=nets, data=data)[0].model
     with torch.no_grad():
         assert torch.equal(nets.clip.encode_text(L.PROMPTS), text_before)  # the caller's CLIP is untouched
@@ -238,8 +290,9 @@ def test_clip_fine_tuning_trains_the_text_tower_and_ships_it_with_the_animator(n
         loaded = hub.load(tmp_path / "o")
         assert torch.allclose(loaded.clip.encode_text(L.PROMPTS), model.clip.encode_text(L.PROMPTS), atol=5e-3)
     # a later stage starts from it, and a fine-tuning stage starts from an animator with a frozen CLIP
-    cfg2 = dataclasses.replace(cfg, steps=1, init=str(tmp_path / "o"), work_dir=str(tmp_path / "s2"),
-                               out_dir=str(tmp_path / "o2"))
+    cfg2 = dataclasses.replace(
+        cfg, steps=1, init=str(tmp_path / "o"), work_dir=str(tmp_path / "s2"), out_dir=str(tmp_path / "o2")
+    )
     assert L.train(cfg2, nets=nets, data=data)[0].model.clip is not None
     frozen = dataclasses.replace(cfg, clip_lr=0.0, steps=1, work_dir="", out_dir=str(tmp_path / "f"))
     assert L.train(frozen, nets=nets, data=data)[0].model.clip is None
@@ -276,16 +329,23 @@ def test_inference_imports_no_training_code():
     import subprocess
     import sys
 
-    code = ("import sys, torch\n"
-            "import demos.ganimation, demos.lgfa\n"
-            "from lgfa_lite.methods import ganimation, lgfa\n"
-            "pipe = ganimation.GANimationPipeline(ganimation.Generator(conv_dim=8, repeat_num=1))\n"
-            "pipe(torch.rand(1, 3, 16, 16), ganimation.PRESETS['smiling'])\n"
-            f"if {(hub.default_weights_dir() / L.WEIGHTS).is_dir()}:\n"
-            "    lgfa.load()(None, 'The person nods.', frames=2)\n"
-            "print(sorted(m for m in sys.modules if m.startswith('lgfa_lite.train')))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1])
+    code = (
+        "import sys, torch\n"
+        "import demos.ganimation, demos.lgfa\n"
+        "from lgfa_lite.methods import ganimation, lgfa\n"
+        "pipe = ganimation.GANimationPipeline(ganimation.Generator(conv_dim=8, repeat_num=1))\n"
+        "pipe(torch.rand(1, 3, 16, 16), ganimation.PRESETS['smiling'])\n"
+        f"if {(hub.default_weights_dir() / L.WEIGHTS).is_dir()}:\n"
+        "    lgfa.load()(None, 'The person nods.', frames=2)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('lgfa_lite.train')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert out.stdout.strip() == "[]", out.stdout
 
 
@@ -382,8 +442,10 @@ def test_benchmark_reads_rendered_motions_with_the_shipped_perception_nets():
     assert sum(read[n] for n in expressions) >= 0.5 * 3 * len(expressions), read
 
 
-@pytest.mark.skipif(not (hub.default_weights_dir() / L.WEIGHTS / "config.json").exists(),
-                    reason="the lite LGFA checkpoint is not shipped")
+@pytest.mark.skipif(
+    not (hub.default_weights_dir() / L.WEIGHTS / "config.json").exists(),
+    reason="the lite LGFA checkpoint is not shipped",
+)
 def test_shipped_animator_turns_the_head_the_way_the_prompt_says():
     """On faces it never saw, "turns left" and "turns right" move the yaw the lite fitter reads
     in opposite directions (an untrained animator moves neither way)."""
@@ -394,6 +456,7 @@ def test_shipped_animator_turns_the_head_the_way_the_prompt_says():
     p = FaceParams.sample(4, seed=2024)
     faces = render(p.replace(aus=torch.zeros_like(p.aus), pose=torch.zeros_like(p.pose)), 64).image
     with torch.no_grad():
+
         def yaw_change(prompt):
             videos = [pipe(face[None], prompt, 16, seed=0) for face in faces]
             return torch.stack([fitter(v[-1:]).pose[0, 0] - fitter(v[:1]).pose[0, 0] for v in videos])
@@ -414,6 +477,7 @@ def test_shipped_animator_nods_down_and_back_but_looks_down_and_stays():
     p = FaceParams.sample(4, seed=2024)
     faces = render(p.replace(aus=torch.zeros_like(p.aus), pose=torch.zeros_like(p.pose)), 64).image
     with torch.no_grad():
+
         def pitch_path(prompt):  # pitch change at mid-clip and at the end, mean over the faces
             videos = [pipe(face[None], prompt, 16, seed=0) for face in faces]
             return torch.stack([fitter(v[[0, 8, 15]]).pose[:, 1] for v in videos]).diff(dim=1).cumsum(1).mean(0)

@@ -15,16 +15,47 @@ NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
 
 # Small values for each notebook's `parameters` cell (out_dir is always added, in tmp_path).
 SMALL_PARAMS = {
-    "01_train_stylegan2": {"g_steps": 2, "g_minutes": 1.0, "e_steps": 2, "e_minutes": 1.0, "batch": 4,
-                           "use_shipped": False, "n_test": 2},
-    "00_synthfaces": {"resolution": 64, "n_identities": 2, "sweep_steps": 2, "frames": 4, "fps": 4,
-                      "legibility_identities": 2},
+    "01_train_stylegan2": {
+        "g_steps": 2,
+        "g_minutes": 1.0,
+        "e_steps": 2,
+        "e_minutes": 1.0,
+        "batch": 4,
+        "use_shipped": False,
+        "n_test": 2,
+    },
+    "00_synthfaces": {
+        "resolution": 64,
+        "n_identities": 2,
+        "sweep_steps": 2,
+        "frames": 4,
+        "fps": 4,
+        "legibility_identities": 2,
+    },
     "02_train_perception": {"net": "au", "steps": 3, "minutes": 1.0, "batch": 8, "train_size": 256, "test_size": 16},
-    "04_ganimation": {"steps": 4, "minutes": 1.0, "batch": 2, "n_critic": 2, "conv_dim": 8, "repeat_num": 1,
-                      "train_size": 256, "test_size": 4, "use_shipped": False},
-    "06_lgfa": {"steps": 2, "minutes": 1.0, "batch": 2, "frames": 3, "train_faces": 8, "pair_faces": 2,
-                "clip_lr": 1e-4, "frozen": "tiny",
-                "video_frames": 4, "n_faces": 1},
+    "04_ganimation": {
+        "steps": 4,
+        "minutes": 1.0,
+        "batch": 2,
+        "n_critic": 2,
+        "conv_dim": 8,
+        "repeat_num": 1,
+        "train_size": 256,
+        "test_size": 4,
+        "use_shipped": False,
+    },
+    "06_lgfa": {
+        "steps": 2,
+        "minutes": 1.0,
+        "batch": 2,
+        "frames": 3,
+        "train_faces": 8,
+        "pair_faces": 2,
+        "clip_lr": 1e-4,
+        "frozen": "tiny",
+        "video_frames": 4,
+        "n_faces": 1,
+    },
 }
 
 
@@ -43,8 +74,10 @@ def _check_python3_kernel():
     # jupyter_client replaces a bare "python" with the running interpreter
     same_env = os.path.dirname(os.path.abspath(argv0)) == os.path.dirname(os.path.abspath(sys.executable))
     if argv0 not in ("python", "python3") and not same_env:
-        pytest.fail(f"kernel python3 starts {argv0}, not {sys.executable}: "
-                    "run python -m ipykernel install --sys-prefix --name python3")
+        pytest.fail(
+            f"kernel python3 starts {argv0}, not {sys.executable}: "
+            "run python -m ipykernel install --sys-prefix --name python3"
+        )
 
 
 def test_notebooks_exist():
@@ -87,10 +120,19 @@ def test_notebook_runs(nb_path, tmp_path):
 @pytest.mark.notebook
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.skipif(not all((ROOT / "weights" / w).is_dir() for w in
-                            ("lgfa-synthfaces-64", "clip-synthfaces-64", "stylegan2-synthfaces-64",
-                             "encoder-synthfaces-64", "identity-synthfaces-64")),
-                    reason="the shipped LGFA animator and its frozen nets are not all in weights/")
+@pytest.mark.skipif(
+    not all(
+        (ROOT / "weights" / w).is_dir()
+        for w in (
+            "lgfa-synthfaces-64",
+            "clip-synthfaces-64",
+            "stylegan2-synthfaces-64",
+            "encoder-synthfaces-64",
+            "identity-synthfaces-64",
+        )
+    ),
+    reason="the shipped LGFA animator and its frozen nets are not all in weights/",
+)
 def test_lgfa_notebook_runs_on_the_shipped_weights(tmp_path):
     """The cells that show the shipped animator (the notebook's default) run too, not only the
     tiny-net smoke path: one training step on the shipped frozen nets, then every figure."""
@@ -117,7 +159,9 @@ def _run_notebook(nb_path, tmp_path, small_params):
         execution_timeout=540,
     )
     executed = nbformat.read(out_nb, as_version=4)
-    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    errors = [
+        o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"
+    ]
     assert not errors
     assert any((tmp_path / "out").iterdir()), "the notebook wrote nothing to out_dir"
     return executed

@@ -1,4 +1,5 @@
 """Perception nets: interfaces in both profiles, gradients, training/resume, shipped checkpoints."""
+
 import json
 
 import pytest
@@ -12,11 +13,10 @@ from lgfa_lite.nets.fitter import FaceFitter, fit_landmarks, landmarks_2d, param
 from lgfa_lite.nets.identity import IdentityEmbedding, IdentityNet
 from lgfa_lite.nets.landmarks import LandmarkNet, convert_face_alignment, decode_heatmaps, target_heatmaps
 from lgfa_lite.nets.perceptual import PerceptualDistance
-from lgfa_lite.synthface import captions, dataset
+from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, FaceParams, captions, dataset, render
+from lgfa_lite.train import TrainingState, load_training_state, save_training_state
 from lgfa_lite.train import perception as T
 from lgfa_lite.train.perception import NET_WEIGHTS, is_shipped
-from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, FaceParams, render
-from lgfa_lite.train import TrainingState, load_training_state, save_training_state
 
 TINY = (8, 16, 32)
 
@@ -28,6 +28,7 @@ def held_out():
 
 
 # ------------------------------------------------------------------ interfaces (tiny configs)
+
 
 def test_au_regressor_range_and_gradient():
     net = AURegressor(channels=TINY).eval()
@@ -166,15 +167,22 @@ def test_perceptual_profiles(monkeypatch):
         PerceptualDistance("medium")
 
 
-@pytest.mark.parametrize("bad, err", [(torch.rand(2, 1, 64, 64), ValueError), ("face.png", TypeError),
-                                      (torch.zeros(2, 3, 64, 64, dtype=torch.uint8), ValueError),
-                                      (torch.rand(3, 64, 64), ValueError)])
+@pytest.mark.parametrize(
+    "bad, err",
+    [
+        (torch.rand(2, 1, 64, 64), ValueError),
+        ("face.png", TypeError),
+        (torch.zeros(2, 3, 64, 64, dtype=torch.uint8), ValueError),
+        (torch.rand(3, 64, 64), ValueError),
+    ],
+)
 def test_bad_images_rejected(bad, err):
     with pytest.raises(err):
         AURegressor(channels=TINY)(bad)
 
 
 # ------------------------------------------------------------------ training
+
 
 def test_training_state_round_trip(tmp_path):
     model = torch.nn.Linear(3, 2)
@@ -210,8 +218,15 @@ def test_training_state_resumes_with_a_module_it_did_not_have(tmp_path):
 
 
 def test_train_resumes_and_writes_checkpoint(tmp_path):
-    kw = dict(batch=4, train_size=40, test_size=16, out_dir=tmp_path / "au", work_dir=tmp_path / "work",
-              progress=False, log_every=1)
+    kw = dict(
+        batch=4,
+        train_size=40,
+        test_size=16,
+        out_dir=tmp_path / "au",
+        work_dir=tmp_path / "work",
+        progress=False,
+        log_every=1,
+    )
     T.train("au", steps=2, **kw)
     state = json.loads((tmp_path / "work" / "state.json").read_text())
     assert state["step"] == 2
@@ -227,8 +242,15 @@ def test_train_resumes_and_writes_checkpoint(tmp_path):
 
 
 def test_v2_nets_train_on_v2_renders_under_their_own_names(tmp_path):
-    kw = dict(batch=4, train_size=40, test_size=16, work_dir=tmp_path / "work", cache_dir=tmp_path / "cache",
-              progress=False, synthfaces="v2")
+    kw = dict(
+        batch=4,
+        train_size=40,
+        test_size=16,
+        work_dir=tmp_path / "work",
+        cache_dir=tmp_path / "cache",
+        progress=False,
+        synthfaces="v2",
+    )
     model, _ = T.train("fitter", steps=1, out_dir=tmp_path / "fitter", **kw)
     assert T.weights_name("fitter", "v2") == "fitter-synthfaces2-64" and T.weights_name("au") == "au-synthfaces-64"
     assert hub.load(tmp_path / "fitter").world == "v2" and "synthfaces-v2" in hub.read_card(tmp_path / "fitter")["tags"]
@@ -250,8 +272,15 @@ def test_identity_groups_batches_renders_of_few_identities():
 
 
 def test_clip_training_step_trains_the_au_head(tmp_path):
-    kw = dict(batch=8, train_size=40, test_size=16, out_dir=tmp_path / "clip", work_dir=tmp_path / "work",
-              progress=False, log_every=1)
+    kw = dict(
+        batch=8,
+        train_size=40,
+        test_size=16,
+        out_dir=tmp_path / "clip",
+        work_dir=tmp_path / "work",
+        progress=False,
+        log_every=1,
+    )
     _, metrics = T.train("clip", steps=2, **kw)
     history = json.loads((tmp_path / "work" / "state.json").read_text())["extra"]["history"]
     assert len(history) == 2 and all(h["au_loss"] > 0 for h in history)
@@ -292,22 +321,32 @@ def test_caption_variants_name_winks_nods_shakes_and_tilts():
     rng = random.Random(0)
     winking = {captions.caption_variant("The person is winking. Dark hair.", rng) for _ in range(200)}
     assert "The person winks." in winking
-    down = {captions.caption_variant("The person is smiling. Dark hair, turned to the left, looking down.", rng) for _ in range(300)}
+    down = {
+        captions.caption_variant("The person is smiling. Dark hair, turned to the left, looking down.", rng)
+        for _ in range(300)
+    }
     assert {"The person nods.", "The person shakes the head.", "The person looks down."} <= down
-    tilted = {captions.caption_variant("The person has a neutral expression. Dark hair.", rng, roll=15.0) for _ in range(200)}
-    upright = {captions.caption_variant("The person has a neutral expression. Dark hair.", rng, roll=-15.0) for _ in range(200)}
+    tilted = {
+        captions.caption_variant("The person has a neutral expression. Dark hair.", rng, roll=15.0) for _ in range(200)
+    }
+    upright = {
+        captions.caption_variant("The person has a neutral expression. Dark hair.", rng, roll=-15.0) for _ in range(200)
+    }
     assert "The person tilts the head." in tilted and "The person tilts the head." not in upright
     assert {"winks", "nods", "shakes", "tilts", "head"} <= captions.caption_words()
 
 
 # ------------------------------------------------------------------ shipped lite checkpoints
 
+
 def _beats_baseline(net, model, faces):
     """(metric, value, trivial baseline, passes) for one shipped lite net on held-out faces."""
     m = T.evaluate(net, model, faces)
     if net == "au":  # the better of predicting the mean or the median (AUs are sparse)
-        base = min(float((faces["aus"] - faces["aus"].mean(0)).abs().mean()),
-                   float((faces["aus"] - faces["aus"].median(0).values).abs().mean()))
+        base = min(
+            float((faces["aus"] - faces["aus"].mean(0)).abs().mean()),
+            float((faces["aus"] - faces["aus"].median(0).values).abs().mean()),
+        )
         return "au_mae", m["au_mae"], base, m["au_mae"] < 0.8 * base
     if net == "landmarks":  # the mean landmark layout
         lmk = faces["landmarks"]
@@ -354,8 +393,16 @@ def test_lite_perceptual_orders_faces(held_out):
 def test_clip_fine_tune_from_a_checkpoint_keeps_the_frozen_image_tower(tmp_path):
     kw = dict(batch=8, train_size=40, test_size=16, progress=False, log_every=1)
     first, _ = T.train("clip", steps=1, out_dir=tmp_path / "a", work_dir=tmp_path / "wa", **kw)
-    tuned, _ = T.train("clip", steps=2, lr=1e-2, out_dir=tmp_path / "b", work_dir=tmp_path / "wb",
-                       init=str(tmp_path / "a"), freeze="model.visual", **kw)
+    tuned, _ = T.train(
+        "clip",
+        steps=2,
+        lr=1e-2,
+        out_dir=tmp_path / "b",
+        work_dir=tmp_path / "wb",
+        init=str(tmp_path / "a"),
+        freeze="model.visual",
+        **kw,
+    )
     a, b = hub.load(tmp_path / "a").state_dict(), hub.load(tmp_path / "b").state_dict()
     visual = [k for k in a if k.startswith("model.visual.")]
     assert visual and all(torch.equal(a[k], b[k]) for k in visual)  # batch-norm statistics too

@@ -1,4 +1,5 @@
 """StyleGAN2 core: generator/discriminator behaviour, rosinality import, lite recipe, encoder."""
+
 import argparse
 import dataclasses
 
@@ -6,13 +7,13 @@ import pytest
 import torch
 
 from lgfa_lite import hub
+from lgfa_lite.nets import encoder as encoder_module
+from lgfa_lite.nets import stylegan2 as lite
+from lgfa_lite.nets.blocks import to_unit
 from lgfa_lite.nets.encoder import LatentEncoder, invert
 from lgfa_lite.nets.stylegan2 import Discriminator, Generator, convert_rosinality
 from lgfa_lite.nets.stylegan2 import main as convert_main
 from lgfa_lite.synthface import FaceParams, render
-from lgfa_lite.nets import encoder as encoder_module
-from lgfa_lite.nets import stylegan2 as lite
-from lgfa_lite.nets.blocks import to_unit
 from lgfa_lite.train import stylegan2 as recipe
 
 TINY = {4: 16, 8: 16, 16: 8}
@@ -136,7 +137,7 @@ def _rosinality_g_ema(size, style_dim, n_mlp, channel_multiplier=2):
     log_size = size.bit_length() - 1
     c_in, j = ch[4], 0
     for i in range(3, log_size + 1):
-        c_out = ch[2 ** i]
+        c_out = ch[2**i]
         styled(f"convs.{2 * j}", c_in, c_out, up=True)
         styled(f"convs.{2 * j + 1}", c_out, c_out)
         styled(f"to_rgbs.{j}", c_out, 3, k=1, rgb=True)
@@ -192,10 +193,26 @@ def test_params_z_roundtrip():
 
 
 def test_generator_recipe_trains_and_resumes(tmp_path):
-    c = recipe.GeneratorConfig(size=16, style_dim=16, n_mlp=2, channels={"4": 16, "8": 16, "16": 8}, steps=3,
-                               batch=4, perceptual_weight=0.0, adv_weight=0.1, adv_after=1, multiscale_weight=1.0,
-                               r1_every=2, pl_weight=1.0, pl_every=2, work_dir=str(tmp_path / "state"), out_dir=str(tmp_path / "g"),
-                               progress=False, log_every=1, sample_every=2)
+    c = recipe.GeneratorConfig(
+        size=16,
+        style_dim=16,
+        n_mlp=2,
+        channels={"4": 16, "8": 16, "16": 8},
+        steps=3,
+        batch=4,
+        perceptual_weight=0.0,
+        adv_weight=0.1,
+        adv_after=1,
+        multiscale_weight=1.0,
+        r1_every=2,
+        pl_weight=1.0,
+        pl_every=2,
+        work_dir=str(tmp_path / "state"),
+        out_dir=str(tmp_path / "g"),
+        progress=False,
+        log_every=1,
+        sample_every=2,
+    )
     G, history = recipe.train_generator(c)
     assert [h["step"] for h in history] == [1, 2, 3]
     assert {"l1", "l1_coarse", "g_adv", "d", "r1", "path_length"} <= set().union(*history)

@@ -1,10 +1,23 @@
 """SynthFaces: ground truth agrees with the pixels, AUs are local, conventions hold."""
+
 import numpy as np
 import pytest
 import torch
 
-from lgfa_lite.synthface import (AU_NAMES, MOTIONS, FaceParams, Renderer, SynthFaceClips, SynthFaceImages,
-                                 au_vector, caption, draw_landmarks, identities, motion_clip, render)
+from lgfa_lite.synthface import (
+    AU_NAMES,
+    MOTIONS,
+    FaceParams,
+    Renderer,
+    SynthFaceClips,
+    SynthFaceImages,
+    au_vector,
+    caption,
+    draw_landmarks,
+    identities,
+    motion_clip,
+    render,
+)
 from lgfa_lite.synthface import head as H
 
 JAW, BROWS, NOSE, EYES, LIPS = range(0, 17), range(17, 27), range(27, 36), range(36, 48), range(48, 68)
@@ -59,9 +72,21 @@ def test_pupils_are_dark_and_lips_are_red():
 
 # Which landmark groups each AU may move (the rest must stay within tolerance).
 AU_REGIONS = {
-    "AU01": [BROWS], "AU02": [BROWS], "AU04": [BROWS], "AU05": [EYES], "AU06": [EYES], "AU07": [EYES],
-    "AU09": [NOSE, LIPS], "AU12": [LIPS], "AU15": [LIPS], "AU18": [LIPS], "AU20": [LIPS],
-    "AU25": [LIPS, JAW], "AU26": [LIPS, JAW], "AU45": [EYES], "AU46": [EYES[6:]],
+    "AU01": [BROWS],
+    "AU02": [BROWS],
+    "AU04": [BROWS],
+    "AU05": [EYES],
+    "AU06": [EYES],
+    "AU07": [EYES],
+    "AU09": [NOSE, LIPS],
+    "AU12": [LIPS],
+    "AU15": [LIPS],
+    "AU18": [LIPS],
+    "AU20": [LIPS],
+    "AU25": [LIPS, JAW],
+    "AU26": [LIPS, JAW],
+    "AU45": [EYES],
+    "AU46": [EYES[6:]],
 }
 
 
@@ -81,10 +106,14 @@ def test_each_au_moves_its_region_and_no_other(au):
 
 def test_blink_closes_the_lids_and_wink_only_the_left_eye():
     base = face(5)
-    closed = render(FaceParams.cat([base, base.replace(aus=au_vector({"AU45": 1.0})),
-                                    base.replace(aus=au_vector({"AU46": 1.0}))]), 128).landmarks
+    closed = render(
+        FaceParams.cat([base, base.replace(aus=au_vector({"AU45": 1.0})), base.replace(aus=au_vector({"AU46": 1.0}))]),
+        128,
+    ).landmarks
+
     def opening(lm, upper, lower):
         return (lm[lower, 1] - lm[upper, 1]).mean()
+
     right, left = ([37, 38], [41, 40]), ([43, 44], [47, 46])
     assert opening(closed[0], *right) > 1.5 and opening(closed[0], *left) > 1.5
     assert abs(opening(closed[1], *right)) < 0.3 and abs(opening(closed[1], *left)) < 0.3
@@ -92,10 +121,18 @@ def test_blink_closes_the_lids_and_wink_only_the_left_eye():
 
 
 def test_pose_sign_conventions():
-    lm = render(FaceParams.cat([face(2), face(2, pose=torch.tensor([[25.0, 0, 0]])),
-                                face(2, pose=torch.tensor([[0, 15.0, 0]])),
-                                face(2, pose=torch.tensor([[0, 0, 15.0]]))]), 128).landmarks
-    nose, eyes_mid = 30, lambda l: l[[39, 42]].mean(0)
+    lm = render(
+        FaceParams.cat(
+            [
+                face(2),
+                face(2, pose=torch.tensor([[25.0, 0, 0]])),
+                face(2, pose=torch.tensor([[0, 15.0, 0]])),
+                face(2, pose=torch.tensor([[0, 0, 15.0]])),
+            ]
+        ),
+        128,
+    ).landmarks
+    nose, eyes_mid = 30, lambda points: points[[39, 42]].mean(0)
     # yaw > 0: the person turns to their own left, the nose moves to the image right.
     assert (lm[1, nose, 0] - eyes_mid(lm[1])[0]) > (lm[0, nose, 0] - eyes_mid(lm[0])[0]) + 2
     # pitch > 0: looks up, the nose tip comes closer to the eyes in the image.
@@ -174,8 +211,9 @@ def test_clip_dataset_and_captions():
 
 
 def test_bad_values_are_clamped_not_fatal():
-    p = FaceParams.sample(2, seed=0).replace(aus=torch.tensor([[float("nan")] * 15, [7.0] * 15]),
-                                             pose=torch.tensor([[1e6, -1e6, float("inf")]] * 2))
+    p = FaceParams.sample(2, seed=0).replace(
+        aus=torch.tensor([[float("nan")] * 15, [7.0] * 15]), pose=torch.tensor([[1e6, -1e6, float("inf")]] * 2)
+    )
     out = render(p, 64)
     assert torch.isfinite(out.image).all() and torch.isfinite(out.landmarks).all()
     with pytest.raises(ValueError):
@@ -192,8 +230,9 @@ def test_draw_landmarks_overlay():
 # ---- world v2: landmark framing, legible AUs -------------------------------------------------
 # v2 draws each AU a few times larger: brow AUs drag the upper lids, a smile parts the lips (the
 # jaw follows a little), a wink lowers its brow.
-V2_REGIONS = dict(AU_REGIONS, AU01=[BROWS, EYES], AU02=[BROWS, EYES], AU04=[BROWS, EYES], AU12=[LIPS, JAW],
-                  AU46=[EYES[6:], BROWS[5:]])
+V2_REGIONS = dict(
+    AU_REGIONS, AU01=[BROWS, EYES], AU02=[BROWS, EYES], AU04=[BROWS, EYES], AU12=[LIPS, JAW], AU46=[EYES[6:], BROWS[5:]]
+)
 
 
 @pytest.mark.parametrize("au", AU_NAMES)
@@ -216,16 +255,21 @@ def test_v2_is_legible_where_v1_is_not():
     assert v1["legibility_pixels_min"] < 30 <= 60 <= v2["legibility_pixels_min"]
 
 
-@pytest.mark.parametrize("yaw,pitch,roll", [(0, 0, 0), (40, 0, 0), (-40, 10, 0), (0, 25, 0), (0, -25, 0),
-                                             (20, -10, 20), (-15, 15, -20)])
+@pytest.mark.parametrize(
+    "yaw,pitch,roll", [(0, 0, 0), (40, 0, 0), (-40, 10, 0), (0, 25, 0), (0, -25, 0), (20, -10, 20), (-15, 15, -20)]
+)
 def test_v2_framing_puts_eyes_and_mouth_where_the_crop_says(yaw, pitch, roll):
     """Rendered with the default camera, a relaxed face's own landmarks give back the whole image
     as their `align_crop`: the crop the real-photo path computes is the framing of the world."""
     from lgfa_lite.synthface.world import align_crop
 
     p = FaceParams.sample(6, seed=yaw * 7 + pitch * 3 + roll)
-    p = p.replace(aus=torch.zeros_like(p.aus), jaw=torch.zeros_like(p.jaw), camera=torch.tensor([1.0, 0.0, 0.0]),
-                  pose=torch.tensor([[float(yaw), float(pitch), float(roll)]]))
+    p = p.replace(
+        aus=torch.zeros_like(p.aus),
+        jaw=torch.zeros_like(p.jaw),
+        camera=torch.tensor([1.0, 0.0, 0.0]),
+        pose=torch.tensor([[float(yaw), float(pitch), float(roll)]]),
+    )
     for res in (64, 128):
         lm = render(p, res, world="v2").landmarks
         centre, half = align_crop(lm)

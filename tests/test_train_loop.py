@@ -1,4 +1,5 @@
 """The shared training loop: config overrides, resume, budget stop, and 2-process data parallel."""
+
 import dataclasses
 import os
 import socket
@@ -24,14 +25,22 @@ class ToyConfig(TrainConfig):
 
 
 def test_override_parses_types_and_rejects_unknown_keys():
-    c = ToyConfig().override(["steps", "7", "lr", "0.5", "loss_weights.b", "3", "name", "x", "flag", "true",
-                              "minutes", "2.5"])
+    c = ToyConfig().override(
+        ["steps", "7", "lr", "0.5", "loss_weights.b", "3", "name", "x", "flag", "true", "minutes", "2.5"]
+    )
     assert (c.steps, c.lr, c.loss_weights, c.name, c.flag, c.minutes) == (7, 0.5, {"a": 1.0, "b": 3.0}, "x", True, 2.5)
     assert ToyConfig().loss_weights == {"a": 1.0, "b": 2.0}  # the default is not mutated
     assert ToyConfig().override(["betas", "0.5,0.9"]).betas == (0.5, 0.9)
     assert ToyConfig().override(["betas", "(0, 0.999)"]).betas == (0.0, 0.999)
-    for bad in (["nope", "1"], ["steps"], ["steps", "many"], ["weights.c", "1"], ["flag", "maybe"],
-                ["betas", "0.5"], ["betas", "a,b"]):
+    for bad in (
+        ["nope", "1"],
+        ["steps"],
+        ["steps", "many"],
+        ["weights.c", "1"],
+        ["flag", "maybe"],
+        ["betas", "0.5"],
+        ["betas", "a,b"],
+    ):
         with pytest.raises(ValueError):
             ToyConfig().override(bad)
 
@@ -83,7 +92,8 @@ def _free_port():
 def test_two_process_data_parallel_stays_in_sync(tmp_path):
     """torchrun-style launch (env://, gloo): ranks draw different batches, weights stay identical."""
     script = tmp_path / "worker.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import sys, torch
         sys.path.insert(0, {str(ROOT)!r})
         from lgfa_lite.train.loop import TrainConfig, TrainLoop
@@ -98,12 +108,20 @@ def test_two_process_data_parallel_stays_in_sync(tmp_path):
             loop.step(opt, (model(x) - x.sum(1, keepdim=True)).pow(2).mean(), model)
         flat = torch.cat([p.detach().flatten() for p in model.parameters()])
         torch.save({{"params": flat, "first": first, "steps": loop.state.step}}, sys.argv[1] + f"/rank{{loop.rank}}.pt")
-    """))
+    """)
+    )
     port = _free_port()
     procs = []
     for rank in range(2):
-        env = {**os.environ, "WORLD_SIZE": "2", "RANK": str(rank), "LOCAL_RANK": str(rank),
-               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"}
+        env = {
+            **os.environ,
+            "WORLD_SIZE": "2",
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "OMP_NUM_THREADS": "1",
+        }
         procs.append(subprocess.Popen([sys.executable, str(script), str(tmp_path)], env=env))
     assert [p.wait(timeout=240) for p in procs] == [0, 0]
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in range(2))  # our own test files
@@ -114,13 +132,21 @@ def test_two_process_data_parallel_stays_in_sync(tmp_path):
 
 def test_log_rows_are_per_key_means():
     m = torch.nn.Linear(1, 1)
-    loop = TrainLoop(ToyConfig(steps=4, log_every=2, progress=False), {"m": m},
-                     {"m": torch.optim.SGD(m.parameters(), 0.1)})
+    loop = TrainLoop(
+        ToyConfig(steps=4, log_every=2, progress=False), {"m": m}, {"m": torch.optim.SGD(m.parameters(), 0.1)}
+    )
     for step in loop:
         loop.log(a=step, b=10.0, c=1.0)
         if step % 2:
             loop.log(d=step)  # a key logged on some steps only
-    assert loop.history[0] == {"step": 2, "minutes": loop.history[0]["minutes"], "a": 0.5, "b": 10.0, "c": 1.0, "d": 1.0}
+    assert loop.history[0] == {
+        "step": 2,
+        "minutes": loop.history[0]["minutes"],
+        "a": 0.5,
+        "b": 10.0,
+        "c": 1.0,
+        "d": 1.0,
+    }
     assert loop.history[1]["a"] == 2.5 and loop.history[1]["d"] == 3.0
 
 
@@ -135,8 +161,7 @@ def test_device_option():
     # the loop puts its modules on the config's device, in place (the optimizer keeps its parameters)
     model = torch.nn.Linear(1, 1)
     opt = torch.optim.SGD(model.parameters(), 0.1)
-    loop = TrainLoop(TrainConfig(steps=1, device="auto", progress=False), {"m": model}, {"m": opt},
-                     device_ready=True)
+    loop = TrainLoop(TrainConfig(steps=1, device="auto", progress=False), {"m": model}, {"m": opt}, device_ready=True)
     assert model.weight.device.type == loop.device.type
     assert opt.param_groups[0]["params"][0] is model.weight
     # a trainer that does not move its batches refuses another device up front

@@ -13,6 +13,7 @@ between the change made and the true edit (near 0: the reader is fooled, not con
 soft-argmax landmarks.
 Grid rows: input, result, ground truth, change x2, true change x2.
 """
+
 import argparse
 
 import torch
@@ -20,8 +21,8 @@ import torch.nn.functional as F
 
 from lgfa_lite import hub
 from lgfa_lite.bench.group_ganimation import psnr
-from lgfa_lite.synthface.dataset import images_of, standard_faces
 from lgfa_lite.synthface import FaceParams, render
+from lgfa_lite.synthface.dataset import images_of, standard_faces
 
 
 def landmark_judge(steps: int = 6000):
@@ -74,7 +75,7 @@ def main():
     n = args.faces
     faces = standard_faces("test", 1024)
     x = images_of(faces, slice(0, n))
-    target = faces["aus"][n:2 * n].float()
+    target = faces["aus"][n : 2 * n].float()
     truth = render(FaceParams.from_data(faces, slice(0, n)).replace(aus=target), x.shape[-1]).image
     radius = (truth - x).flatten(1).norm(dim=1)[:, None, None, None]
     delta = torch.zeros_like(x, requires_grad=True)
@@ -93,15 +94,29 @@ def main():
     with torch.no_grad():
         y = (x + delta).clamp(0, 1)
         err = lambda net, imgs: float((net(imgs) - target).abs().mean())
-        print(f"judge {args.judge} (sigma {args.sigma}): its AU error {err(judge, y):.4f} (no edit {err(judge, x):.4f}, ground truth {err(judge, truth):.4f}); lite AU regressor "
-              f"{err(reader, y):.4f} (no edit {err(reader, x):.4f}, ground truth {err(reader, truth):.4f}); PSNR to "
-              f"the ground truth {float(psnr(y, truth).mean()):.2f} dB (no edit {float(psnr(x, truth).mean()):.2f}); "
-              f"cosine(change, true change) {float(F.cosine_similarity((y - x).flatten(), (truth - x).flatten(), 0)):.3f}")
+        print(
+            f"judge {args.judge} (sigma {args.sigma}): its AU error {err(judge, y):.4f} "
+            f"(no edit {err(judge, x):.4f}, ground truth {err(judge, truth):.4f}); lite AU regressor "
+            f"{err(reader, y):.4f} (no edit {err(reader, x):.4f}, ground truth {err(reader, truth):.4f}); PSNR to "
+            f"the ground truth {float(psnr(y, truth).mean()):.2f} dB (no edit {float(psnr(x, truth).mean()):.2f}); "
+            f"cosine(change, true change) {float(F.cosine_similarity((y - x).flatten(), (truth - x).flatten(), 0)):.3f}"
+        )
         if args.out:
             from torchvision.utils import save_image
 
-            save_image(torch.cat([x[:8], y[:8], truth[:8], (0.5 + 2 * (y - x))[:8].clamp(0, 1),
-                                  (0.5 + 2 * (truth - x))[:8].clamp(0, 1)]), args.out, nrow=8)
+            save_image(
+                torch.cat(
+                    [
+                        x[:8],
+                        y[:8],
+                        truth[:8],
+                        (0.5 + 2 * (y - x))[:8].clamp(0, 1),
+                        (0.5 + 2 * (truth - x))[:8].clamp(0, 1),
+                    ]
+                ),
+                args.out,
+                nrow=8,
+            )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Each picture is one small PNG strip of real output, drawn the same way every tim
 The LGFA strips use the shipped `lgfa-synthfaces-64` (64 px frames, shown 2x with sharp pixels).
 It runs on a CPU in well under a minute.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,10 @@ MAX_BYTES = 150_000  # keep every picture small: the README loads them all
 def save(strip: np.ndarray, path: Path) -> None:
     Image.fromarray(strip).save(path, optimize=True)
     size = path.stat().st_size
-    print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
-          f"{strip.shape[1]}x{strip.shape[0]} px, {size / 1000:.0f} KB")
+    print(
+        f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
+        f"{strip.shape[1]}x{strip.shape[0]} px, {size / 1000:.0f} KB"
+    )
     if size > MAX_BYTES:
         raise SystemExit(f"{path} is {size} bytes, over the {MAX_BYTES} byte limit")
 

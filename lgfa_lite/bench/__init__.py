@@ -5,6 +5,7 @@ A benchmark group is a function ``fn(quick: bool) -> dict[str, float]`` register
 every ``group_*`` module, so adding a group means adding one file. This module stays free of
 heavy imports so that groups and metric modules can import it cheaply.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -44,9 +45,11 @@ def median_seconds(fn: Callable[[], object], reps: int) -> float:
 
 def register(name: str):
     """Register ``fn(quick: bool) -> dict[str, float]`` as benchmark group ``name``."""
+
     def deco(fn):
         if GROUPS.get(name, fn) is not fn:
             raise ValueError(f"benchmark group {name!r} is already registered")
         GROUPS[name] = fn
         return fn
+
     return deco

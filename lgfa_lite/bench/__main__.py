@@ -1,4 +1,5 @@
 """``python -m lgfa_lite.bench [group ...] [--quick] [--list] [--results PATH]``"""
+
 import argparse
 
 from lgfa_lite.bench import runner
@@ -9,8 +10,11 @@ def main(argv=None):
     p.add_argument("groups", nargs="*", help="groups to run (default: all)")
     p.add_argument("--quick", action="store_true", help="toy sizes (tests); results are marked as quick")
     p.add_argument("--list", action="store_true", help="list the groups and exit")
-    p.add_argument("--results", default=runner.DEFAULT_RESULTS,
-                   help="results.json to merge into; RESULTS.md and history.jsonl go next to it")
+    p.add_argument(
+        "--results",
+        default=runner.DEFAULT_RESULTS,
+        help="results.json to merge into; RESULTS.md and history.jsonl go next to it",
+    )
     args = p.parse_args(argv)
     if args.list:
         for name in sorted(runner.discover()):

@@ -19,7 +19,7 @@ EXPRESSION_LANDMARKS = list(range(17, 27)) + list(range(36, 68))
 def in_batches(net, images, size: int = 128):
     import torch
 
-    return torch.cat([net(images[i:i + size]) for i in range(0, len(images), size)])
+    return torch.cat([net(images[i : i + size]) for i in range(0, len(images), size)])
 
 
 def psnr(a, b):
@@ -35,8 +35,8 @@ def ganimation(quick: bool) -> dict:
 
     from lgfa_lite import hub
     from lgfa_lite.methods import ganimation as GA
-    from lgfa_lite.synthface.dataset import TEST_SIZE, images_of, standard_faces
     from lgfa_lite.synthface import FaceParams, render
+    from lgfa_lite.synthface.dataset import TEST_SIZE, images_of, standard_faces
 
     try:
         pipe = GA.load()
@@ -51,14 +51,14 @@ def ganimation(quick: bool) -> dict:
     faces = standard_faces("test", 2 * n)
     src = slice(0, n)
     x = images_of(faces, src)
-    target = faces["aus"][n:2 * n].float()  # another face's expression
+    target = faces["aus"][n : 2 * n].float()  # another face's expression
     params = FaceParams.from_data(faces, src)
     out, masks = [], []
     with torch.no_grad():
-        renders = [render(params[i:i + 64].replace(aus=target[i:i + 64]), x.shape[-1]) for i in range(0, n, 64)]
+        renders = [render(params[i : i + 64].replace(aus=target[i : i + 64]), x.shape[-1]) for i in range(0, n, 64)]
         gt = torch.cat([r.image for r in renders])
         for i in range(0, n, 64):
-            y, a, _ = pipe(x[i:i + 64], target[i:i + 64])
+            y, a, _ = pipe(x[i : i + 64], target[i : i + 64])
             out.append(y)
             masks.append(a.flatten(1).mean(1))
         out, masks = torch.cat(out), torch.cat(masks)

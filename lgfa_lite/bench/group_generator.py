@@ -13,11 +13,11 @@ encoder: reconstructions G(E(x)) of held-out test faces: PSNR, identity similari
 landmark error (lite FAN on the reconstruction vs the input's true landmarks, / inter-ocular),
 AU error (lite AU regressor, when shipped), and encoder time per image.
 """
+
 import statistics
 
 from lgfa_lite._memory import keep_freed_memory
 from lgfa_lite.bench import card_minutes, median_seconds, register
-
 
 CLIP_WEIGHTS = "clip-synthfaces-64"
 FEATURE_NETS = ("fitter-synthfaces-64", "identity-synthfaces-64")  # without a shipped CLIP
@@ -42,7 +42,7 @@ def feature_extractor():
 
     def features(images):
         with torch.no_grad():
-            return torch.cat([embed(images[i:i + 128]) for i in range(0, len(images), 128)])
+            return torch.cat([embed(images[i : i + 128]) for i in range(0, len(images), 128)])
 
     return name, features
 
@@ -83,8 +83,7 @@ def _load_generator():
     try:
         return hub.load(GENERATOR_WEIGHTS), True
     except hub.CheckpointError:
-        from lgfa_lite.nets.stylegan2 import Generator
-        from lgfa_lite.nets.stylegan2 import Z_DIM
+        from lgfa_lite.nets.stylegan2 import Z_DIM, Generator
 
         return Generator(64, 128, 4, z_dim=Z_DIM, normalize_z=False), False  # speed needs no weights
 
@@ -93,9 +92,9 @@ def _load_generator():
 def generator(quick: bool) -> dict:
     import torch
 
-    from lgfa_lite.synthface.dataset import images_of, load_faces
-    from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS, sample_z
     from lgfa_lite.nets.blocks import to_unit
+    from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS, sample_z
+    from lgfa_lite.synthface.dataset import images_of, load_faces
 
     G, trained = _load_generator()
     G = G.eval()
@@ -152,10 +151,10 @@ def follows_z(G, n: int) -> dict:
     import torch
 
     from lgfa_lite import hub
-    from lgfa_lite.nets.landmarks import inter_ocular
-    from lgfa_lite.synthface.render import render
-    from lgfa_lite.nets.stylegan2 import sample_z, z_to_params
     from lgfa_lite.nets.blocks import to_unit
+    from lgfa_lite.nets.landmarks import inter_ocular
+    from lgfa_lite.nets.stylegan2 import sample_z, z_to_params
+    from lgfa_lite.synthface.render import render
 
     try:
         au_net, fan = hub.load("au-synthfaces-64").eval(), hub.load("fan-synthfaces-64").eval()
@@ -173,17 +172,22 @@ def follows_z(G, n: int) -> dict:
             au_r.append((au_net(truth.image) - p.aus).abs().mean(1))
             au_zero.append(p.aus.abs().mean(1))
             lmk = truth.landmarks.float()
-            point_error = lambda points: (points - lmk).norm(dim=-1) / inter_ocular(lmk)[:, None]
+            point_error = lambda points, lmk=lmk: (points - lmk).norm(dim=-1) / inter_ocular(lmk)[:, None]
             err = point_error(fan(fake))
             nme.append(err.mean(1))
             nme_inner.append(err[:, 36:].mean(1))  # eyes 36-47, mouth 48-67
             neutral = render(p.replace(aus=torch.zeros_like(p.aus)), G.size).landmarks.float()
             nme_neutral.append(point_error(neutral)[:, 36:].mean(1))
     mean = lambda parts: float(torch.cat(parts).mean())
-    return {"l1_vs_z_render": mean(l1), "au_mae_vs_z": mean(au_g), "au_mae_vs_z_render": mean(au_r),
-            "au_mae_vs_z_neutral_baseline": mean(au_zero), "landmark_nme_vs_z": mean(nme),
-            "landmark_nme_vs_z_eyes_mouth": mean(nme_inner),
-            "landmark_nme_vs_z_eyes_mouth_neutral_baseline": mean(nme_neutral)}
+    return {
+        "l1_vs_z_render": mean(l1),
+        "au_mae_vs_z": mean(au_g),
+        "au_mae_vs_z_render": mean(au_r),
+        "au_mae_vs_z_neutral_baseline": mean(au_zero),
+        "landmark_nme_vs_z": mean(nme),
+        "landmark_nme_vs_z_eyes_mouth": mean(nme_inner),
+        "landmark_nme_vs_z_eyes_mouth_neutral_baseline": mean(nme_neutral),
+    }
 
 
 def au_response(G, n: int = 64) -> dict:
@@ -194,10 +198,10 @@ def au_response(G, n: int = 64) -> dict:
     import torch
 
     from lgfa_lite import hub
-    from lgfa_lite.synthface import FaceParams, N_AUS
-    from lgfa_lite.synthface.render import render
-    from lgfa_lite.nets.stylegan2 import params_to_z
     from lgfa_lite.nets.blocks import to_unit
+    from lgfa_lite.nets.stylegan2 import params_to_z
+    from lgfa_lite.synthface import N_AUS, FaceParams
+    from lgfa_lite.synthface.render import render
 
     try:
         au_net = hub.load("au-synthfaces-64").eval()
@@ -228,10 +232,10 @@ def au_change_follows(G, world=None, n: int = 64) -> dict:
     regressor, so it compares generators taught by different SynthFaces worlds (`world`)."""
     import torch
 
+    from lgfa_lite.nets.blocks import to_unit
+    from lgfa_lite.nets.stylegan2 import params_to_z
     from lgfa_lite.synthface import AU_NAMES, N_AUS, FaceParams
     from lgfa_lite.synthface.render import render
-    from lgfa_lite.nets.stylegan2 import params_to_z
-    from lgfa_lite.nets.blocks import to_unit
 
     faces = FaceParams.sample(n, seed=123)
     faces = faces.replace(aus=torch.zeros(n, N_AUS))
@@ -259,11 +263,11 @@ def encoder(quick: bool) -> dict:
 
     from lgfa_lite import hub
     from lgfa_lite.bench.group_ganimation import psnr
-    from lgfa_lite.nets.landmarks import inter_ocular
-    from lgfa_lite.synthface.dataset import images_of, load_faces
-    from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS
-    from lgfa_lite.nets.encoder import ENCODER_WEIGHTS
     from lgfa_lite.nets.blocks import to_unit
+    from lgfa_lite.nets.encoder import ENCODER_WEIGHTS
+    from lgfa_lite.nets.landmarks import inter_ocular
+    from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS
+    from lgfa_lite.synthface.dataset import images_of, load_faces
 
     try:
         G, E = hub.load(GENERATOR_WEIGHTS).eval(), hub.load(ENCODER_WEIGHTS).eval()
@@ -273,20 +277,25 @@ def encoder(quick: bool) -> dict:
     faces = load_faces("test", n, n_identities=100)
     x = images_of(faces, slice(0, n))
     with torch.no_grad():
-        recon = torch.cat([to_unit(G.synthesis(E(x[i:i + 64]))) for i in range(0, n, 64)])
+        recon = torch.cat([to_unit(G.synthesis(E(x[i : i + 64]))) for i in range(0, n, 64)])
         fan, ident = hub.load("fan-synthfaces-64"), hub.load("identity-synthfaces-64")
         lmk_true = faces["landmarks"][:n].float()
-        lmk = torch.cat([fan(recon[i:i + 128]) for i in range(0, n, 128)])
+        lmk = torch.cat([fan(recon[i : i + 128]) for i in range(0, n, 128)])
         res = {
             "n_faces": float(n),
             "psnr": float(psnr(recon, x).mean()),
-            "id_sim": float(torch.cat([ident.similarity(recon[i:i + 128], x[i:i + 128]) for i in range(0, n, 128)]).mean()),
+            "id_sim": float(
+                torch.cat([ident.similarity(recon[i : i + 128], x[i : i + 128]) for i in range(0, n, 128)]).mean()
+            ),
             "landmark_nme": float(((lmk - lmk_true).norm(dim=-1).mean(1) / inter_ocular(lmk_true)).mean()),
         }
         try:
             au_net = hub.load("au-synthfaces-64")
-            res["au_mae"] = float((torch.cat([au_net(recon[i:i + 128]) for i in range(0, n, 128)])
-                                   - faces["aus"][:n].float()).abs().mean())
+            res["au_mae"] = float(
+                (torch.cat([au_net(recon[i : i + 128]) for i in range(0, n, 128)]) - faces["aus"][:n].float())
+                .abs()
+                .mean()
+            )
         except hub.CheckpointError:
             pass  # the AU key needs the lite AU regressor
         one = x[:1]
@@ -303,11 +312,11 @@ def clip_reads_motions(G, n_faces: int = 16) -> dict:
     import torch
 
     from lgfa_lite import hub
+    from lgfa_lite.nets.blocks import to_unit
+    from lgfa_lite.nets.stylegan2 import params_to_z
     from lgfa_lite.synthface import MOTIONS, FaceParams
     from lgfa_lite.synthface.params import au_vector
     from lgfa_lite.synthface.render import render
-    from lgfa_lite.nets.stylegan2 import params_to_z
-    from lgfa_lite.nets.blocks import to_unit
 
     try:
         clip = hub.load(CLIP_WEIGHTS).eval()
@@ -318,13 +327,20 @@ def clip_reads_motions(G, n_faces: int = 16) -> dict:
     parts, labels = [], []
     for i, m in enumerate(MOTIONS.values()):
         if m.envelope == "hold":  # pulses and swings end where they started
-            parts.append(base.replace(aus=au_vector(m.aus)[0].expand(n_faces, -1).clone(),
-                                      pose=torch.tensor(m.pose).float().expand(n_faces, -1).clone()))
+            parts.append(
+                base.replace(
+                    aus=au_vector(m.aus)[0].expand(n_faces, -1).clone(),
+                    pose=torch.tensor(m.pose).float().expand(n_faces, -1).clone(),
+                )
+            )
             labels += [i] * n_faces
     p = FaceParams.cat(parts)
     labels = torch.tensor(labels)
     with torch.no_grad():
         text = clip.encode_text([f"The person {m.verb}." for m in MOTIONS.values()])
         top1 = lambda images: float(((clip.encode_image(images) @ text.T).argmax(1) == labels).float().mean())
-        return {"clip_motion_top1": top1(to_unit(G(params_to_z(p)))),
-                "clip_motion_top1_render": top1(render(p, G.size).image), "clip_motion_top1_chance": 1 / len(names)}
+        return {
+            "clip_motion_top1": top1(to_unit(G(params_to_z(p)))),
+            "clip_motion_top1_render": top1(render(p, G.size).image),
+            "clip_motion_top1_chance": 1 / len(names),
+        }

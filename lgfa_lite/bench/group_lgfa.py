@@ -21,6 +21,7 @@ change_{cosine,size_vs_truth,colour_vs_truth}_{expressions,head}: for the motion
 seconds_16_frames_64: a face in, an mp4 out (inversion, CLIP, 16 frames, encoding), CPU.
 What the keys mean for the shipped animator: docs/lgfa.md; their history: docs/experiments/lgfa.md.
 """
+
 import statistics
 import tempfile
 import time
@@ -85,8 +86,8 @@ def keyframe_walk(ws, interior: int):
         t = torch.arange(len(flat), dtype=flat.dtype)
         out = torch.empty_like(flat)
         for a, b in zip(keys[:-1], keys[1:]):
-            u = ((t[a:b + 1] - a) / (b - a))[:, None]
-            out[a:b + 1] = flat[a] + u * (flat[b] - flat[a])
+            u = ((t[a : b + 1] - a) / (b - a))[:, None]
+            out[a : b + 1] = flat[a] + u * (flat[b] - flat[a])
         return out
 
     keys = [0, len(flat) - 1]
@@ -112,8 +113,13 @@ def change_vs_truth(video, truth) -> tuple[float, float, float, float, float]:
 
     a, b = (video[-1] - video[0]).flatten(), (truth[-1] - truth[0]).flatten()
     ca, cb = chroma(video[[0, -1]]), chroma(truth[[0, -1]])
-    return (float(F.cosine_similarity(a, b, 0)), float(a.norm()), float(b.norm()),
-            float((ca[1] - ca[0]).abs().mean()), float((cb[1] - cb[0]).abs().mean()))
+    return (
+        float(F.cosine_similarity(a, b, 0)),
+        float(a.norm()),
+        float(b.norm()),
+        float((ca[1] - ca[0]).abs().mean()),
+        float((cb[1] - cb[0]).abs().mean()),
+    )
 
 
 def read_motion(vector, names, templates) -> str:
@@ -129,8 +135,8 @@ def lgfa(quick: bool) -> dict:
 
     from lgfa_lite import hub
     from lgfa_lite.methods import lgfa as L
-    from lgfa_lite.synthface.dataset import images_of, standard_faces
     from lgfa_lite.synthface import MOTIONS, FaceParams, motion_clip, render
+    from lgfa_lite.synthface.dataset import images_of, standard_faces
     from lgfa_lite.video import write_mp4
 
     try:
@@ -161,9 +167,10 @@ def lgfa(quick: bool) -> dict:
         text, judge_text = nets.clip.encode_text(prompts), judge.encode_text(prompts)
         for k, face in enumerate(faces):
             w_inv, v = nets.encoder(face[None]), nets.clip.encode_image(face[None])
-            for i, prompt in enumerate(prompts):
-                ws = model(w_inv, text[i:i + 1], v, frames, model.h0(1, torch.Generator().manual_seed(i)),
-                           "linear")["ws"][0]
+            for i in range(len(prompts)):
+                ws = model(w_inv, text[i : i + 1], v, frames, model.h0(1, torch.Generator().manual_seed(i)), "linear")[
+                    "ws"
+                ][0]
                 video = nets.decode(ws)
                 reading, reading_fitter_aus = read_video(video, fitter, au_net)
                 hits.append((names[i], read_motion(reading, names, templates) == names[i]))
@@ -177,15 +184,23 @@ def lgfa(quick: bool) -> dict:
                 acds.append((names[i], consecutive_distance(emb)))
                 acds_lin.append((names[i], consecutive_distance(id_net(nets.decode(keyframe_walk(ws, 0))))))
                 keys = KEY_FRAMES[MOTIONS[names[i]].envelope]  # a one-way motion's key walk is that same walk
-                acds_keys.append((names[i], acds_lin[-1][1] if keys == 0 else
-                                  consecutive_distance(id_net(nets.decode(keyframe_walk(ws, keys))))))
+                acds_keys.append(
+                    (
+                        names[i],
+                        acds_lin[-1][1]
+                        if keys == 0
+                        else consecutive_distance(id_net(nets.decode(keyframe_walk(ws, keys)))),
+                    )
+                )
                 acds_truth.append(consecutive_distance(id_net(truth)))
                 if names[i] in one_way:
                     changes.append((names[i] in head, change_vs_truth(video, truth)))
                 if names[i] not in head:
                     for out, clip in ((colour_reset, video), (colour_reset_truth, truth)):
-                        out.append(read_motion(read_video(with_first_frame_colour(clip), fitter, au_net)[0],
-                                               names, templates) == names[i])
+                        out.append(
+                            read_motion(read_video(with_first_frame_colour(clip), fitter, au_net)[0], names, templates)
+                            == names[i]
+                        )
         # the Space's path: a face in, an mp4 out
         times = []
         with tempfile.TemporaryDirectory() as tmp:
@@ -201,8 +216,7 @@ def lgfa(quick: bool) -> dict:
         "motion_accuracy_head": statistics.mean(h for n, h in hits if n in head),
         "motion_accuracy_ground_truth_renders": statistics.mean(h for _, h in hits_truth),
         "motion_accuracy_expressions_colour_reset": statistics.mean(colour_reset),
-        "motion_accuracy_ground_truth_renders_expressions": statistics.mean(
-            h for n, h in hits_truth if n not in head),
+        "motion_accuracy_ground_truth_renders_expressions": statistics.mean(h for n, h in hits_truth if n not in head),
         "motion_accuracy_ground_truth_renders_expressions_colour_reset": statistics.mean(colour_reset_truth),
         "motion_accuracy_fitter_aus": statistics.mean(hits_fitter_aus),
         "motion_accuracy_chance": 1 / len(names),
@@ -221,13 +235,18 @@ def lgfa(quick: bool) -> dict:
         "acd_baseline_linear_w_one_way": statistics.mean(a for n, a in acds_lin if n in one_way),
         "acd_ground_truth_renders": statistics.mean(acds_truth),
         "seconds_16_frames_64": statistics.median(times),
-        **{f"change_{key}_{kind}": value for kind, is_head in (("expressions", False), ("head", True))
-           for key, value in summarize_changes([c for h, c in changes if h == is_head]).items()},
+        **{
+            f"change_{key}_{kind}": value
+            for kind, is_head in (("expressions", False), ("head", True))
+            for key, value in summarize_changes([c for h, c in changes if h == is_head]).items()
+        },
     }
 
 
 def summarize_changes(changes) -> dict:
     """[change_vs_truth tuples] -> mean cosine; the clips' total change size and colour change / the truths'."""
-    return {"cosine": statistics.mean(c[0] for c in changes),
-            "size_vs_truth": sum(c[1] for c in changes) / sum(c[2] for c in changes),
-            "colour_vs_truth": sum(c[3] for c in changes) / sum(c[4] for c in changes)}
+    return {
+        "cosine": statistics.mean(c[0] for c in changes),
+        "size_vs_truth": sum(c[1] for c in changes) / sum(c[2] for c in changes),
+        "colour_vs_truth": sum(c[3] for c in changes) / sum(c[4] for c in changes),
+    }

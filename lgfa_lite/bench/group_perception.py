@@ -11,15 +11,16 @@ training), next to a trivial baseline that a net has to beat:
 
 from lgfa_lite.bench import card_results, median_seconds, register
 
+
 @register("perception")
 def perception(quick: bool) -> dict:
     import torch
 
     from lgfa_lite import hub
     from lgfa_lite.nets.landmarks import inter_ocular
+    from lgfa_lite.synthface import EXPRESSIONS
     from lgfa_lite.synthface.dataset import TEST_SIZE, TRAIN_IDS, images_of, load_faces, standard_faces
     from lgfa_lite.train.perception import NET_WEIGHTS, evaluate
-    from lgfa_lite.synthface import EXPRESSIONS
 
     # quick (tests): 64 test faces; the numbers only prove the pipeline runs.
     n = 64 if quick else TEST_SIZE
@@ -38,15 +39,16 @@ def perception(quick: bool) -> dict:
             if f"train_minutes_{net}" in card:
                 out[f"train_minutes_{net}"] = float(card[f"train_minutes_{net}"])
             run, one = (model.encode_image if net == "clip" else model), images_of(test, slice(0, 1))
-            out[f"ms_per_image_{net}"] = 1000 * median_seconds(lambda: run(one), 2 if quick else 20)
+            out[f"ms_per_image_{net}"] = 1000 * median_seconds(lambda run=run, one=one: run(one), 2 if quick else 20)
     finally:
         torch.set_grad_enabled(True)
 
     mean_aus = train["aus"].mean(0)
     out["au_mae_baseline_mean"] = float((test["aus"] - mean_aus).abs().mean())
     mean_lmk = train["landmarks"].mean(0)
-    out["fan_nme_baseline_mean"] = float(((test["landmarks"] - mean_lmk).norm(dim=-1).mean(1)
-                                          / inter_ocular(test["landmarks"])).mean())
+    out["fan_nme_baseline_mean"] = float(
+        ((test["landmarks"] - mean_lmk).norm(dim=-1).mean(1) / inter_ocular(test["landmarks"])).mean()
+    )
     out["fitter_landmark_px_baseline_mean"] = float((test["landmarks"] - mean_lmk).norm(dim=-1).mean())
     out["fitter_pose_deg_baseline_zero"] = float(test["pose"].abs().mean())
     out["clip_zero_shot_chance"] = 1.0 / len(EXPRESSIONS)

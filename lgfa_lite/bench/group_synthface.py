@@ -6,6 +6,7 @@ The median and best single batch are reported too: on this shared VM a few batch
 seconds (memory-heavy work only; a matmul loop stays steady), and the gap between sustained
 and median throughput (with `cpu_steal_pct`, read from /proc/stat during the run) shows it.
 """
+
 import time
 
 from lgfa_lite.bench import register

@@ -23,6 +23,7 @@ The recipe (critic, losses, unpaired targets) is `lgfa_lite.train.ganimation`, i
 `train`. No checkpoint is shipped yet: the AU term gets fooled (docs/ganimation.md; measured runs:
 docs/experiments/ganimation.md).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,8 +39,25 @@ from lgfa_lite.hub import register_model
 from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, N_AUS, au_vector
 
 WEIGHTS = "ganimation-synthfaces-64"
-OPENFACE_AUS = ["AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU10", "AU12", "AU14", "AU15",
-                "AU17", "AU20", "AU23", "AU25", "AU26", "AU45"]
+OPENFACE_AUS = [
+    "AU01",
+    "AU02",
+    "AU04",
+    "AU05",
+    "AU06",
+    "AU07",
+    "AU09",
+    "AU10",
+    "AU12",
+    "AU14",
+    "AU15",
+    "AU17",
+    "AU20",
+    "AU23",
+    "AU25",
+    "AU26",
+    "AU45",
+]
 # Preset target expressions for the Space: SynthFaces' expression prototypes plus neutral.
 PRESETS = {"neutral": torch.zeros(N_AUS), **{name: au_vector(spec)[0] for name, spec in EXPRESSIONS.items()}}
 
@@ -58,12 +76,17 @@ def openface_to_synthfaces(aus17: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- the generator
 
+
 class ResidualBlock(nn.Module):
     def __init__(self, dim):
         super().__init__()
         self.main = nn.Sequential(
-            nn.Conv2d(dim, dim, 3, 1, 1, bias=False), nn.InstanceNorm2d(dim, affine=True), nn.ReLU(inplace=True),
-            nn.Conv2d(dim, dim, 3, 1, 1, bias=False), nn.InstanceNorm2d(dim, affine=True))
+            nn.Conv2d(dim, dim, 3, 1, 1, bias=False),
+            nn.InstanceNorm2d(dim, affine=True),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(dim, dim, 3, 1, 1, bias=False),
+            nn.InstanceNorm2d(dim, affine=True),
+        )
 
     def forward(self, x):
         return x + self.main(x)
@@ -71,13 +94,17 @@ class ResidualBlock(nn.Module):
 
 def check_edit_inputs(images: torch.Tensor, aus: torch.Tensor, n_aus: int):
     if not torch.is_tensor(images) or images.dim() != 4 or images.shape[1] != 3:
-        raise ValueError(f"images must be a (B, 3, H, W) tensor in [0, 1], got "
-                         f"{tuple(images.shape) if torch.is_tensor(images) else type(images).__name__}")
+        raise ValueError(
+            f"images must be a (B, 3, H, W) tensor in [0, 1], got "
+            f"{tuple(images.shape) if torch.is_tensor(images) else type(images).__name__}"
+        )
     if images.shape[-1] % 4 or images.shape[-2] % 4:
         raise ValueError(f"image height and width must be multiples of 4, got {tuple(images.shape[-2:])}")
     if not torch.is_tensor(aus) or aus.shape != (images.shape[0], n_aus):
-        raise ValueError(f"AUs must be ({images.shape[0]}, {n_aus}), got "
-                         f"{tuple(aus.shape) if torch.is_tensor(aus) else type(aus).__name__}")
+        raise ValueError(
+            f"AUs must be ({images.shape[0]}, {n_aus}), got "
+            f"{tuple(aus.shape) if torch.is_tensor(aus) else type(aus).__name__}"
+        )
     if not torch.isfinite(aus).all():
         raise ValueError("AU intensities must be finite numbers")
 
@@ -93,19 +120,34 @@ class Generator(nn.Module):
 
     def __init__(self, n_aus: int = N_AUS, conv_dim: int = 64, repeat_num: int = 6, edge_kernel: int = 7):
         super().__init__()
-        self.config = {"n_aus": int(n_aus), "conv_dim": int(conv_dim), "repeat_num": int(repeat_num),
-                       "edge_kernel": int(edge_kernel)}
+        self.config = {
+            "n_aus": int(n_aus),
+            "conv_dim": int(conv_dim),
+            "repeat_num": int(repeat_num),
+            "edge_kernel": int(edge_kernel),
+        }
         self.n_aus = int(n_aus)
         d, k = conv_dim, int(edge_kernel)  # k: the full-resolution convs (7 in the original; 3 is ~2x faster on CPU)
-        layers = [nn.Conv2d(3 + n_aus, d, k, 1, k // 2, bias=False), nn.InstanceNorm2d(d, affine=True), nn.ReLU(inplace=True)]
+        layers = [
+            nn.Conv2d(3 + n_aus, d, k, 1, k // 2, bias=False),
+            nn.InstanceNorm2d(d, affine=True),
+            nn.ReLU(inplace=True),
+        ]
         for _ in range(2):
-            layers += [nn.Conv2d(d, d * 2, 4, 2, 1, bias=False), nn.InstanceNorm2d(d * 2, affine=True),
-                       nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(d, d * 2, 4, 2, 1, bias=False),
+                nn.InstanceNorm2d(d * 2, affine=True),
+                nn.ReLU(inplace=True),
+            ]
             d *= 2
         layers += [ResidualBlock(d) for _ in range(repeat_num)]
         for _ in range(2):
-            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(d, d // 2, 3, 1, 1, bias=False),
-                       nn.InstanceNorm2d(d // 2, affine=True), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv2d(d, d // 2, 3, 1, 1, bias=False),
+                nn.InstanceNorm2d(d // 2, affine=True),
+                nn.ReLU(inplace=True),
+            ]
             d //= 2
         self.main = nn.Sequential(*layers)
         self.colour = nn.Conv2d(d, 3, k, 1, k // 2, bias=False)
@@ -125,6 +167,7 @@ class Generator(nn.Module):
 
 
 # ----------------------------------------------------------------------------- editing helpers
+
 
 def mask_saturated(mask_mean: float, low: float = 0.02, high: float = 0.98) -> str | None:
     """The failure users report most: A stuck at all ones (no edit) or all zeros (input ignored)."""
@@ -160,6 +203,7 @@ LOSS_WEIGHTS = {"gp": 10.0, "au": 160.0, "cycle": 10.0, "saturation": 0.1, "smoo
 @dataclasses.dataclass
 class GANimationConfig(TrainConfig):
     """The training recipe's settings (`train`; `--opts KEY VAL` on the command line)."""
+
     steps: int = 4000
     batch: int = 16
     lr: float = 1e-4
@@ -180,6 +224,7 @@ class GANimationConfig(TrainConfig):
 
 
 # ----------------------------------------------------------------------------- the pipeline
+
 
 class Edit(NamedTuple):
     image: torch.Tensor  # the edited faces, (B, 3, H, W) in [0, 1]
@@ -209,8 +254,10 @@ class GANimationPipeline:
     def animate(self, face: torch.Tensor, au_sequence: torch.Tensor, batch: int = 16) -> torch.Tensor:
         """One face (1, 3, H, W) and AU vectors (T, n_aus) -> frames (T, 3, H, W), one edit per frame."""
         if not torch.is_tensor(face) or face.dim() != 4 or face.shape[0] != 1:
-            raise ValueError(f"animate takes one face (1, 3, H, W), got "
-                             f"{tuple(face.shape) if torch.is_tensor(face) else type(face).__name__}")
+            raise ValueError(
+                f"animate takes one face (1, 3, H, W), got "
+                f"{tuple(face.shape) if torch.is_tensor(face) else type(face).__name__}"
+            )
         if au_sequence.dim() != 2 or len(au_sequence) == 0:
             raise ValueError(f"the AU sequence must be (T >= 1, n_aus), got {tuple(au_sequence.shape)}")
         au_sequence = au_sequence.float().clamp(0, 1)
@@ -235,8 +282,14 @@ def train(config: GANimationConfig, *, data: dict | None = None) -> tuple[GANima
 def main(argv=None):
     from lgfa_lite.train.loop import method_cli
 
-    train(method_cli("lgfa_lite.methods.ganimation", "Train the lite GANimation generator on SynthFaces.",
-                     GANimationConfig(), argv))
+    train(
+        method_cli(
+            "lgfa_lite.methods.ganimation",
+            "Train the lite GANimation generator on SynthFaces.",
+            GANimationConfig(),
+            argv,
+        )
+    )
 
 
 if __name__ == "__main__":

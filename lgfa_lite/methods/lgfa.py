@@ -20,6 +20,7 @@ draws h0 (and that face). The training recipe (losses, options) is `lgfa_lite.tr
 only by `train`. How it works, the recipe and limits: docs/lgfa.md; measured trials:
 docs/experiments/lgfa.md.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,9 +42,20 @@ SCHEDULES = ("linear", "sqrt", "exp", "const")
 TEMPLATE = "The person is {}."
 # The 28 LGFA words SynthFaces can show, then its motion vocabulary.
 PROMPTS = [TEMPLATE.format(w) for w, shown in LGFA_WORDS.items() if shown] + [
-    f"The person {m.verb}." for m in MOTIONS.values()]
-LOSS_WEIGHTS = {"smoothness": 1.0, "loop": 1.0, "latent": 1.0, "perceptual": 1.0, "clip": 0.5, "identity": 0.0,
-                "clip_apex": 0.0, "head_pairs": 0.0, "identity_steps": 0.0, "colour": 0.0}
+    f"The person {m.verb}." for m in MOTIONS.values()
+]
+LOSS_WEIGHTS = {
+    "smoothness": 1.0,
+    "loop": 1.0,
+    "latent": 1.0,
+    "perceptual": 1.0,
+    "clip": 0.5,
+    "identity": 0.0,
+    "clip_apex": 0.0,
+    "head_pairs": 0.0,
+    "identity_steps": 0.0,
+    "colour": 0.0,
+}
 
 
 def schedule_factor(schedule: str, t: int, frames: int) -> float:
@@ -87,9 +99,12 @@ class LatentMapper(nn.Module):
     def __init__(self, in_dim: int, n_latent: int, style_dim: int, hidden: int = 512, norm_eps: float = 1e-8):
         super().__init__()
         self.n_latent, self.style_dim = n_latent, style_dim
-        self.net = nn.Sequential(PixelNorm(norm_eps), EqualLinear(in_dim, hidden, activation=True),
-                                 EqualLinear(hidden, hidden, activation=True),
-                                 EqualLinear(hidden, n_latent * style_dim))
+        self.net = nn.Sequential(
+            PixelNorm(norm_eps),
+            EqualLinear(in_dim, hidden, activation=True),
+            EqualLinear(hidden, hidden, activation=True),
+            EqualLinear(hidden, n_latent * style_dim),
+        )
 
     def forward(self, x):
         return self.net(x).view(-1, self.n_latent, self.style_dim)
@@ -100,19 +115,37 @@ class LGFA(nn.Module):
     """The trainable part of LGFA: recurrence + image and text mappers (CLIP, the generator
     and the encoder are separate, frozen checkpoints named in the config)."""
 
-    def __init__(self, embed_dim: int = 128, n_latent: int = 10, style_dim: int = 128, hidden: int = 384,
-                 mapper_hidden: int = 512, clip: str = "clip-synthfaces-64",
-                 generator: str = "stylegan2-synthfaces-64", encoder: str = "encoder-synthfaces-64",
-                 clip_config: dict | None = None, motion_norm_eps: float = 1e-8):
+    def __init__(
+        self,
+        embed_dim: int = 128,
+        n_latent: int = 10,
+        style_dim: int = 128,
+        hidden: int = 384,
+        mapper_hidden: int = 512,
+        clip: str = "clip-synthfaces-64",
+        generator: str = "stylegan2-synthfaces-64",
+        encoder: str = "encoder-synthfaces-64",
+        clip_config: dict | None = None,
+        motion_norm_eps: float = 1e-8,
+    ):
         """clip_config: the constructor arguments of a CLIP fine-tuned with the animator (`clip_lr`),
         which then lives in this checkpoint and replaces the named `clip`; None = the named CLIP, frozen.
         motion_norm_eps: the eps of the text mapper's PixelNorm (1e-8 = the original, see `LGFAConfig`)."""
         super().__init__()
         if not motion_norm_eps > 0:  # 0 or less: a zero motion code divides by zero (NaN frames)
             raise ValueError(f"motion_norm_eps must be > 0, got {motion_norm_eps}")
-        self.config = {"embed_dim": embed_dim, "n_latent": n_latent, "style_dim": style_dim, "hidden": hidden,
-                       "mapper_hidden": mapper_hidden, "clip": clip, "generator": generator, "encoder": encoder,
-                       "clip_config": clip_config, "motion_norm_eps": motion_norm_eps}
+        self.config = {
+            "embed_dim": embed_dim,
+            "n_latent": n_latent,
+            "style_dim": style_dim,
+            "hidden": hidden,
+            "mapper_hidden": mapper_hidden,
+            "clip": clip,
+            "generator": generator,
+            "encoder": encoder,
+            "clip_config": clip_config,
+            "motion_norm_eps": motion_norm_eps,
+        }
         self.rnn = RecurrentLatentGenerator(embed_dim, hidden)
         self.image_mapper = LatentMapper(embed_dim, n_latent, style_dim, mapper_hidden)
         self.text_mapper = LatentMapper(embed_dim, n_latent, style_dim, mapper_hidden, motion_norm_eps)
@@ -131,8 +164,15 @@ class LGFA(nn.Module):
     def h0(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return 0.01 * torch.randn(batch, self.rnn.hidden, generator=generator)
 
-    def forward(self, w_inv: torch.Tensor, text_emb: torch.Tensor, image_emb: torch.Tensor | None = None,
-                frames: int = 16, h0: torch.Tensor | None = None, schedule: str | None = None) -> dict:
+    def forward(
+        self,
+        w_inv: torch.Tensor,
+        text_emb: torch.Tensor,
+        image_emb: torch.Tensor | None = None,
+        frames: int = 16,
+        h0: torch.Tensor | None = None,
+        schedule: str | None = None,
+    ) -> dict:
         """w_inv (B, L, D) inversions, text_emb / image_emb (B, E) unit CLIP embeddings ->
         {"ws": (B, T, L, D) frame latents, "txt_ws": (B, T, L, D), "img_ws": (B, L, D)}.
         schedule: None = training (r = 0.8 / T), else an inference schedule (`SCHEDULES`)."""
@@ -151,9 +191,11 @@ class LGFA(nn.Module):
 
 # ----------------------------------------------------------------------------- config
 
+
 @dataclasses.dataclass
 class LGFAConfig(TrainConfig):
     """The training recipe's settings (`train`; `--opts KEY VAL` on the command line)."""
+
     steps: int = 5000
     batch: int = 8
     lr: float = 1e-3
@@ -183,6 +225,7 @@ class LGFAConfig(TrainConfig):
 @dataclasses.dataclass
 class Frozen:
     """The frozen networks LGFA works with."""
+
     clip: nn.Module
     generator: nn.Module
     encoder: nn.Module
@@ -190,14 +233,19 @@ class Frozen:
     identity: nn.Module | None = None
 
     @staticmethod
-    def load(clip: str | nn.Module, generator: str, encoder: str, perceptual: bool = True,
-             identity: bool = False) -> "Frozen":
+    def load(
+        clip: str | nn.Module, generator: str, encoder: str, perceptual: bool = True, identity: bool = False
+    ) -> "Frozen":
         """Checkpoint names (`clip` may also be a loaded CLIP: an animator's fine-tuned one)."""
         from lgfa_lite.nets.perceptual import PerceptualDistance
 
-        nets = Frozen(hub.load(clip) if isinstance(clip, str) else clip, hub.load(generator), hub.load(encoder),
-                      PerceptualDistance("lite") if perceptual else None,
-                      hub.load("identity-synthfaces-64") if identity else None)
+        nets = Frozen(
+            hub.load(clip) if isinstance(clip, str) else clip,
+            hub.load(generator),
+            hub.load(encoder),
+            PerceptualDistance("lite") if perceptual else None,
+            hub.load("identity-synthfaces-64") if identity else None,
+        )
         for net in (nets.clip, nets.generator, nets.encoder, nets.perceptual, nets.identity):
             if net is not None:
                 net.eval().requires_grad_(False)
@@ -216,6 +264,7 @@ class Frozen:
 
 # ----------------------------------------------------------------------------- the pipeline
 
+
 class LGFAPipeline:
     """A face + a sentence -> a video: the animator and the frozen nets it runs with (`load`, `train`)."""
 
@@ -228,8 +277,16 @@ class LGFAPipeline:
         return self
 
     @torch.no_grad()
-    def __call__(self, face: torch.Tensor | None, prompt: str, frames: int = 16, seed: int = 0,
-                 schedule: str = "linear", *, w_inv: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(
+        self,
+        face: torch.Tensor | None,
+        prompt: str,
+        frames: int = 16,
+        seed: int = 0,
+        schedule: str = "linear",
+        *,
+        w_inv: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """A face (1, 3, H, W) in [0, 1] (or its W+ `w_inv`; or neither: a random face) + a sentence ->
         frames (T, 3, S, S) in [0, 1]. `seed` draws h0 (and the face when there is none); `schedule`
         (`SCHEDULES`) scales the step over the frames."""
@@ -261,7 +318,9 @@ def load(name: str = WEIGHTS) -> LGFAPipeline:
     return LGFAPipeline(model, Frozen.load(clip, c["generator"], c["encoder"], perceptual=False))
 
 
-def train(config: LGFAConfig, *, nets: Frozen | None = None, data: dict | None = None) -> tuple[LGFAPipeline, list[dict]]:
+def train(
+    config: LGFAConfig, *, nets: Frozen | None = None, data: dict | None = None
+) -> tuple[LGFAPipeline, list[dict]]:
     """Train the animator (resumable; rank 0 writes the checkpoint) -> (pipeline, history). By default
     the frozen nets are the config's checkpoints and the data its SynthFaces faces; tests and notebooks
     may pass tiny `nets` and `data` (`lgfa_lite.train.lgfa.training_faces`)."""

@@ -4,6 +4,7 @@ Lite profile: a small ResNet trained here on SynthFaces AU labels (`weights/au-s
 Full profile: any AU model the user points at, wrapped to the same call (images in [0, 1] ->
 (B, len(au_names)) in [0, 1]); `AURegressor` with a wider config is one such model.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Small building blocks shared by the lite perception nets."""
+
 from __future__ import annotations
 
 import torch
@@ -23,8 +24,9 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     """Square-resize (differentiable, antialiased when shrinking); identity when already `size`."""
     if images.shape[-2:] == (size, size):
         return images
-    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False,
-                         antialias=images.shape[-1] > size)
+    return F.interpolate(
+        images, size=(size, size), mode="bilinear", align_corners=False, antialias=images.shape[-1] > size
+    )
 
 
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601: Y = 0.299 R + 0.587 G + 0.114 B
@@ -57,8 +59,11 @@ class ResidualBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(c_out)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(c_out)
-        self.skip = (nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
-                     if stride != 1 or c_in != c_out else nn.Identity())
+        self.skip = (
+            nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+            if stride != 1 or c_in != c_out
+            else nn.Identity()
+        )
 
     def forward(self, x):
         y = F.relu(self.bn1(self.conv1(x)))
@@ -73,8 +78,9 @@ class ConvEncoder(nn.Module):
 
     def __init__(self, channels=(32, 64, 128, 256), in_channels: int = 3):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels[0], 3, 2, 1, bias=False),
-                                  nn.BatchNorm2d(channels[0]), nn.ReLU())
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, channels[0], 3, 2, 1, bias=False), nn.BatchNorm2d(channels[0]), nn.ReLU()
+        )
         self.stages = nn.ModuleList(ResidualBlock(a, b, 2) for a, b in zip(channels[:-1], channels[1:]))
         self.out_channels = channels[-1]
 

@@ -11,6 +11,7 @@ Full: `TextImageModel.pretrained("ViT-B-32", "openai")` builds the upstream mode
 Images go in as tensors in [0, 1] at any size; the wrapper resizes and normalises them
 differentiably with the profile's mean/std, so CLIP can guide a generator.
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,8 +59,11 @@ class TextImageModel(nn.Module):
         with _quiet_root_logger():  # "no pretrained weights loaded": the caller loads them next
             self.model = open_clip.create_model(model_name, pretrained=None)
         self.tokenizer = open_clip.get_tokenizer(model_name)
-        self.image_size = int(self.model.visual.image_size[0] if isinstance(self.model.visual.image_size, tuple)
-                              else self.model.visual.image_size)
+        self.image_size = int(
+            self.model.visual.image_size[0]
+            if isinstance(self.model.visual.image_size, tuple)
+            else self.model.visual.image_size
+        )
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 

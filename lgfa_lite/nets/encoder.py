@@ -5,6 +5,7 @@ per-layer delta; training regularises the deltas towards zero so the codes stay 
 where editing works. Lite backbone: the shared small ResNet; its last 4x4 feature map is
 flattened (keeps where things are, which pooled features lose) and mapped by linear heads.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,11 +21,22 @@ ENCODER_WEIGHTS = "encoder-synthfaces-64"  # the lite encoder for stylegan2-synt
 
 @register_model("w-plus-encoder")
 class LatentEncoder(nn.Module):
-    def __init__(self, n_latent: int = 10, style_dim: int = 128, input_size: int = 64,
-                 channels=(32, 64, 128, 256), hidden: int = 512):
+    def __init__(
+        self,
+        n_latent: int = 10,
+        style_dim: int = 128,
+        input_size: int = 64,
+        channels=(32, 64, 128, 256),
+        hidden: int = 512,
+    ):
         super().__init__()
-        self.config = {"n_latent": n_latent, "style_dim": style_dim, "input_size": input_size,
-                       "channels": list(channels), "hidden": hidden}
+        self.config = {
+            "n_latent": n_latent,
+            "style_dim": style_dim,
+            "input_size": input_size,
+            "channels": list(channels),
+            "hidden": hidden,
+        }
         self.n_latent, self.style_dim, self.input_size = n_latent, style_dim, input_size
         self.backbone = ConvEncoder(tuple(channels))
         side = input_size // 2 ** len(channels)
@@ -46,8 +58,9 @@ class LatentEncoder(nn.Module):
         return (wplus, deltas) if return_deltas else wplus
 
 
-def invert(G: nn.Module, encoder: LatentEncoder, images: torch.Tensor, refine_steps: int = 0, lr: float = 0.01,
-           distance=None) -> torch.Tensor:
+def invert(
+    G: nn.Module, encoder: LatentEncoder, images: torch.Tensor, refine_steps: int = 0, lr: float = 0.01, distance=None
+) -> torch.Tensor:
     """Images in [0, 1] -> W+ codes: the encoder's guess, then optionally `refine_steps` of
     projector-style optimisation of W+ (L1 plus `distance(x, y) -> (B,)` if given; noise fixed)."""
     with torch.no_grad():

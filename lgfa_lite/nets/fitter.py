@@ -6,6 +6,7 @@ Full profile: `fit_landmarks` fits the same morphable model to 2D landmarks by o
 (e.g. FAN landmarks of a real photo); it also refines the regressor's guess.
 Appearance (colours, light, background) is not estimated: it is returned neutral.
 """
+
 from __future__ import annotations
 
 import torch
@@ -40,17 +41,30 @@ def params_from_raw(raw: torch.Tensor) -> FaceParams:
     """(B, N_OUT) unconstrained -> FaceParams (appearance zero = neutral)."""
     s = torch.split(raw, [N_SHAPE, N_AUS, 3, 3, 3], dim=1)
     camera = s[4] * s[4].new_tensor(CAMERA_SCALE) + s[4].new_tensor([1.0, 0.0, 0.0])
-    return FaceParams(shape=s[0], appearance=raw.new_zeros(raw.shape[0], N_APPEARANCE),
-                      aus=torch.sigmoid(s[1]), jaw=s[2] * s[2].new_tensor(JAW_SCALE),
-                      pose=s[3] * s[3].new_tensor(POSE_SCALE), camera=camera)
+    return FaceParams(
+        shape=s[0],
+        appearance=raw.new_zeros(raw.shape[0], N_APPEARANCE),
+        aus=torch.sigmoid(s[1]),
+        jaw=s[2] * s[2].new_tensor(JAW_SCALE),
+        pose=s[3] * s[3].new_tensor(POSE_SCALE),
+        camera=camera,
+    )
 
 
 def raw_from_params(p: FaceParams) -> torch.Tensor:
     """Inverse of `params_from_raw` (AUs through a clamped logit)."""
     aus = p.aus.clamp(0.02, 0.98)
     cam = (p.camera - p.camera.new_tensor([1.0, 0.0, 0.0])) / p.camera.new_tensor(CAMERA_SCALE)
-    return torch.cat([p.shape, torch.log(aus / (1 - aus)), p.jaw / p.jaw.new_tensor(JAW_SCALE),
-                      p.pose / p.pose.new_tensor(POSE_SCALE), cam], 1)
+    return torch.cat(
+        [
+            p.shape,
+            torch.log(aus / (1 - aus)),
+            p.jaw / p.jaw.new_tensor(JAW_SCALE),
+            p.pose / p.pose.new_tensor(POSE_SCALE),
+            cam,
+        ],
+        1,
+    )
 
 
 @register_model("face-fitter")
@@ -71,9 +85,17 @@ class FaceFitter(nn.Module):
         return params_from_raw(self.raw(images))
 
 
-def fit_landmarks(target: torch.Tensor, resolution: int, *, visibility: torch.Tensor | None = None,
-                  init: FaceParams | None = None, steps: int = 150, lr: float = 0.05,
-                  prior: float = 1e-3, world=None) -> FaceParams:
+def fit_landmarks(
+    target: torch.Tensor,
+    resolution: int,
+    *,
+    visibility: torch.Tensor | None = None,
+    init: FaceParams | None = None,
+    steps: int = 150,
+    lr: float = 0.05,
+    prior: float = 1e-3,
+    world=None,
+) -> FaceParams:
     """Fit the morphable model to 2D landmarks (B, 68, 2) in pixels of a `resolution` image.
 
     Minimises the mean squared landmark error in units of the image size (visible points only)

@@ -7,6 +7,7 @@ Expression, head/jaw pose, camera, lighting and background do not.
 Full profile: a real face-recognition model (ArcFace, FaceNet) the user supplies, wrapped as
 `IdentityEmbedding(module, input_size, mean, std)`.
 """
+
 from __future__ import annotations
 
 import torch

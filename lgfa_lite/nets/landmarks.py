@@ -10,6 +10,7 @@ knowingly, by the user; the app itself only ever reads safetensors).
 Coordinates are continuous pixels of the input image: pixel k spans [k, k+1] (the SynthFaces
 convention); heatmap cell j is centred on (j + 0.5) * stride.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -106,8 +107,8 @@ def target_heatmaps(points: torch.Tensor, size: int, stride: int, sigma: float =
     """Gaussian heatmaps (B, K, size, size) peaking at `points` (B, K, 2) given in input pixels."""
     centres = torch.arange(size, dtype=points.dtype, device=points.device) + 0.5
     p = points / stride
-    gx = torch.exp(-(centres - p[..., 0:1]) ** 2 / (2 * sigma**2))  # (B, K, size)
-    gy = torch.exp(-(centres - p[..., 1:2]) ** 2 / (2 * sigma**2))
+    gx = torch.exp(-((centres - p[..., 0:1]) ** 2) / (2 * sigma**2))  # (B, K, size)
+    gy = torch.exp(-((centres - p[..., 1:2]) ** 2) / (2 * sigma**2))
     return gy[..., :, None] * gx[..., None, :]
 
 
@@ -129,5 +130,12 @@ def convert_face_alignment(path, out_folder, num_modules: int = 4, input_size: i
     scripted = torch.jit.load(str(path), map_location="cpu")
     net = LandmarkNet(num_modules=num_modules, input_size=input_size)
     net.fan.load_state_dict(scripted.state_dict(), strict=True)
-    return hub.save(net, out_folder, card={"description": f"face_alignment 2DFAN{num_modules}, converted from {Path(path).name}.",
-                                           "tags": ["full-profile"], "task": "face-landmarks"})
+    return hub.save(
+        net,
+        out_folder,
+        card={
+            "description": f"face_alignment 2DFAN{num_modules}, converted from {Path(path).name}.",
+            "tags": ["full-profile"],
+            "task": "face-landmarks",
+        },
+    )

@@ -8,6 +8,7 @@ on the feature maps of the lite landmark net (geometry- and expression-sensitive
 identity net (appearance-sensitive), both trained on SynthFaces. Logged once when built.
 Any module with `features(images) -> list of maps` can serve as a trunk.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,8 +42,10 @@ class PerceptualDistance(nn.Module):
             self.trunks = nn.ModuleList(trunks)
             global _announced
             if not _announced:
-                log.warning("perceptual distance (lite profile): LPIPS-style distance on the features of the lite "
-                            "landmark and identity nets; pretrained LPIPS needs the full profile")
+                log.warning(
+                    "perceptual distance (lite profile): LPIPS-style distance on the features of the lite "
+                    "landmark and identity nets; pretrained LPIPS needs the full profile"
+                )
                 _announced = True
         self.requires_grad_(False).eval()
 

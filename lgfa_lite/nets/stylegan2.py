@@ -13,6 +13,7 @@ They are equal up to rounding. The second is much faster on a CPU (one big GEMM 
 B small ones, no per-sample weight tensors), so it is the default; `bench generator`
 measures the ratio.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,22 +31,33 @@ LITE_CHANNELS = {4: 128, 8: 128, 16: 64, 32: 32, 64: 16}
 
 def rosinality_channels(size: int, channel_multiplier: int = 2) -> dict[int, int]:
     """The channel table of rosinality's Generator/Discriminator up to `size`."""
-    full = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * channel_multiplier, 128: 128 * channel_multiplier,
-            256: 64 * channel_multiplier, 512: 32 * channel_multiplier, 1024: 16 * channel_multiplier}
+    full = {
+        4: 512,
+        8: 512,
+        16: 512,
+        32: 512,
+        64: 256 * channel_multiplier,
+        128: 128 * channel_multiplier,
+        256: 64 * channel_multiplier,
+        512: 32 * channel_multiplier,
+        1024: 16 * channel_multiplier,
+    }
     return {r: c for r, c in full.items() if r <= size}
 
 
 def _table(channels: dict, size: int) -> dict[int, int]:
     table = {int(k): int(v) for k, v in channels.items()}  # JSON keys are strings
-    need = [2 ** i for i in range(2, int(math.log2(size)) + 1)]
+    need = [2**i for i in range(2, int(math.log2(size)) + 1)]
     missing = [r for r in need if r not in table]
     if missing or 2 ** int(math.log2(size)) != size or size < 8:
-        raise ValueError(f"channel table needs every power of two from 4 to {size} (size a power of two >= 8); "
-                         f"missing {missing}")
+        raise ValueError(
+            f"channel table needs every power of two from 4 to {size} (size a power of two >= 8); missing {missing}"
+        )
     return table
 
 
 # ----------------------------------------------------------------------------- layers
+
 
 class EqualLinear(nn.Module):
     """Linear layer with equalized learning rate (weights stored /lr_mul, scaled at run time)."""
@@ -114,7 +126,7 @@ def upfirdn2d(x, kernel, up=1, down=1, pad=(0, 0)):
 class Blur(nn.Module):
     def __init__(self, kernel, pad, upsample_factor=1):
         super().__init__()
-        self.register_buffer("kernel", make_kernel(kernel) * upsample_factor ** 2, persistent=False)
+        self.register_buffer("kernel", make_kernel(kernel) * upsample_factor**2, persistent=False)
         self.pad = pad
 
     def forward(self, x):
@@ -124,7 +136,7 @@ class Blur(nn.Module):
 class Upsample(nn.Module):
     def __init__(self, kernel, factor=2):
         super().__init__()
-        self.register_buffer("kernel", make_kernel(kernel) * factor ** 2, persistent=False)
+        self.register_buffer("kernel", make_kernel(kernel) * factor**2, persistent=False)
         p = len(kernel) - factor
         self.pad, self.factor = ((p + 1) // 2 + factor - 1, p // 2), factor
         self.bilinear = tuple(kernel) == (1, 3, 3, 1) and factor == 2
@@ -145,8 +157,17 @@ def _interleave_phases(y):
 
 
 class ModulatedConv2d(nn.Module):
-    def __init__(self, in_channel, out_channel, kernel_size, style_dim, demodulate=True, upsample=False,
-                 blur_kernel=(1, 3, 3, 1), fused=False):
+    def __init__(
+        self,
+        in_channel,
+        out_channel,
+        kernel_size,
+        style_dim,
+        demodulate=True,
+        upsample=False,
+        blur_kernel=(1, 3, 3, 1),
+        fused=False,
+    ):
         super().__init__()
         self.in_channel, self.out_channel, self.kernel_size = in_channel, out_channel, kernel_size
         self.upsample, self.demodulate, self.fused = upsample, demodulate, fused
@@ -154,7 +175,7 @@ class ModulatedConv2d(nn.Module):
             p = (len(blur_kernel) - 2) - (kernel_size - 1)
             self.blur = Blur(blur_kernel, pad=((p + 1) // 2 + 1, p // 2 + 1), upsample_factor=2)
             self.register_buffer("phases", self._phase_map(), persistent=False)
-        self.scale = 1 / math.sqrt(in_channel * kernel_size ** 2)
+        self.scale = 1 / math.sqrt(in_channel * kernel_size**2)
         self.padding = kernel_size // 2
         self.weight = nn.Parameter(torch.randn(1, out_channel, in_channel, kernel_size, kernel_size))
         self.modulation = EqualLinear(style_dim, in_channel, bias_init=1)
@@ -208,7 +229,7 @@ class ModulatedConv2d(nn.Module):
                 y = self.blur(F.conv_transpose2d(impulse, basis, stride=2))[0, 0]
                 for di in range(3):
                     for dj in range(3):
-                        T[:, :, di, dj, ki, kj] = y[2 * (4 - di):2 * (4 - di) + 2, 2 * (4 - dj):2 * (4 - dj) + 2]
+                        T[:, :, di, dj, ki, kj] = y[2 * (4 - di) : 2 * (4 - di) + 2, 2 * (4 - dj) : 2 * (4 - dj) + 2]
         return T
 
     def _grouped(self, x, style, weight):
@@ -251,11 +272,13 @@ class ConstantInput(nn.Module):
 
 
 class StyledConv(nn.Module):
-    def __init__(self, in_channel, out_channel, kernel_size, style_dim, upsample=False, blur_kernel=(1, 3, 3, 1),
-                 fused=False):
+    def __init__(
+        self, in_channel, out_channel, kernel_size, style_dim, upsample=False, blur_kernel=(1, 3, 3, 1), fused=False
+    ):
         super().__init__()
-        self.conv = ModulatedConv2d(in_channel, out_channel, kernel_size, style_dim, upsample=upsample,
-                                    blur_kernel=blur_kernel, fused=fused)
+        self.conv = ModulatedConv2d(
+            in_channel, out_channel, kernel_size, style_dim, upsample=upsample, blur_kernel=blur_kernel, fused=fused
+        )
         self.noise = NoiseInjection()
         self.activate = FusedLeakyReLU(out_channel)
 
@@ -285,6 +308,7 @@ class ToRGB(nn.Module):
 
 # ----------------------------------------------------------------------------- generator
 
+
 @register_model("stylegan2-generator")
 class Generator(nn.Module):
     """z or w or W+ -> image in [-1, 1] of shape (B, 3, size, size).
@@ -295,13 +319,31 @@ class Generator(nn.Module):
     fused: grouped-conv modulation (see module docstring); not part of the weights.
     """
 
-    def __init__(self, size=64, style_dim=128, n_mlp=4, channels=None, lr_mlp=0.01, z_dim=None,
-                 normalize_z=True, blur_kernel=(1, 3, 3, 1), fused=False, w_avg_beta=0.995):
+    def __init__(
+        self,
+        size=64,
+        style_dim=128,
+        n_mlp=4,
+        channels=None,
+        lr_mlp=0.01,
+        z_dim=None,
+        normalize_z=True,
+        blur_kernel=(1, 3, 3, 1),
+        fused=False,
+        w_avg_beta=0.995,
+    ):
         super().__init__()
         channels = _table(channels or LITE_CHANNELS, size)
-        self.config = {"size": size, "style_dim": style_dim, "n_mlp": n_mlp,
-                       "channels": {str(k): v for k, v in sorted(channels.items())}, "lr_mlp": lr_mlp,
-                       "z_dim": z_dim or style_dim, "normalize_z": normalize_z, "blur_kernel": list(blur_kernel)}
+        self.config = {
+            "size": size,
+            "style_dim": style_dim,
+            "n_mlp": n_mlp,
+            "channels": {str(k): v for k, v in sorted(channels.items())},
+            "lr_mlp": lr_mlp,
+            "z_dim": z_dim or style_dim,
+            "normalize_z": normalize_z,
+            "blur_kernel": list(blur_kernel),
+        }
         self.size, self.style_dim, self.z_dim, self.w_avg_beta = size, style_dim, z_dim or style_dim, w_avg_beta
         layers = [PixelNorm()] if normalize_z else [nn.Identity()]
         for i in range(n_mlp):
@@ -322,8 +364,10 @@ class Generator(nn.Module):
             self.noises.register_buffer(f"noise_{i}", torch.randn(1, 1, res, res))
         c_in = channels[4]
         for i in range(3, self.log_size + 1):
-            c_out = channels[2 ** i]
-            self.convs.append(StyledConv(c_in, c_out, 3, style_dim, upsample=True, blur_kernel=blur_kernel, fused=fused))
+            c_out = channels[2**i]
+            self.convs.append(
+                StyledConv(c_in, c_out, 3, style_dim, upsample=True, blur_kernel=blur_kernel, fused=fused)
+            )
             self.convs.append(StyledConv(c_out, c_out, 3, style_dim, blur_kernel=blur_kernel, fused=fused))
             self.to_rgbs.append(ToRGB(c_out, style_dim, fused=fused))
             c_in = c_out
@@ -340,7 +384,7 @@ class Generator(nn.Module):
         if z.dim() != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"z must have shape (B, {self.z_dim}), got {tuple(z.shape)}")
         w = self.style(z)
-        if (self.training if track_w_avg is None else track_w_avg):
+        if self.training if track_w_avg is None else track_w_avg:
             with torch.no_grad():
                 self.w_avg.lerp_(w.detach().mean(0), 1 - self.w_avg_beta)
         return self.truncate(w, truncation)
@@ -359,12 +403,21 @@ class Generator(nn.Module):
         return w.unsqueeze(1).expand(-1, self.n_latent, -1) if w.dim() == 2 else w
 
     def make_noise(self, generator: torch.Generator | None = None) -> list[torch.Tensor]:
-        return [torch.randn(1, 1, *getattr(self.noises, f"noise_{i}").shape[2:], generator=generator)
-                .to(self.w_avg.device) for i in range(self.num_layers)]
+        return [
+            torch.randn(1, 1, *getattr(self.noises, f"noise_{i}").shape[2:], generator=generator).to(self.w_avg.device)
+            for i in range(self.num_layers)
+        ]
 
     # -------------------------------------------------------------- synthesis
-    def forward(self, latent: torch.Tensor, input_is="z", truncation: float = 1.0, noise="const",
-                mix_latent: torch.Tensor | None = None, mix_prob: float = 0.0) -> torch.Tensor:
+    def forward(
+        self,
+        latent: torch.Tensor,
+        input_is="z",
+        truncation: float = 1.0,
+        noise="const",
+        mix_latent: torch.Tensor | None = None,
+        mix_prob: float = 0.0,
+    ) -> torch.Tensor:
         """latent: z (B, z_dim) | w (B, style_dim) | W+ (B, n_latent, style_dim), per `input_is`.
         noise: "const" (the stored maps; deterministic), "random", or a list of per-layer maps.
         mix_latent: a second z/w for style mixing with probability mix_prob (training)."""
@@ -410,17 +463,27 @@ class Generator(nn.Module):
 
 # ----------------------------------------------------------------------------- discriminator
 
+
 class ConvLayer(nn.Sequential):
     """(blur +) equalized conv (+ bias/activation), as rosinality's ConvLayer."""
 
-    def __init__(self, in_channel, out_channel, kernel_size, downsample=False, blur_kernel=(1, 3, 3, 1),
-                 bias=True, activate=True):
+    def __init__(
+        self, in_channel, out_channel, kernel_size, downsample=False, blur_kernel=(1, 3, 3, 1), bias=True, activate=True
+    ):
         layers = []
         if downsample:
             p = (len(blur_kernel) - 2) + (kernel_size - 1)
             layers.append(Blur(blur_kernel, pad=((p + 1) // 2, p // 2)))
-        layers.append(EqualConv2d(in_channel, out_channel, kernel_size, stride=2 if downsample else 1,
-                                  padding=0 if downsample else kernel_size // 2, bias=bias and not activate))
+        layers.append(
+            EqualConv2d(
+                in_channel,
+                out_channel,
+                kernel_size,
+                stride=2 if downsample else 1,
+                padding=0 if downsample else kernel_size // 2,
+                bias=bias and not activate,
+            )
+        )
         if activate:
             layers.append(FusedLeakyReLU(out_channel))
         super().__init__(*layers)
@@ -431,7 +494,7 @@ class EqualConv2d(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_channel, in_channel, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channel)) if bias else None
-        self.scale, self.stride, self.padding = 1 / math.sqrt(in_channel * kernel_size ** 2), stride, padding
+        self.scale, self.stride, self.padding = 1 / math.sqrt(in_channel * kernel_size**2), stride, padding
 
     def forward(self, x):
         return F.conv2d(x, self.weight * self.scale, self.bias, stride=self.stride, padding=self.padding)
@@ -442,8 +505,9 @@ class ResBlock(nn.Module):
         super().__init__()
         self.conv1 = ConvLayer(in_channel, in_channel, 3)
         self.conv2 = ConvLayer(in_channel, out_channel, 3, downsample=True, blur_kernel=blur_kernel)
-        self.skip = ConvLayer(in_channel, out_channel, 1, downsample=True, activate=False, bias=False,
-                              blur_kernel=blur_kernel)
+        self.skip = ConvLayer(
+            in_channel, out_channel, 1, downsample=True, activate=False, bias=False, blur_kernel=blur_kernel
+        )
 
     def forward(self, x):
         return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)
@@ -456,8 +520,12 @@ class Discriminator(nn.Module):
     def __init__(self, size=64, channels=None, stddev_group=4, blur_kernel=(1, 3, 3, 1)):
         super().__init__()
         channels = _table(channels or LITE_CHANNELS, size)
-        self.config = {"size": size, "channels": {str(k): v for k, v in sorted(channels.items())},
-                       "stddev_group": stddev_group, "blur_kernel": list(blur_kernel)}
+        self.config = {
+            "size": size,
+            "channels": {str(k): v for k, v in sorted(channels.items())},
+            "stddev_group": stddev_group,
+            "blur_kernel": list(blur_kernel),
+        }
         convs = [ConvLayer(3, channels[size], 1)]
         c_in = channels[size]
         for i in range(int(math.log2(size)), 2, -1):
@@ -467,8 +535,9 @@ class Discriminator(nn.Module):
         self.convs = nn.Sequential(*convs)
         self.stddev_group = stddev_group
         self.final_conv = ConvLayer(c_in + 1, channels[4], 3)
-        self.final_linear = nn.Sequential(EqualLinear(channels[4] * 16, channels[4], activation=True),
-                                          EqualLinear(channels[4], 1))
+        self.final_linear = nn.Sequential(
+            EqualLinear(channels[4] * 16, channels[4], activation=True), EqualLinear(channels[4], 1)
+        )
 
     def forward(self, x):
         out = self.convs(x)
@@ -489,7 +558,9 @@ GENERATOR_WEIGHTS = "stylegan2-synthfaces-64"
 # mean, unit variance under the SynthFaces sampler (measured on 20k samples; fixed so a
 # checkpoint's z never moves).
 _Z_LAYOUT = [  # (field, offset, scale)
-    ("shape", 0.0, 1.0), ("appearance", 0.0, 1.0), ("aus", 0.1, 0.25),
+    ("shape", 0.0, 1.0),
+    ("appearance", 0.0, 1.0),
+    ("aus", 0.1, 0.25),
     ("jaw", torch.tensor([1.5, 0.0, 0.0]), torch.tensor([3.5, 0.7, 0.7])),
     ("pose", 0.0, torch.tensor([14.0, 8.0, 6.0])),
     ("camera", torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.04, 0.03, 0.03])),
@@ -508,7 +579,7 @@ def z_to_params(z: torch.Tensor) -> FaceParams:
     out, i = {}, 0
     for name, off, scale in _Z_LAYOUT:
         n = {"shape": 24, "appearance": 16, "aus": 15}.get(name, 3)
-        out[name] = z[:, i:i + n] * scale + off
+        out[name] = z[:, i : i + n] * scale + off
         i += n
     return FaceParams(**out).clamped()
 
@@ -527,16 +598,24 @@ def load_generator(name: str = GENERATOR_WEIGHTS) -> Generator:
 
 # ----------------------------------------------------------------------------- full weights
 
-def convert_rosinality(state: dict[str, torch.Tensor], size: int, style_dim: int = 512, n_mlp: int = 8,
-                       channel_multiplier: int = 2, latent_avg: torch.Tensor | None = None) -> Generator:
+
+def convert_rosinality(
+    state: dict[str, torch.Tensor],
+    size: int,
+    style_dim: int = 512,
+    n_mlp: int = 8,
+    channel_multiplier: int = 2,
+    latent_avg: torch.Tensor | None = None,
+) -> Generator:
     """A rosinality `g_ema` state dict -> Generator with the same weights.
 
     The layout is the same; what differs: EqualLinear/ModulatedConv biases and fused-lrelu
     biases are stored flat here ((C,) not (1, C, 1, 1)), blur kernels are rebuilt, not
     loaded, and w_avg comes from `latent_avg` (or is estimated from 4096 samples).
     """
-    G = Generator(size=size, style_dim=style_dim, n_mlp=n_mlp, lr_mlp=0.01,
-                  channels=rosinality_channels(size, channel_multiplier))
+    G = Generator(
+        size=size, style_dim=style_dim, n_mlp=n_mlp, lr_mlp=0.01, channels=rosinality_channels(size, channel_multiplier)
+    )
     ours = G.state_dict()
     out, unused = {}, []
     for k, v in state.items():
@@ -586,10 +665,18 @@ def main(argv=None):
     torch.serialization.add_safe_globals([argparse.Namespace])  # rosinality stores its args with the weights
     ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
     state = ckpt.get("g_ema", ckpt)
-    G = convert_rosinality(state, args.size, args.style_dim, args.n_mlp, args.channel_multiplier,
-                           latent_avg=ckpt.get("latent_avg"))
-    hub.save(G, Path(args.out_dir), card={"description": f"Converted from rosinality checkpoint {Path(args.checkpoint).name}.",
-                                          "task": "unconditional-image-generation", "dataset": "ffhq"})
+    G = convert_rosinality(
+        state, args.size, args.style_dim, args.n_mlp, args.channel_multiplier, latent_avg=ckpt.get("latent_avg")
+    )
+    hub.save(
+        G,
+        Path(args.out_dir),
+        card={
+            "description": f"Converted from rosinality checkpoint {Path(args.checkpoint).name}.",
+            "task": "unconditional-image-generation",
+            "dataset": "ffhq",
+        },
+    )
     print(f"wrote {args.out_dir}")
 
 

@@ -1,6 +1,7 @@
 """The words of SynthFaces captions: `caption_variant` (the varied captions the lite CLIP trains
 on, which also name the LGFA motion a still face ends in) and `caption_words` (every word those
 captions use: what the lite text model knows)."""
+
 from __future__ import annotations
 
 import random
@@ -23,9 +24,12 @@ for _word, _expr in LGFA_WORDS.items():
 # a shake first goes). Unseen, "winks", "nods" and "shakes" were random codes to the lite text
 # model, and their sentences fell next to unrelated ones ("nods" ~ "looks angry", cosine 0.97).
 _MOTION_OF_EXPRESSION = {m.gerund: m for m in MOTIONS.values() if m.aus and m.envelope in ("hold", "pulse")}
-_MOTIONS_OF_DETAIL = {"turned to the left": [MOTIONS["turn left"], MOTIONS["shake head"]],
-                      "turned to the right": [MOTIONS["turn right"]],
-                      "looking up": [MOTIONS["look up"]], "looking down": [MOTIONS["look down"], MOTIONS["nod"]]}
+_MOTIONS_OF_DETAIL = {
+    "turned to the left": [MOTIONS["turn left"], MOTIONS["shake head"]],
+    "turned to the right": [MOTIONS["turn right"]],
+    "looking up": [MOTIONS["look up"]],
+    "looking down": [MOTIONS["look down"], MOTIONS["nod"]],
+}
 TILT_DEGREES = 10.0  # a face rolled further (counter-clockwise, as the tilt motion) is "tilting the head"
 
 
@@ -35,7 +39,7 @@ def caption_variant(caption: str, rng: random.Random, roll: float = 0.0) -> str:
     left.", "The person nods.", and "The person tilts the head." for a face rolled past
     TILT_DEGREES: captions do not say roll)."""
     first, _, details = caption.partition(". ")
-    expr = first[len("The person is "):] if first.startswith("The person is ") else "neutral"
+    expr = first[len("The person is ") :] if first.startswith("The person is ") else "neutral"
     motions = [_MOTION_OF_EXPRESSION[expr]] if expr in _MOTION_OF_EXPRESSION else []
     motions += [m for d, ms in _MOTIONS_OF_DETAIL.items() if d in details.lower() for m in ms]
     if roll > TILT_DEGREES:
@@ -61,7 +65,13 @@ def caption_words() -> frozenset[str]:
     """Every word `caption_variant` can put in a training caption: what the lite text model knows."""
     texts = [expression_sentence(e) for e in [*EXPRESSIONS, "neutral", "making a face"]]
     texts += [f"The person is {w}." for words in _SYNONYMS.values() for w in words]
-    texts += [f"The person {m.verb}." for m in [*_MOTION_OF_EXPRESSION.values(), MOTIONS["tilt"],
-                                                 *(m for ms in _MOTIONS_OF_DETAIL.values() for m in ms)]]
+    texts += [
+        f"The person {m.verb}."
+        for m in [
+            *_MOTION_OF_EXPRESSION.values(),
+            MOTIONS["tilt"],
+            *(m for ms in _MOTIONS_OF_DETAIL.values() for m in ms),
+        ]
+    ]
     texts += [*_MOTIONS_OF_DETAIL, "dark red blond brown hair"]
     return frozenset(words(" ".join(texts)))

@@ -1,4 +1,5 @@
 """SynthFaces datasets: deterministic by seed, identities split into disjoint train/val/test."""
+
 from __future__ import annotations
 
 import hashlib
@@ -80,9 +81,14 @@ class SynthFaceImages(Dataset):
             return self._cached(indices)
         p = FaceParams.cat([self.params(i) for i in indices])
         out = render(p, self.resolution, world=self.world)
-        return {"image": out.image, "landmarks": out.landmarks, "visibility": out.visibility,
-                "identity": torch.tensor([self.ids[i % len(self.ids)] for i in indices]),
-                **p.tensors(), "caption": caption(p)}
+        return {
+            "image": out.image,
+            "landmarks": out.landmarks,
+            "visibility": out.visibility,
+            "identity": torch.tensor([self.ids[i % len(self.ids)] for i in indices]),
+            **p.tensors(),
+            "caption": caption(p),
+        }
 
     def __getitem__(self, index):
         item = self.batch([index])
@@ -108,12 +114,15 @@ class SynthFaceImages(Dataset):
         lo, hi = c * self.CHUNK, min(self.size, (c + 1) * self.CHUNK)
         p = FaceParams.cat([self.params(i) for i in range(lo, hi)])
         # Small render batches: big ones spend their time allocating temporaries.
-        parts = [render(p[j:j + 32], self.resolution, world=self.world) for j in range(0, hi - lo, 32)]
-        data = {"image": _to_uint8(torch.cat([o.image for o in parts])),
-                "landmarks": torch.cat([o.landmarks for o in parts]).numpy(),
-                "visibility": torch.cat([o.visibility for o in parts]).numpy(),
-                "identity": np.array([self.ids[i % len(self.ids)] for i in range(lo, hi)]),
-                **{k: v.numpy() for k, v in p.tensors().items()}, "caption": np.array(caption(p))}
+        parts = [render(p[j : j + 32], self.resolution, world=self.world) for j in range(0, hi - lo, 32)]
+        data = {
+            "image": _to_uint8(torch.cat([o.image for o in parts])),
+            "landmarks": torch.cat([o.landmarks for o in parts]).numpy(),
+            "visibility": torch.cat([o.visibility for o in parts]).numpy(),
+            "identity": np.array([self.ids[i % len(self.ids)] for i in range(lo, hi)]),
+            **{k: v.numpy() for k, v in p.tensors().items()},
+            "caption": np.array(caption(p)),
+        }
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
         np.savez_compressed(tmp, **data)
@@ -125,10 +134,26 @@ class SynthFaceClips(Dataset):
     """Videos from motion programs. Item i: one identity, one motion (or two chained, with
     probability `chain_prob`), `frames` frames, its caption and per-frame ground truth."""
 
-    def __init__(self, split="train", size=200, frames=16, resolution=64, seed=0, motions=None,
-                 chain_prob=0.25, n_identities=None, world=None):
+    def __init__(
+        self,
+        split="train",
+        size=200,
+        frames=16,
+        resolution=64,
+        seed=0,
+        motions=None,
+        chain_prob=0.25,
+        n_identities=None,
+        world=None,
+    ):
         self.world = get_world(world)
-        self.split, self.size, self.frames, self.resolution, self.seed = split, int(size), int(frames), int(resolution), int(seed)
+        self.split, self.size, self.frames, self.resolution, self.seed = (
+            split,
+            int(size),
+            int(frames),
+            int(resolution),
+            int(seed),
+        )
         self.motions = list(motions or MOTIONS)
         self.chain_prob = float(chain_prob)
         self.ids = identities(split, n_identities or max(1, min(self.size, 2000)))
@@ -151,9 +176,17 @@ class SynthFaceClips(Dataset):
         face, names = self.program(index)
         seq, text = motion_clip(face, names, self.frames)
         out = render(seq, self.resolution, world=self.world)
-        return {"video": out.image, "landmarks": out.landmarks, "visibility": out.visibility,
-                "aus": seq.aus, "pose": seq.pose, "jaw": seq.jaw, "caption": text, "motions": names,
-                "identity": self.ids[index % len(self.ids)]}
+        return {
+            "video": out.image,
+            "landmarks": out.landmarks,
+            "visibility": out.visibility,
+            "aus": seq.aus,
+            "pose": seq.pose,
+            "jaw": seq.jaw,
+            "caption": text,
+            "motions": names,
+            "identity": self.ids[index % len(self.ids)],
+        }
 
 
 # The standard data: the same renders the cache keeps, so every net and the benchmark share them.
@@ -161,16 +194,29 @@ TRAIN_SIZE, TRAIN_IDS = 16384, 800
 TEST_SIZE, TEST_IDS = 1024, 100
 
 
-def load_faces(split: str, size: int, resolution: int = 64, n_identities: int = 100, cache_dir=None,
-               world=None) -> dict:
+def load_faces(
+    split: str, size: int, resolution: int = 64, n_identities: int = 100, cache_dir=None, world=None
+) -> dict:
     """All faces of a split in memory: images uint8 (N, 3, H, W) and ground truth."""
-    ds = SynthFaceImages(split, size=size, resolution=resolution, seed=0, n_identities=n_identities,
-                         cache_dir=cache_dir or default_cache_dir(), world=world)
+    ds = SynthFaceImages(
+        split,
+        size=size,
+        resolution=resolution,
+        seed=0,
+        n_identities=n_identities,
+        cache_dir=cache_dir or default_cache_dir(),
+        world=world,
+    )
     # Straight from the uint8 chunks: a float copy of 16k faces is 800 MB of fresh pages.
     chunks = [ds.chunk(c) for c in range((size + ds.CHUNK - 1) // ds.CHUNK)]
-    out = {k: torch.from_numpy(np.concatenate([c[k] for c in chunks])[:size])
-           for k in chunks[0] if k not in ("image", "caption")}
-    out["image"] = torch.from_numpy(np.concatenate([c["image"] for c in chunks])[:size]).permute(0, 3, 1, 2).contiguous()
+    out = {
+        k: torch.from_numpy(np.concatenate([c[k] for c in chunks])[:size])
+        for k in chunks[0]
+        if k not in ("image", "caption")
+    }
+    out["image"] = (
+        torch.from_numpy(np.concatenate([c["image"] for c in chunks])[:size]).permute(0, 3, 1, 2).contiguous()
+    )
     out["caption"] = [str(t) for c in chunks for t in c["caption"]][:size]
     return out
 

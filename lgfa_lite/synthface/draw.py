@@ -1,11 +1,17 @@
 """Landmark overlays."""
+
 from __future__ import annotations
 
 import numpy as np
 
 # iBUG 68 groups, each its own colour: jaw, brows, nose, eyes, lips.
-_GROUPS = [(0, 17, (255, 200, 0)), (17, 27, (255, 90, 40)), (27, 36, (80, 160, 255)),
-           (36, 48, (60, 230, 90)), (48, 68, (240, 60, 200))]
+_GROUPS = [
+    (0, 17, (255, 200, 0)),
+    (17, 27, (255, 90, 40)),
+    (27, 36, (80, 160, 255)),
+    (36, 48, (60, 230, 90)),
+    (48, 68, (240, 60, 200)),
+]
 
 
 def draw_landmarks(image: np.ndarray, landmarks, visibility=None, radius: int | None = None) -> np.ndarray:

@@ -12,6 +12,7 @@ Axes: x right, y up, z towards the camera (the face looks along +z). Units: head
 The 68 landmarks (iBUG order) are extra points on the same surface, embedded by canonical
 coordinates as FLAME embeds its landmarks, so their ground truth is exact.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -52,8 +53,15 @@ def canonical_mesh():
     theta = 2.7 * (0.42 * s + 0.58 * s**3)  # dense at the front of the face
     band = MOUTH_PHI + BAND * torch.tensor([-0.5, 0.0, 0.5])
     near_mouth = MOUTH_PHI + torch.tensor([-1.0, 1.0]) * BAND * 1.5
-    phi = torch.cat([torch.linspace(-1.45, -1.05, 4), torch.linspace(-1.0, 0.46, 40),
-                     torch.linspace(0.52, 1.50, 9), band, near_mouth])
+    phi = torch.cat(
+        [
+            torch.linspace(-1.45, -1.05, 4),
+            torch.linspace(-1.0, 0.46, 40),
+            torch.linspace(0.52, 1.50, 9),
+            band,
+            near_mouth,
+        ]
+    )
     phi = torch.unique(torch.sort(phi).values)
     phi = phi[torch.cat([torch.tensor([True]), phi[1:] - phi[:-1] > 2e-3])]
     # Put the band rows back exactly (the de-duplication may have moved a neighbour).
@@ -95,18 +103,27 @@ def layout(p: FaceParams, world: World = V1) -> dict[str, torch.Tensor]:
     blink = A("AU45")
     wink = torch.maximum(blink, A("AU46"))
     eye = world.eye_scale
-    upper_open = eye * EYE_OPEN_UP * (1 + 0.09 * col(s[:, 10])) * (1 + 0.55 * A("AU05") - 0.3 * A("AU07") - 0.2 * A("AU06"))
+    upper_open = (
+        eye * EYE_OPEN_UP * (1 + 0.09 * col(s[:, 10])) * (1 + 0.55 * A("AU05") - 0.3 * A("AU07") - 0.2 * A("AU06"))
+    )
     lower_open = eye * EYE_OPEN_LO * (1 + 0.09 * col(s[:, 10])) * (1 - 0.45 * A("AU06") - 0.55 * A("AU07"))
     return {
         "eye_w": eye * EYE_HALF_W * (1 + 0.06 * col(s[:, 10])),
         "eye_tilt": 0.08 * col(s[:, 11]),
         "upper_open": upper_open.clamp(min=0.01),
         "lower_open": lower_open.clamp(min=0.004),
-        "close_right": blink, "close_left": wink,  # right = subject's right = image left (theta < 0)
+        "close_right": blink,
+        "close_left": wink,  # right = subject's right = image left (theta < 0)
         "brow_thick": world.brow_scale * 0.022 * (1 + 0.2 * col(s[:, 13])).clamp(min=0.4),
         "brow_arch": 0.03 * (1 + 0.4 * col(s[:, 14])),
-        "upper_lip": world.lip_scale * 0.045 * (1 + 0.2 * col(s[:, 20])).clamp(min=0.4) * (1 + world.pucker_thickens * A("AU18")),
-        "lower_lip": world.lip_scale * 0.055 * (1 + 0.2 * col(s[:, 21])).clamp(min=0.4) * (1 + world.pucker_thickens * A("AU18")),
+        "upper_lip": world.lip_scale
+        * 0.045
+        * (1 + 0.2 * col(s[:, 20])).clamp(min=0.4)
+        * (1 + world.pucker_thickens * A("AU18")),
+        "lower_lip": world.lip_scale
+        * 0.055
+        * (1 + 0.2 * col(s[:, 21])).clamp(min=0.4)
+        * (1 + world.pucker_thickens * A("AU18")),
         "hairline": HAIRLINE_PHI + 0.07 * col(a[:, 6]),
         "hair_length": torch.sigmoid(col(a[:, 4])),
         "hair_volume": 0.05 + 0.06 * torch.sigmoid(col(a[:, 5])),
@@ -164,7 +181,9 @@ def landmark_uv(p: FaceParams, world: World = V1) -> torch.Tensor:
         pts.append(torch.stack([(side * order).expand(B, 5), ph.expand(B, 5)], -1))
     # 27-30 nose bridge (top to tip), 31-35 lower nose (right to left).
     pts.append(torch.tensor([[0.0, 0.06], [0.0, -0.04], [0.0, -0.14], [0.0, NOSE_TIP_PHI]]).expand(B, 4, 2))
-    pts.append(torch.tensor([[-0.10, -0.285], [-0.05, -0.30], [0.0, -0.31], [0.05, -0.30], [0.10, -0.285]]).expand(B, 5, 2))
+    pts.append(
+        torch.tensor([[-0.10, -0.285], [-0.05, -0.30], [0.0, -0.31], [0.05, -0.30], [0.10, -0.285]]).expand(B, 5, 2)
+    )
     # 36-47 eyes: right eye from its outer corner clockwise (in the image), left eye from inner corner.
     ex_r = torch.tensor([-1.0, -1 / 3, 1 / 3, 1.0, 1 / 3, -1 / 3])
     upper_r = torch.tensor([0, 1, 1, 0, 0, 0], dtype=torch.bool)
@@ -220,8 +239,12 @@ def jaw_rotation(p: FaceParams, world: World = V1) -> torch.Tensor:
     """(B, 3, 3) jaw rotation: the jaw parameter plus what AU26 (jaw drop), AU25 and, in worlds
     whose smiles show teeth, AU12 add."""
     au = p.aus * world.gain("geometry", p.aus.device)
-    opening = (p.jaw[:, 0] + 16.0 * au[:, AU_INDEX["AU26"]] + 5.0 * au[:, AU_INDEX["AU25"]]
-               + world.smile_opens_lips * p.aus[:, AU_INDEX["AU12"]])
+    opening = (
+        p.jaw[:, 0]
+        + 16.0 * au[:, AU_INDEX["AU26"]]
+        + 5.0 * au[:, AU_INDEX["AU25"]]
+        + world.smile_opens_lips * p.aus[:, AU_INDEX["AU12"]]
+    )
     return _rotation(p.jaw[:, 1] * 0.5, -opening, p.jaw[:, 2] * 0.5)
 
 
@@ -243,9 +266,14 @@ def _head_points(th, ph, p):
     at, side = th.abs(), torch.sign(th)
     # Identity warp of the parameterisation: moves features without moving the texture.
     t2 = th * (1 + 0.05 * c(8) * gauss(ph, EYE_PHI, 0.16) + 0.09 * c(18) * gauss(ph, MOUTH_PHI, 0.11))
-    p2 = (ph + 0.025 * c(9) * gauss(ph, EYE_PHI, 0.15) + 0.02 * c(12) * gauss(ph, BROW_PHI, 0.07)
-          + 0.035 * c(19) * gauss(ph, MOUTH_PHI, 0.16) - 0.05 * c(4) * smoothstep(-0.6, -1.1, ph)
-          + 0.03 * c(15) * gauss(ph, NOSE_TIP_PHI, 0.1))
+    p2 = (
+        ph
+        + 0.025 * c(9) * gauss(ph, EYE_PHI, 0.15)
+        + 0.02 * c(12) * gauss(ph, BROW_PHI, 0.07)
+        + 0.035 * c(19) * gauss(ph, MOUTH_PHI, 0.16)
+        - 0.05 * c(4) * smoothstep(-0.6, -1.1, ph)
+        + 0.03 * c(15) * gauss(ph, NOSE_TIP_PHI, 0.1)
+    )
     ra = 0.74 * (1 + 0.04 * c(0))
     rb = 1.0 * (1 + 0.03 * c(1))
     rc = 0.86 * (1 + 0.04 * c(2))
@@ -282,12 +310,22 @@ def _head_points(th, ph, p):
     w_corner = gauss(at, MOUTH_HALF_W, 0.12) * gauss(ph, MOUTH_PHI, 0.10)
     w_mouth = gauss(at, 0, 0.22) * gauss(ph, MOUTH_PHI, 0.09)
     w_upper_lip = gauss(at, 0, 0.2) * gauss(ph, MOUTH_PHI + 0.05, 0.05)
-    dx = side * (-0.035 * A("AU04") * w_in + (0.06 * A("AU12") + 0.07 * A("AU20")) * w_corner
-                 - 0.12 * A("AU18") * w_mouth * (at / MOUTH_HALF_W).clamp(max=1.2))
-    dy = (0.075 * A("AU01") * w_in + 0.075 * A("AU02") * w_out - 0.05 * A("AU04") * (w_in + w_out)
-          + 0.045 * A("AU06") * w_cheek + 0.02 * A("AU12") * w_cheek
-          + 0.03 * A("AU09") * w_nose + 0.02 * A("AU09") * w_upper_lip + 0.015 * A("AU25") * w_upper_lip
-          + (0.07 * A("AU12") - 0.06 * A("AU15") - 0.015 * A("AU20")) * w_corner)
+    dx = side * (
+        -0.035 * A("AU04") * w_in
+        + (0.06 * A("AU12") + 0.07 * A("AU20")) * w_corner
+        - 0.12 * A("AU18") * w_mouth * (at / MOUTH_HALF_W).clamp(max=1.2)
+    )
+    dy = (
+        0.075 * A("AU01") * w_in
+        + 0.075 * A("AU02") * w_out
+        - 0.05 * A("AU04") * (w_in + w_out)
+        + 0.045 * A("AU06") * w_cheek
+        + 0.02 * A("AU12") * w_cheek
+        + 0.03 * A("AU09") * w_nose
+        + 0.02 * A("AU09") * w_upper_lip
+        + 0.015 * A("AU25") * w_upper_lip
+        + (0.07 * A("AU12") - 0.06 * A("AU15") - 0.015 * A("AU20")) * w_corner
+    )
     dz = 0.09 * A("AU18") * w_mouth
     bump = bump + 0.02 * A("AU06") * w_cheek
     n = torch.stack([x, y, z], -1)
@@ -369,8 +407,6 @@ def vertex_normals(pts: torch.Tensor, grids) -> torch.Tensor:
     return n / n.norm(dim=-1, keepdim=True).clamp(min=1e-8)
 
 
-
-
 # ---------------------------------------------------------------------------------------
 # The linear morphable model: mean + shape / AU / hair blendshapes, then jaw and pose
 # ---------------------------------------------------------------------------------------
@@ -391,7 +427,7 @@ def morphable_model():
 
     def central(field, n, idx=None):
         out = []
-        for k in (idx if idx is not None else range(n)):
+        for k in idx if idx is not None else range(n):
             e = torch.zeros(1, n)
             e[0, k] = 1.0
             out.append((geom(**{field: e}) - geom(**{field: -e})) / 2)
@@ -399,16 +435,24 @@ def morphable_model():
 
     shape_basis = central("shape", base.shape.shape[1])
     hair_basis = central("appearance", base.appearance.shape[1], HAIR_GEOMETRY)
-    au_basis = torch.stack([geom(aus=torch.eye(base.aus.shape[1])[k : k + 1]) - mean
-                            for k in range(base.aus.shape[1])])
+    au_basis = torch.stack([geom(aus=torch.eye(base.aus.shape[1])[k : k + 1]) - mean for k in range(base.aus.shape[1])])
     V = mean.shape[0]
     basis = torch.cat([shape_basis, au_basis, hair_basis]).reshape(-1, V * 3)
     w_jaw = torch.where(part == PART_NECK, torch.zeros(V), jaw_weight(uv[:, 0], uv[:, 1]))
     n_shape = shape_basis.shape[0]
     left = torch.where(part == PART_NECK, torch.zeros(V), smoothstep(-0.05, 0.05, uv[:, 0]))
-    return {"mean": mean, "basis": basis, "w_jaw": w_jaw, "faces": faces, "grids": grids,
-            "axes": axes, "uv": uv, "part": part, "au_rows": slice(n_shape, n_shape + au_basis.shape[0]),
-            "left": left}
+    return {
+        "mean": mean,
+        "basis": basis,
+        "w_jaw": w_jaw,
+        "faces": faces,
+        "grids": grids,
+        "axes": axes,
+        "uv": uv,
+        "part": part,
+        "au_rows": slice(n_shape, n_shape + au_basis.shape[0]),
+        "left": left,
+    }
 
 
 def mesh_vertices(p: FaceParams, world: World = V1) -> torch.Tensor:

@@ -1,4 +1,5 @@
 """Motion programs (smooth eased trajectories over expression and pose) and captions."""
+
 from __future__ import annotations
 
 import math
@@ -35,26 +36,29 @@ def _m(name, verb, gerund, expression=None, **kw):
     return Motion(name, verb, gerund, aus=dict(EXPRESSIONS[expression]) if expression else kw.pop("aus", {}), **kw)
 
 
-MOTIONS: dict[str, Motion] = {m.name: m for m in [
-    _m("smile", "smiles", "smiling", "smiling"),
-    _m("frown", "frowns", "frowning", "frowning"),
-    _m("surprise", "looks surprised", "surprised", "surprised"),
-    _m("open mouth", "opens the mouth", "opening mouth", "opening mouth"),
-    _m("raise eyebrows", "raises the eyebrows", "raising eyebrows", "raising eyebrows"),
-    _m("close eyes", "closes the eyes", "closing eyes", "closing eyes"),
-    _m("wink", "winks", "winking", "winking", envelope="pulse"),
-    _m("pout", "pouts", "pouting", "pouting"),
-    _m("angry", "looks angry", "angry", "angry"),
-    _m("sad", "looks sad", "sad", "sad"),
-    _m("disgust", "looks disgusted", "disgusted", "disgusted"),
-    _m("turn left", "turns left", "turning left", pose=(30.0, 0.0, 0.0)),
-    _m("turn right", "turns right", "turning right", pose=(-30.0, 0.0, 0.0)),
-    _m("look up", "looks up", "looking up", pose=(0.0, 18.0, 0.0)),
-    _m("look down", "looks down", "looking down", pose=(0.0, -18.0, 0.0)),
-    _m("nod", "nods", "nodding", pose=(0.0, -14.0, 0.0), envelope="pulse"),
-    _m("shake head", "shakes the head", "shaking head", pose=(22.0, 0.0, 0.0), envelope="swing"),
-    _m("tilt", "tilts the head", "tilting head", pose=(0.0, 0.0, 18.0)),
-]}
+MOTIONS: dict[str, Motion] = {
+    m.name: m
+    for m in [
+        _m("smile", "smiles", "smiling", "smiling"),
+        _m("frown", "frowns", "frowning", "frowning"),
+        _m("surprise", "looks surprised", "surprised", "surprised"),
+        _m("open mouth", "opens the mouth", "opening mouth", "opening mouth"),
+        _m("raise eyebrows", "raises the eyebrows", "raising eyebrows", "raising eyebrows"),
+        _m("close eyes", "closes the eyes", "closing eyes", "closing eyes"),
+        _m("wink", "winks", "winking", "winking", envelope="pulse"),
+        _m("pout", "pouts", "pouting", "pouting"),
+        _m("angry", "looks angry", "angry", "angry"),
+        _m("sad", "looks sad", "sad", "sad"),
+        _m("disgust", "looks disgusted", "disgusted", "disgusted"),
+        _m("turn left", "turns left", "turning left", pose=(30.0, 0.0, 0.0)),
+        _m("turn right", "turns right", "turning right", pose=(-30.0, 0.0, 0.0)),
+        _m("look up", "looks up", "looking up", pose=(0.0, 18.0, 0.0)),
+        _m("look down", "looks down", "looking down", pose=(0.0, -18.0, 0.0)),
+        _m("nod", "nods", "nodding", pose=(0.0, -14.0, 0.0), envelope="pulse"),
+        _m("shake head", "shakes the head", "shaking head", pose=(22.0, 0.0, 0.0), envelope="swing"),
+        _m("tilt", "tilts the head", "tilting head", pose=(0.0, 0.0, 18.0)),
+    ]
+}
 
 
 def motion_clip(params: FaceParams, motions: list[str] | str, frames: int = 16) -> tuple[FaceParams, str]:
@@ -147,11 +151,32 @@ def caption(params: FaceParams) -> list[str]:
 # The 28 words of the LGFA prompt template ("The person is {x}.") -> the SynthFaces expression
 # that shows it, or None where SynthFaces has no way to show it (tongues, gaze, attitude).
 LGFA_WORDS: dict[str, str | None] = {
-    "smiling": "smiling", "angry": "angry", "closing eyes": "closing eyes", "winking": "winking",
-    "shocked": "surprised", "pouting": "pouting", "crying": "sad", "disgusted": "disgusted",
-    "appalled": "disgusted", "opening mouth": "opening mouth", "hatred": "angry", "surprised": "surprised",
-    "aha": None, "annoyed": "frowning", "awkward": None, "biting tongues": None, "blank stare": "neutral",
-    "confused": None, "duck lips": "pouting", "incredulous": "raising eyebrows", "mocking": None,
-    "nervous": None, "no comment": None, "oh no": None, "serious": "neutral", "stunned": "surprised",
-    "whatever": None, "wtf": None,
+    "smiling": "smiling",
+    "angry": "angry",
+    "closing eyes": "closing eyes",
+    "winking": "winking",
+    "shocked": "surprised",
+    "pouting": "pouting",
+    "crying": "sad",
+    "disgusted": "disgusted",
+    "appalled": "disgusted",
+    "opening mouth": "opening mouth",
+    "hatred": "angry",
+    "surprised": "surprised",
+    "aha": None,
+    "annoyed": "frowning",
+    "awkward": None,
+    "biting tongues": None,
+    "blank stare": "neutral",
+    "confused": None,
+    "duck lips": "pouting",
+    "incredulous": "raising eyebrows",
+    "mocking": None,
+    "nervous": None,
+    "no comment": None,
+    "oh no": None,
+    "serious": "neutral",
+    "stunned": "surprised",
+    "whatever": None,
+    "wtf": None,
 }

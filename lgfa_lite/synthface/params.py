@@ -3,6 +3,7 @@
 Continuous identity/appearance factors have a standard-normal prior; AUs are intensities in
 [0, 1]; angles are degrees. A FaceParams is a batch: every field is a tensor with batch first.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -11,15 +12,38 @@ import torch
 
 # FACS action units SynthFaces can show. AU46 (wink) closes the subject's left eye only.
 AU_NAMES = [
-    "AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU12",
-    "AU15", "AU18", "AU20", "AU25", "AU26", "AU45", "AU46",
+    "AU01",
+    "AU02",
+    "AU04",
+    "AU05",
+    "AU06",
+    "AU07",
+    "AU09",
+    "AU12",
+    "AU15",
+    "AU18",
+    "AU20",
+    "AU25",
+    "AU26",
+    "AU45",
+    "AU46",
 ]
 AU_DESCRIPTIONS = {
-    "AU01": "inner brow raiser", "AU02": "outer brow raiser", "AU04": "brow lowerer",
-    "AU05": "upper lid raiser", "AU06": "cheek raiser", "AU07": "lid tightener",
-    "AU09": "nose wrinkler", "AU12": "lip corner puller", "AU15": "lip corner depressor",
-    "AU18": "lip pucker", "AU20": "lip stretcher", "AU25": "lips part",
-    "AU26": "jaw drop", "AU45": "blink (both eyes)", "AU46": "wink (left eye)",
+    "AU01": "inner brow raiser",
+    "AU02": "outer brow raiser",
+    "AU04": "brow lowerer",
+    "AU05": "upper lid raiser",
+    "AU06": "cheek raiser",
+    "AU07": "lid tightener",
+    "AU09": "nose wrinkler",
+    "AU12": "lip corner puller",
+    "AU15": "lip corner depressor",
+    "AU18": "lip pucker",
+    "AU20": "lip stretcher",
+    "AU25": "lips part",
+    "AU26": "jaw drop",
+    "AU45": "blink (both eyes)",
+    "AU46": "wink (left eye)",
 }
 AU_INDEX = {name: i for i, name in enumerate(AU_NAMES)}
 N_AUS = len(AU_NAMES)
@@ -27,15 +51,47 @@ N_SHAPE = 24
 N_APPEARANCE = 16
 
 SHAPE_NAMES = [
-    "head_width", "head_height", "head_depth", "jaw_width", "chin_length", "chin_protrusion",
-    "cheekbones", "forehead_slope", "eye_separation", "eye_height", "eye_size", "eye_tilt",
-    "brow_height", "brow_thickness", "brow_arch", "nose_length", "nose_width", "nose_protrusion",
-    "mouth_width", "mouth_height", "upper_lip", "lower_lip", "lip_protrusion", "face_flatness",
+    "head_width",
+    "head_height",
+    "head_depth",
+    "jaw_width",
+    "chin_length",
+    "chin_protrusion",
+    "cheekbones",
+    "forehead_slope",
+    "eye_separation",
+    "eye_height",
+    "eye_size",
+    "eye_tilt",
+    "brow_height",
+    "brow_thickness",
+    "brow_arch",
+    "nose_length",
+    "nose_width",
+    "nose_protrusion",
+    "mouth_width",
+    "mouth_height",
+    "upper_lip",
+    "lower_lip",
+    "lip_protrusion",
+    "face_flatness",
 ]
 APPEARANCE_NAMES = [
-    "skin_tone", "skin_redness", "hair_darkness", "hair_warmth", "hair_length", "hair_volume",
-    "hairline", "iris_hue", "iris_darkness", "light_azimuth", "light_elevation",
-    "background_hue_a", "background_hue_b", "background_brightness", "background_angle",
+    "skin_tone",
+    "skin_redness",
+    "hair_darkness",
+    "hair_warmth",
+    "hair_length",
+    "hair_volume",
+    "hairline",
+    "iris_hue",
+    "iris_darkness",
+    "light_azimuth",
+    "light_elevation",
+    "background_hue_a",
+    "background_hue_b",
+    "background_brightness",
+    "background_angle",
     "lip_colour",
 ]
 # Appearance factors that belong to the person (kept across images of one identity);
@@ -114,8 +170,9 @@ class FaceParams:
             aus=t["aus"].clamp(0, 1),
             jaw=torch.maximum(torch.minimum(t["jaw"], jaw_hi), jaw_lo),
             pose=torch.maximum(torch.minimum(t["pose"], pose_lim), -pose_lim),
-            camera=torch.stack([t["camera"][:, 0].clamp(0.5, 2.0), t["camera"][:, 1].clamp(-1, 1),
-                                t["camera"][:, 2].clamp(-1, 1)], 1),
+            camera=torch.stack(
+                [t["camera"][:, 0].clamp(0.5, 2.0), t["camera"][:, 1].clamp(-1, 1), t["camera"][:, 2].clamp(-1, 1)], 1
+            ),
         )
 
     # ---- constructors -------------------------------------------------------------------
@@ -123,8 +180,11 @@ class FaceParams:
     def neutral(batch: int = 1) -> "FaceParams":
         """The mean face: average identity, neutral expression, frontal pose, default camera."""
         return FaceParams(
-            shape=torch.zeros(batch, N_SHAPE), appearance=torch.zeros(batch, N_APPEARANCE),
-            aus=torch.zeros(batch, N_AUS), jaw=torch.zeros(batch, 3), pose=torch.zeros(batch, 3),
+            shape=torch.zeros(batch, N_SHAPE),
+            appearance=torch.zeros(batch, N_APPEARANCE),
+            aus=torch.zeros(batch, N_AUS),
+            jaw=torch.zeros(batch, 3),
+            pose=torch.zeros(batch, 3),
             camera=torch.tensor(CAMERA_DEFAULT).repeat(batch, 1),
         )
 
@@ -140,8 +200,12 @@ class FaceParams:
         return p.repeat(batch)
 
     @staticmethod
-    def sample(batch: int, seed: int | None = None, generator: torch.Generator | None = None,
-               identities: torch.Tensor | list[int] | None = None) -> "FaceParams":
+    def sample(
+        batch: int,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        identities: torch.Tensor | list[int] | None = None,
+    ) -> "FaceParams":
         """Random faces: identity (from `identities` if given), scene, expression, pose, camera."""
         if generator is None:
             generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
@@ -153,9 +217,14 @@ class FaceParams:
             ids = FaceParams.cat([FaceParams.identity(int(i)) for i in identities])
             shape, appearance = ids.shape, ids.appearance.clone()
             appearance[:, SCENE_APPEARANCE] = torch.randn(batch, len(SCENE_APPEARANCE), generator=g)
-        return FaceParams(shape=shape, appearance=appearance, aus=sample_aus(batch, g),
-                          jaw=_sample_jaw(batch, g), pose=_sample_pose(batch, g),
-                          camera=_sample_camera(batch, g))
+        return FaceParams(
+            shape=shape,
+            appearance=appearance,
+            aus=sample_aus(batch, g),
+            jaw=_sample_jaw(batch, g),
+            pose=_sample_pose(batch, g),
+            camera=_sample_camera(batch, g),
+        )
 
 
 def _identity_seed(seed: int) -> int:
@@ -219,4 +288,3 @@ def _sample_camera(batch, g):
     cam = torch.randn(batch, 3, generator=g) * torch.tensor([0.04, 0.03, 0.03])
     cam[:, 0] += 1.0
     return cam
-

@@ -4,6 +4,7 @@ Each front-facing triangle enumerates only the pixels of its own bounding box (r
 repeat_interleave), so the cost follows covered area, not pixels x triangles. Depth testing is
 a scatter-max over candidate fragments; ties go to the highest face index (deterministic).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -107,7 +108,7 @@ def interpolate(attr: torch.Tensor, faces: torch.Tensor, frags: Fragments, pixel
     vidx = faces[frags.face.view(-1)[pixels].clamp(min=0)] + (b * V)[:, None]  # (N, 3)
     bary = frags.bary_at(pixels)
     flat = attr.reshape(B * V, C)
-    vals = (flat[vidx[:, 0]] * bary[:, :1] + flat[vidx[:, 1]] * bary[:, 1:2] + flat[vidx[:, 2]] * bary[:, 2:])
+    vals = flat[vidx[:, 0]] * bary[:, :1] + flat[vidx[:, 1]] * bary[:, 1:2] + flat[vidx[:, 2]] * bary[:, 2:]
     if not full:
         return vals
     out = torch.zeros(B * Hh * W, C, dtype=attr.dtype)

@@ -3,6 +3,7 @@
 Anti-aliasing: soft texture edges + silhouette blending, or supersampling (`ssaa`). The same
 rasterizer interpolates any per-vertex attribute with a coverage mask (`rasterize_attributes`).
 """
+
 from __future__ import annotations
 
 import functools
@@ -82,8 +83,13 @@ class Renderer:
             image = _smooth_silhouette(image, mask)
         visibility = _landmark_visibility(lmk, frags, ss)
         landmarks = lmk[..., :2] / ss
-        return RenderOutput(image=image.clamp(0, 1), mask=mask, landmarks=landmarks,
-                            visibility=visibility, vertices=torch.cat([verts[..., :2] / ss, verts[..., 2:]], -1))
+        return RenderOutput(
+            image=image.clamp(0, 1),
+            mask=mask,
+            landmarks=landmarks,
+            visibility=visibility,
+            vertices=torch.cat([verts[..., :2] / ss, verts[..., 2:]], -1),
+        )
 
     @torch.no_grad()
     def rasterize_attributes(self, params: FaceParams, vertex_attr: torch.Tensor):
@@ -156,8 +162,7 @@ def _colours(p: FaceParams):
     az, el = 0.6 * torch.tanh(a[:, 9]), 0.3 + 0.4 * torch.tanh(a[:, 10])
     light = torch.stack([torch.sin(az), el, torch.cos(az)], 1)
     light = light / light.norm(dim=1, keepdim=True)
-    return dict(skin=skin, hair=hair, iris=iris, lip=lip, bg_a=bg_a, bg_b=bg_b, light=light,
-                bg_angle=a[:, 14])
+    return dict(skin=skin, hair=hair, iris=iris, lip=lip, bg_a=bg_a, bg_b=bg_b, light=light, bg_angle=a[:, 14])
 
 
 def shade(idx: torch.Tensor, q: torch.Tensor, p: FaceParams, res: int, world: World | None = None) -> torch.Tensor:
@@ -204,7 +209,7 @@ def shade(idx: torch.Tensor, q: torch.Tensor, p: FaceParams, res: int, world: Wo
         t, f, bs = th[sel].abs(), ph[sel], b[sel]
         wr = au[bs, AU_INDEX["AU09"]] * H.gauss(t, 0, 0.07) * H.gauss(f, 0.0, 0.05) * (0.5 + 0.5 * torch.cos(f * 160))
         fold_c = 0.12 + (H.MOUTH_HALF_W + 0.03 - 0.12) * ((-0.28 - f) / (-0.28 - H.MOUTH_PHI)).clamp(0, 1)
-        fold = (0.9 * au[bs, AU_INDEX["AU12"]] + 0.3 * au[bs, AU_INDEX["AU06"]] + 0.4 * au[bs, AU_INDEX["AU09"]])
+        fold = 0.9 * au[bs, AU_INDEX["AU12"]] + 0.3 * au[bs, AU_INDEX["AU06"]] + 0.4 * au[bs, AU_INDEX["AU09"]]
         fold = fold * H.gauss(t - fold_c, 0, 0.012) * (f < -0.26)
         albedo[sel] *= (1 - 0.45 * (wr + fold).clamp(0, 1))[:, None]
         nost = H.smoothstep(1.0 + 4 * px, 1.0, ((t - 0.055) / 0.028) ** 2 + ((f + 0.287) / 0.014) ** 2)
@@ -231,8 +236,10 @@ def shade(idx: torch.Tensor, q: torch.Tensor, p: FaceParams, res: int, world: Wo
     # Eyes: sclera, iris, pupil between the lids; a lash line on the upper lid; a lid crease.
     iris, pupil = 0.045 * world.eye_scale, 0.018 * world.eye_scale
     for side in (-1, 1):
-        sel = region(((th - side * H.EYE_THETA).abs() < 0.27 * max(1.0, world.eye_scale))
-                     & ((ph - H.EYE_PHI).abs() < 0.14 * max(1.0, world.eye_scale) ** 2))
+        sel = region(
+            ((th - side * H.EYE_THETA).abs() < 0.27 * max(1.0, world.eye_scale))
+            & ((ph - H.EYE_PHI).abs() < 0.14 * max(1.0, world.eye_scale) ** 2)
+        )
         if not sel.numel():
             continue
         bs = b[sel]
@@ -242,7 +249,10 @@ def shade(idx: torch.Tensor, q: torch.Tensor, p: FaceParams, res: int, world: Wo
         eye_w = sub["eye_w"]
         inside = H.smoothstep(-px, px, torch.minimum(up - ey, ey - lo)) * (ex.abs() < 1)
         r = torch.sqrt((ex * eye_w) ** 2 + ey**2)
-        eye = torch.tensor([0.93, 0.92, 0.90]) + (col["iris"][bs] - torch.tensor([0.93, 0.92, 0.90])) * H.smoothstep(iris + px, iris - px, r)[:, None]
+        eye = (
+            torch.tensor([0.93, 0.92, 0.90])
+            + (col["iris"][bs] - torch.tensor([0.93, 0.92, 0.90])) * H.smoothstep(iris + px, iris - px, r)[:, None]
+        )
         eye = eye + (torch.tensor([0.04, 0.03, 0.03]) - eye) * H.smoothstep(pupil + px, pupil - px, r)[:, None]
         paint(sel, eye, inside)
         lash = H.smoothstep(0.011 + px, 0.011 - px, (ey - up).abs() - 0.004) * (ex.abs() < 1.08) * (ey >= up - 0.01)

@@ -11,6 +11,7 @@ draws each AU a few times larger (stylised, not realistic).
 (detected face -> landmarks -> the same crop) gets the framing the lite nets were trained on.
 Unlike FFHQ's crop it is axis-aligned: it keeps head roll in the picture (LGFA's "tilts").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,8 +58,7 @@ def _gains(default: float = 1.0, **per_au: float) -> tuple[float, ...]:
 V1 = World("v1", _gains(), _gains(), _gains(), crop_zoom=1.36)  # measured on 64 frontal test faces
 V2 = World(
     "v2",
-    geometry_gain=_gains(3.0, AU04=2.6, AU06=3.5, AU09=4.0, AU12=2.2, AU15=3.2, AU18=4.0, AU20=2.4, AU25=1.6,
-                         AU26=1.0),
+    geometry_gain=_gains(3.0, AU04=2.6, AU06=3.5, AU09=4.0, AU12=2.2, AU15=3.2, AU18=4.0, AU20=2.4, AU25=1.6, AU26=1.0),
     lid_gain=_gains(1.0, AU05=2.8, AU06=1.6, AU07=2.6),
     texture_gain=_gains(1.0, AU04=1.8, AU06=1.5, AU09=3.0, AU12=1.4),
     smile_opens_lips=4.0,

@@ -8,6 +8,7 @@ decays linearly over the run after `decay_start`; `critic_warmup` critic-only st
 Under `torchrun` every rank draws its own batches (`TrainLoop`). The generator goes to `out_dir`
 (default weights/ganimation-synthfaces-64) with its model card.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from lgfa_lite import hub
-from lgfa_lite.methods.ganimation import (LOSS_WEIGHTS, WEIGHTS, GANimationConfig, GANimationPipeline, Generator,
-                                          mask_saturated)
+from lgfa_lite.methods.ganimation import (
+    LOSS_WEIGHTS,
+    WEIGHTS,
+    GANimationConfig,
+    GANimationPipeline,
+    Generator,
+    mask_saturated,
+)
 from lgfa_lite.synthface import N_AUS
 from lgfa_lite.train.loop import TrainLoop, linear_decay_lr
 
@@ -46,19 +53,21 @@ class Critic(nn.Module):
 
 # ----------------------------------------------------------------------------- losses
 
+
 def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
     mix = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     out, _ = critic(mix)
-    grad, = torch.autograd.grad(out.sum(), mix, create_graph=True)
+    (grad,) = torch.autograd.grad(out.sum(), mix, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
 def attention_losses(attention: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Saturation (mean A, penalised: without it A saturates to 1, i.e. no edit) and smoothness
     (total variation of A)."""
-    tv = ((attention[..., 1:, :] - attention[..., :-1, :]).pow(2).mean()
-          + (attention[..., :, 1:] - attention[..., :, :-1]).pow(2).mean())
+    tv = (attention[..., 1:, :] - attention[..., :-1, :]).pow(2).mean() + (
+        attention[..., :, 1:] - attention[..., :, :-1]
+    ).pow(2).mean()
     return attention.mean(), tv
 
 
@@ -89,6 +98,7 @@ def generator_loss(G: Generator, D: Critic, real, real_aus, target_aus, w=LOSS_W
 
 
 # ----------------------------------------------------------------------------- training
+
 
 def train(config: GANimationConfig, *, data: dict | None = None) -> tuple[GANimationPipeline, list[dict]]:
     """Train G and the critic on `config` (resumable); rank 0 writes G as a Hub folder -> (pipeline,
@@ -131,12 +141,23 @@ def train(config: GANimationConfig, *, data: dict | None = None) -> tuple[GANima
     if loop.is_main:
         out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / WEIGHTS
         last = loop.history[-1] if loop.history else {}
-        hub.save(G.eval(), out_dir, dtype=torch.float16, card={
-            "name": WEIGHTS, "description": "GANimation generator (AU-conditioned, attention + colour heads), lite profile.",
-            "task": "image-to-image", "metrics": {"train_minutes": loop.minutes,
-                                                  **{k: v for k, v in last.items() if k in ("mask_mean", "cycle")}},
-            "training": (f"`python -m lgfa_lite.methods.ganimation train` ({loop.state.step} steps, batch {c.batch}, "
-                         f"{loop.world} process(es), {loop.minutes:.1f} min on {loop.hardware}), unpaired, on {n} "
-                         f"SynthFaces training renders at {c.resolution} px with their ground-truth AUs."),
-        })
+        hub.save(
+            G.eval(),
+            out_dir,
+            dtype=torch.float16,
+            card={
+                "name": WEIGHTS,
+                "description": "GANimation generator (AU-conditioned, attention + colour heads), lite profile.",
+                "task": "image-to-image",
+                "metrics": {
+                    "train_minutes": loop.minutes,
+                    **{k: v for k, v in last.items() if k in ("mask_mean", "cycle")},
+                },
+                "training": (
+                    f"`python -m lgfa_lite.methods.ganimation train` ({loop.state.step} steps, batch {c.batch}, "
+                    f"{loop.world} process(es), {loop.minutes:.1f} min on {loop.hardware}), unpaired, on {n} "
+                    f"SynthFaces training renders at {c.resolution} px with their ground-truth AUs."
+                ),
+            },
+        )
     return GANimationPipeline(G), loop.history

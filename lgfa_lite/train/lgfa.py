@@ -12,6 +12,7 @@ CLIP. Options (`--opts KEY VAL`), off by default:
   init: start from an LGFA checkpoint;  device cuda: train on a GPU.
 The checkpoint goes to `out_dir` (default weights/lgfa-synthfaces-64) with its model card.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,8 +38,9 @@ HEAD_MOTIONS = [name for name, m in MOTIONS.items() if not m.aus and not m.jaw]
 TAU = 0.07  # the original's CLIP temperature
 
 
-def contrastive_clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, tau: float = TAU,
-                          rows: torch.Tensor | None = None) -> torch.Tensor:
+def contrastive_clip_loss(
+    image_emb: torch.Tensor, text_emb: torch.Tensor, tau: float = TAU, rows: torch.Tensor | None = None
+) -> torch.Tensor:
     """mean_i log(1 + sum_j exp((s_ij - s_ii) / tau)), s = cosine(image_i, text_j); `rows`: a mask of
     the i to average over (every j stays a negative)."""
     s = F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T
@@ -92,8 +94,10 @@ def apex_targets(frames: int, threshold: float = 0.7) -> tuple[list[str], list[l
                     sentence = f"The person is {m.gerund}."
                 else:  # the hold motion whose head pose points the same way
                     pose = torch.tensor(m.pose) * (1 if w > 0 else -1)
-                    best = max((h for h in holds if any(h.pose)),
-                               key=lambda h: float(F.cosine_similarity(pose, torch.tensor(h.pose), 0)))
+                    best = max(
+                        (h for h in holds if any(h.pose)),
+                        key=lambda h: float(F.cosine_similarity(pose, torch.tensor(h.pose), 0)),
+                    )
                     sentence = f"The person {best.verb}."
                 if sentence not in sentences:
                     sentences.append(sentence)
@@ -104,6 +108,7 @@ def apex_targets(frames: int, threshold: float = 0.7) -> tuple[list[str], list[l
 
 # ----------------------------------------------------------------------------- training
 
+
 def training_faces(nets: Frozen, n: int, batch: int = 128) -> dict:
     """Inversions and CLIP image embeddings of the first n standard SynthFaces training faces."""
     from lgfa_lite.synthface.dataset import images_of, standard_faces
@@ -111,8 +116,8 @@ def training_faces(nets: Frozen, n: int, batch: int = 128) -> dict:
     faces = standard_faces("train", n)
     images = images_of(faces, slice(0, n))
     with torch.no_grad():
-        w = torch.cat([nets.encoder(images[i:i + batch]) for i in range(0, n, batch)])
-        v = torch.cat([nets.clip.encode_image(images[i:i + batch]) for i in range(0, n, batch)])
+        w = torch.cat([nets.encoder(images[i : i + batch]) for i in range(0, n, batch)])
+        v = torch.cat([nets.clip.encode_image(images[i : i + batch]) for i in range(0, n, batch)])
     return {"image": images, "w": w, "v": v}
 
 
@@ -123,8 +128,8 @@ def head_pairs(nets: Frozen, n_train: int, n_faces: int, frames: int) -> dict:
     inverted by the encoder. -> {"w", "v": (F, L, D) inversions and (F, E) CLIP embeddings of the
     faces, "face", "prompt": (N,) rows of those and of PROMPTS, "frames": (K,) sampled frame
     indices, "delta": (N, K, L, D) each sampled frame's inversion minus frame 0's}."""
-    from lgfa_lite.synthface.dataset import standard_faces
     from lgfa_lite.synthface import FaceParams, render
+    from lgfa_lite.synthface.dataset import standard_faces
     from lgfa_lite.synthface.motions import motion_clip
 
     faces = standard_faces("train", n_train)
@@ -141,8 +146,14 @@ def head_pairs(nets: Frozen, n_train: int, n_faces: int, frames: int) -> dict:
         out["delta"].append(w.view(len(HEAD_MOTIONS), len(ks), *w.shape[1:]) - w0[:, None])
         out["face"] += [i] * len(HEAD_MOTIONS)
         out["prompt"] += [PROMPTS.index(f"The person {MOTIONS[name].verb}.") for name in HEAD_MOTIONS]
-    return {"w": torch.cat(out["w"]), "v": torch.cat(out["v"]), "face": torch.tensor(out["face"]),
-            "prompt": torch.tensor(out["prompt"]), "frames": torch.tensor(ks), "delta": torch.cat(out["delta"])}
+    return {
+        "w": torch.cat(out["w"]),
+        "v": torch.cat(out["v"]),
+        "face": torch.tensor(out["face"]),
+        "prompt": torch.tensor(out["prompt"]),
+        "frames": torch.tensor(ks),
+        "delta": torch.cat(out["delta"]),
+    }
 
 
 def load_init(model: LGFA, name: str) -> None:
@@ -159,8 +170,11 @@ def load_init(model: LGFA, name: str) -> None:
 
 def apex_rows(which: torch.Tensor, apex: list, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
     """(batch rows, frames, sentence indices): one random apex frame per out-and-back prompt in the batch."""
-    rows = [(b, *apex[p][int(torch.randint(len(apex[p]), (1,), generator=generator))])
-            for b, p in enumerate(which.tolist()) if apex[p]]
+    rows = [
+        (b, *apex[p][int(torch.randint(len(apex[p]), (1,), generator=generator))])
+        for b, p in enumerate(which.tolist())
+        if apex[p]
+    ]
     return tuple(torch.tensor([r[i] for r in rows], dtype=torch.long) for i in range(3))
 
 
@@ -169,7 +183,9 @@ def uses_identity(loss_weights: dict) -> bool:
     return loss_weights.get("identity", 0) > 0 or loss_weights.get("identity_steps", 0) > 0
 
 
-def train(config: LGFAConfig, *, nets: Frozen | None = None, data: dict | None = None) -> tuple[LGFAPipeline, list[dict]]:
+def train(
+    config: LGFAConfig, *, nets: Frozen | None = None, data: dict | None = None
+) -> tuple[LGFAPipeline, list[dict]]:
     """Train the animator on `config` (resumable) -> (pipeline, history); `lgfa_lite.methods.lgfa.train`
     calls it. `nets`, `data`: the frozen nets and training faces (default: the config's checkpoints and
     `training_faces`)."""
@@ -177,14 +193,24 @@ def train(config: LGFAConfig, *, nets: Frozen | None = None, data: dict | None =
     torch.manual_seed(c.seed)
     nets = nets or Frozen.load(c.clip, c.generator, c.encoder, identity=uses_identity(wt))
     if uses_identity(wt) and nets.identity is None:
-        log.warning("loss_weights.identity / identity_steps are set but the frozen nets have no identity net: "
-                    "the terms are left out")
+        log.warning(
+            "loss_weights.identity / identity_steps are set but the frozen nets have no identity net: "
+            "the terms are left out"
+        )
     data = data or training_faces(nets, c.train_faces)
     pairs = head_pairs(nets, c.train_faces, c.pair_faces, c.frames) if wt.get("head_pairs", 0) > 0 else None
     G = nets.generator
-    model = LGFA(data["v"].shape[1], G.n_latent, G.style_dim, c.hidden, clip=c.clip, generator=c.generator,
-                 encoder=c.encoder, clip_config=nets.clip.config if c.clip_lr > 0 else None,
-                 motion_norm_eps=c.motion_norm_eps)
+    model = LGFA(
+        data["v"].shape[1],
+        G.n_latent,
+        G.style_dim,
+        c.hidden,
+        clip=c.clip,
+        generator=c.generator,
+        encoder=c.encoder,
+        clip_config=nets.clip.config if c.clip_lr > 0 else None,
+        motion_norm_eps=c.motion_norm_eps,
+    )
     with torch.no_grad():  # the contrastive term's texts: the named CLIP's, never fine-tuned (see `clip_lr`)
         judge_text = nets.clip.encode_text(PROMPTS)
     if model.clip is not None:  # the animator's own copy of the CLIP feeds the recurrence its prompts
@@ -233,7 +259,7 @@ def train(config: LGFAConfig, *, nets: Frozen | None = None, data: dict | None =
         # the apex frames are guided like the last frame, so they keep the face as it does
         rows_b, rows_k, rows_j = (r.to(device) for r in apex_rows(which, apex, loop.generator))
         decoded = nets.decode(torch.cat([out["ws"][:, 0], out["ws"][:, -1], out["ws"][rows_b, rows_k]]))
-        first, last, apex_frames = decoded[: c.batch], decoded[c.batch: 2 * c.batch], decoded[2 * c.batch:]
+        first, last, apex_frames = decoded[: c.batch], decoded[c.batch : 2 * c.batch], decoded[2 * c.batch :]
         kept = [(first, x), (last, x)] + ([(apex_frames, x[rows_b])] if len(rows_b) else [])
         if nets.perceptual is not None:  # first, last (and apex) frames, each a mean of its own
             logs["perceptual"] = sum(nets.perceptual(a, b).mean() for a, b in kept)
@@ -243,7 +269,9 @@ def train(config: LGFAConfig, *, nets: Frozen | None = None, data: dict | None =
             rows = torch.arange(c.batch, device=device)
             k = torch.randint(c.frames - 1, (c.batch,), generator=loop.generator).to(device)
             pair = nets.decode(torch.cat([out["ws"][rows, k], out["ws"][rows, k + 1]]))
-            logs["identity_steps"] = (1 - nets.identity.similarity(pair[: c.batch], pair[c.batch:])).clamp(min=0).mean()
+            logs["identity_steps"] = (
+                (1 - nets.identity.similarity(pair[: c.batch], pair[c.batch :])).clamp(min=0).mean()
+            )
         # with head_pairs on, the head-motion prompts follow their true paths: the last-frame CLIP term,
         # which sees neither roll nor a return (its text for "nods" is its text for "looks down"), leaves them
         anchors = ~torch.isin(which, head_prompts) if pairs is not None else None
@@ -253,7 +281,9 @@ def train(config: LGFAConfig, *, nets: Frozen | None = None, data: dict | None =
         if pairs is not None:  # true head motions of training faces: their W+ path, frame by frame
             j = torch.randint(len(pairs["face"]), (c.batch,), generator=loop.generator).to(device)
             f = pairs["face"][j]
-            moved = model(pairs["w"][f], prompt_emb[pairs["prompt"][j]], pairs["v"][f], c.frames, h0, c.schedule or None)
+            moved = model(
+                pairs["w"][f], prompt_emb[pairs["prompt"][j]], pairs["v"][f], c.frames, h0, c.schedule or None
+            )
             logs["head_pairs"] = F.mse_loss(moved["txt_ws"][:, pairs["frames"]], pairs["delta"][j])
         if wt.get("clip_apex", 0) > 0:
             logs["clip_apex"] = decoded.new_zeros(())
@@ -269,16 +299,24 @@ def train(config: LGFAConfig, *, nets: Frozen | None = None, data: dict | None =
         before = 0.0  # an init checkpoint's own training time counts in the total
         if c.init:
             before = float(hub.read_card(hub.resolve(c.init))["results"].get("train_minutes", 0.0))
-        hub.save(model.eval(), out_dir, dtype=torch.float16, card={
-            "name": WEIGHTS, "description": "LGFA recurrent latent generator + W+ mappers (lite profile)"
-                                            + (", with its fine-tuned CLIP." if model.clip is not None else "."),
-            "task": "text-to-video", "metrics": {"train_minutes": round(before + loop.minutes, 1)},
-            "training": (f"`python -m lgfa_lite.methods.lgfa train` ({loop.state.step} steps, batch {c.batch}, "
-                         f"{c.frames} frames, {loop.minutes:.1f} min on {loop.hardware}"
-                         + (f", from {c.init} ({before:.1f} min)" if c.init else "")
-                         + f") on the inversions of {n} SynthFaces training faces with {len(PROMPTS)} prompts; "
-                         f"loss weights {dict(wt)}" + (f"; CLIP text tower lr {c.clip_lr}" if text_params else "")
-                         + "."),
-        })
+        hub.save(
+            model.eval(),
+            out_dir,
+            dtype=torch.float16,
+            card={
+                "name": WEIGHTS,
+                "description": "LGFA recurrent latent generator + W+ mappers (lite profile)"
+                + (", with its fine-tuned CLIP." if model.clip is not None else "."),
+                "task": "text-to-video",
+                "metrics": {"train_minutes": round(before + loop.minutes, 1)},
+                "training": (
+                    f"`python -m lgfa_lite.methods.lgfa train` ({loop.state.step} steps, batch {c.batch}, "
+                    f"{c.frames} frames, {loop.minutes:.1f} min on {loop.hardware}"
+                    + (f", from {c.init} ({before:.1f} min)" if c.init else "")
+                    + f") on the inversions of {n} SynthFaces training faces with {len(PROMPTS)} prompts; "
+                    f"loss weights {dict(wt)}" + (f"; CLIP text tower lr {c.clip_lr}" if text_params else "") + "."
+                ),
+            },
+        )
     # the pipeline animates with the frozen nets (a fine-tuned CLIP is the animator's own), on the CPU
     return LGFAPipeline(model, dataclasses.replace(nets, perceptual=None, identity=None)).to("cpu"), loop.history

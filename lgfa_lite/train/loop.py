@@ -12,6 +12,7 @@ what DistributedDataParallel does, done by hand because GAN steps (alternating n
 penalties with double backward) are outside what DDP supports. Rank 0 logs, shows progress
 and writes the resumable state; a budget stop is decided on rank 0 so all ranks stop together.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,9 +93,14 @@ def distributed() -> tuple[int, int]:
 
 
 class TrainLoop:
-    def __init__(self, config: TrainConfig, modules: dict[str, nn.Module],
-                 optimizers: dict[str, torch.optim.Optimizer], desc: str | None = None,
-                 device_ready: bool = False):
+    def __init__(
+        self,
+        config: TrainConfig,
+        modules: dict[str, nn.Module],
+        optimizers: dict[str, torch.optim.Optimizer],
+        desc: str | None = None,
+        device_ready: bool = False,
+    ):
         """`device_ready`: the method moves its batches to `loop.device`; other trainers are CPU
         recipes and refuse another device with a clear message instead of a mixed-device error."""
         self.config, self.modules, self.optimizers = config, modules, optimizers
@@ -142,8 +148,12 @@ class TrainLoop:
         for m in self.modules.values():
             m.train()
         self._t_run = self._t_saved = time.time()
-        self._bar = tqdm(total=self.config.steps, initial=self.state.step, desc=self.desc,
-                         disable=not (self.config.progress and self.is_main))
+        self._bar = tqdm(
+            total=self.config.steps,
+            initial=self.state.step,
+            desc=self.desc,
+            disable=not (self.config.progress and self.is_main),
+        )
         try:
             while not self._should_stop():
                 yield self.state.step
@@ -177,8 +187,7 @@ class TrainLoop:
         return f"a {os.cpu_count()}-core CPU"
 
     # ------------------------------------------------------------------ one update
-    def step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, module: nn.Module,
-             clip: float | None = 10.0):
+    def step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, module: nn.Module, clip: float | None = 10.0):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for p in module.parameters() if p.requires_grad]
@@ -202,8 +211,11 @@ class TrainLoop:
     def _flush_log(self):
         if not self._pending:
             return
-        row = {"step": self.state.step, "minutes": round(self.minutes, 2),
-               **{k: total / count for k, (total, count) in self._pending.items()}}
+        row = {
+            "step": self.state.step,
+            "minutes": round(self.minutes, 2),
+            **{k: total / count for k, (total, count) in self._pending.items()},
+        }
         self._pending = {}
         if self.is_main:
             self.history.append(row)
@@ -218,7 +230,7 @@ def sync_gradients(params: list[torch.Tensor], world: int):
     offset = 0
     for p, g in zip(params, grads):
         n = g.numel()
-        p.grad = flat[offset:offset + n].view_as(p).clone()
+        p.grad = flat[offset : offset + n].view_as(p).clone()
         offset += n
 
 

@@ -8,6 +8,7 @@ written to `work_dir` (safetensors + JSON); the same command continues where it 
 At the end the net is scored on held-out test identities (`evaluate`, also used by the
 `perception` benchmark) and saved as a Hub-style folder whose model card holds the numbers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,6 +34,7 @@ from lgfa_lite.synthface.dataset import TEST_SIZE, TRAIN_SIZE, images_of, load_f
 from lgfa_lite.train.loop import TrainConfig, TrainLoop, cosine_lr
 
 # --------------------------------------------------------------------------- evaluation
+
 
 def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
     """Area under the ROC curve (Mann-Whitney, ties counted half)."""
@@ -110,6 +112,7 @@ def evaluate_clip(model: TextImageModel, data: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- nets
+
 
 class CosFace(nn.Module):
     """Additive-margin softmax over training identities (the classifier is not shipped)."""
@@ -208,6 +211,7 @@ class _ClipAux(nn.Module):
     def __init__(self, embed_dim: int, n_aus: int, au_weight: float):
         super().__init__()
         from open_clip.loss import ClipLoss
+
         self.clip_loss, self.au_head, self.au_weight = ClipLoss(), nn.Linear(embed_dim, n_aus), au_weight
 
 
@@ -219,7 +223,9 @@ def _clip_aux(model, data):
     return _ClipAux(model.model.visual.output_dim, data["aus"].shape[1], CLIP_AU_WEIGHT)
 
 
-def identity_groups(data: dict, batch: int, per_identity: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
+def identity_groups(
+    data: dict, batch: int, per_identity: int = 4, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """A batch of `batch // per_identity` identities with `per_identity` renders each: negatives
     of the same person differ by expression and pose, not by hair or skin."""
     ids = data["identity"]
@@ -235,24 +241,56 @@ CLIP_AU_WEIGHT = 4.0  # BCE + L1 as the AU regressor's loss; x4 to weigh about a
 
 
 NETS: dict[str, NetSpec] = {
-    "au": NetSpec("au-synthfaces-64", lambda r: AURegressor(input_size=r, channels=(24, 48, 96, 192)),
-                  _au_loss, 2e-3, 8000, 16,
-                  "Lite AU regressor: small ResNet, BCE + L1 on SynthFaces AU intensities."),
-    "identity": NetSpec("identity-synthfaces-64", lambda r: IdentityNet(input_size=r, channels=(24, 48, 96, 192)),
-                        _identity_loss, 2e-3, 8000, 16,
-                        "Lite identity embedding: small ResNet, CosFace loss over SynthFaces training identities.",
-                        aux=_identity_aux),
-    "fitter": NetSpec("fitter-synthfaces-64", lambda r: FaceFitter(input_size=r, channels=(24, 48, 96, 192)),
-                      _fitter_loss, 2e-3, 8000, 16,
-                      "Lite 3D fitter: small ResNet regressing SynthFaces parameters; parameter + landmark reprojection loss."),
-    "landmarks": NetSpec("fan-synthfaces-64", lambda r: LandmarkNet(num_modules=1, input_size=r, width=64),
-                         _landmark_loss, 1e-3, 8000, 16,
-                         "Lite FAN: face_alignment's FAN, one hourglass, 64 features wide, heatmap MSE + sub-pixel coordinate loss."),
-    "clip": NetSpec("clip-synthfaces-64", lambda r: TextImageModel(),
-                    _clip_loss, 1e-3, 3000, 64,
-                    "Lite open_clip `lgfa-tiny-clip`: ModifiedResNet image tower (64 px, width 16); text 3 layers; ClipLoss on "
-                    "SynthFaces captions with LGFA-word synonyms, + an AU head on the image features (not shipped); "
-                    "batches of 16 identities x 4 renders.", aux=_clip_aux, batch_indices=identity_groups),
+    "au": NetSpec(
+        "au-synthfaces-64",
+        lambda r: AURegressor(input_size=r, channels=(24, 48, 96, 192)),
+        _au_loss,
+        2e-3,
+        8000,
+        16,
+        "Lite AU regressor: small ResNet, BCE + L1 on SynthFaces AU intensities.",
+    ),
+    "identity": NetSpec(
+        "identity-synthfaces-64",
+        lambda r: IdentityNet(input_size=r, channels=(24, 48, 96, 192)),
+        _identity_loss,
+        2e-3,
+        8000,
+        16,
+        "Lite identity embedding: small ResNet, CosFace loss over SynthFaces training identities.",
+        aux=_identity_aux,
+    ),
+    "fitter": NetSpec(
+        "fitter-synthfaces-64",
+        lambda r: FaceFitter(input_size=r, channels=(24, 48, 96, 192)),
+        _fitter_loss,
+        2e-3,
+        8000,
+        16,
+        "Lite 3D fitter: small ResNet regressing SynthFaces parameters; parameter + landmark reprojection loss.",
+    ),
+    "landmarks": NetSpec(
+        "fan-synthfaces-64",
+        lambda r: LandmarkNet(num_modules=1, input_size=r, width=64),
+        _landmark_loss,
+        1e-3,
+        8000,
+        16,
+        "Lite FAN: face_alignment's FAN, one hourglass, 64 features wide, heatmap MSE + sub-pixel coordinate loss.",
+    ),
+    "clip": NetSpec(
+        "clip-synthfaces-64",
+        lambda r: TextImageModel(),
+        _clip_loss,
+        1e-3,
+        3000,
+        64,
+        "Lite open_clip `lgfa-tiny-clip`: ModifiedResNet image tower (64 px, width 16); text 3 layers; ClipLoss on "
+        "SynthFaces captions with LGFA-word synonyms, + an AU head on the image features (not shipped); "
+        "batches of 16 identities x 4 renders.",
+        aux=_clip_aux,
+        batch_indices=identity_groups,
+    ),
 }
 
 NET_WEIGHTS = {name: spec.weights for name, spec in NETS.items()}  # net -> checkpoint folder name
@@ -269,12 +307,29 @@ def is_shipped(net: str) -> bool:
     return (hub.default_weights_dir() / NET_WEIGHTS[net] / "config.json").exists()
 
 
-def train(net: str, *, steps: int | None = None, batch: int | None = None, resolution: int = 64,
-          lr: float | None = None, out_dir=None, work_dir=None, resume: bool = True,
-          save_every_s: float = 180.0, train_size: int = TRAIN_SIZE, test_size: int = TEST_SIZE,
-          seed: int = 0, progress: bool = True, cache_dir=None, log_every: int = 50,
-          minutes: float | None = None, identities: int | None = None, init: str | None = None,
-          freeze: str = "", synthfaces: str = "v1") -> tuple[nn.Module, dict]:
+def train(
+    net: str,
+    *,
+    steps: int | None = None,
+    batch: int | None = None,
+    resolution: int = 64,
+    lr: float | None = None,
+    out_dir=None,
+    work_dir=None,
+    resume: bool = True,
+    save_every_s: float = 180.0,
+    train_size: int = TRAIN_SIZE,
+    test_size: int = TEST_SIZE,
+    seed: int = 0,
+    progress: bool = True,
+    cache_dir=None,
+    log_every: int = 50,
+    minutes: float | None = None,
+    identities: int | None = None,
+    init: str | None = None,
+    freeze: str = "",
+    synthfaces: str = "v1",
+) -> tuple[nn.Module, dict]:
     """Train one lite net; returns (model, metrics). Writes `out_dir` (default weights/<name>).
 
     `minutes`: a wall-time budget (summed over resumed runs); training ends at `steps` or at the
@@ -295,12 +350,17 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
     name = weights_name(net, synthfaces)
     out_dir = Path(out_dir) if out_dir else hub.default_weights_dir() / name
     suffix = "" if synthfaces == "v1" else f"-{synthfaces}"
-    work_dir = Path(work_dir) if work_dir else Path.home() / ".cache" / "lgfa_lite" / "train" / f"{net}-{resolution}{suffix}"
+    work_dir = (
+        Path(work_dir) if work_dir else Path.home() / ".cache" / "lgfa_lite" / "train" / f"{net}-{resolution}{suffix}"
+    )
     if not resume:
         shutil.rmtree(work_dir, ignore_errors=True)
     torch.manual_seed(seed)
-    data = (load_faces("train", train_size, resolution, identities, cache_dir, synthfaces) if identities
-            else standard_faces("train", train_size, resolution, cache_dir, synthfaces))
+    data = (
+        load_faces("train", train_size, resolution, identities, cache_dir, synthfaces)
+        if identities
+        else standard_faces("train", train_size, resolution, cache_dir, synthfaces)
+    )
     model = spec.build(resolution)
     if net == "fitter":
         model = FaceFitter(**{**model.config, "world": synthfaces})
@@ -309,10 +369,20 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
     frozen = model.get_submodule(freeze).requires_grad_(False) if freeze else None
     aux = spec.aux(model, data) if spec.aux else nn.Module()
     trainable = nn.ModuleDict({"model": model, "aux": aux})
-    opt = torch.optim.AdamW([p for p in trainable.parameters() if p.requires_grad], lr=lr,
-                            weight_decay=1e-4 if net != "clip" else 0.05)
-    config = TrainConfig(steps=steps, batch=batch, lr=lr, minutes=minutes, seed=seed, work_dir=str(work_dir),
-                         save_every_s=save_every_s, log_every=log_every, progress=progress)
+    opt = torch.optim.AdamW(
+        [p for p in trainable.parameters() if p.requires_grad], lr=lr, weight_decay=1e-4 if net != "clip" else 0.05
+    )
+    config = TrainConfig(
+        steps=steps,
+        batch=batch,
+        lr=lr,
+        minutes=minutes,
+        seed=seed,
+        work_dir=str(work_dir),
+        save_every_s=save_every_s,
+        log_every=log_every,
+        progress=progress,
+    )
     loop = TrainLoop(config, dict(trainable), {"opt": opt}, desc=f"train {net}")
     rng = random.Random(seed * 1000003 + loop.state.step)
     warmup = max(1, min(200, steps // 10))
@@ -323,7 +393,11 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
         # linear warm-up over the first steps, then cosine decay over the run's progress
         loop.set_lr(opt, lr * (step + 1) / warmup if step < warmup else cosine_lr(lr, loop.progress, warmup=0.0))
         g = loop.generator  # seeded per rank and step: each torchrun rank draws its own batches
-        idx = spec.batch_indices(data, batch, generator=g) if spec.batch_indices else torch.randint(n, (batch,), generator=g)
+        idx = (
+            spec.batch_indices(data, batch, generator=g)
+            if spec.batch_indices
+            else torch.randint(n, (batch,), generator=g)
+        )
         loss, logs = spec.loss(model, aux, data, idx, rng)
         loop.step(opt, loss, trainable, clip=5.0)
         loop.log(loss=loss, **logs)
@@ -346,14 +420,26 @@ def train(net: str, *, steps: int | None = None, batch: int | None = None, resol
         flags += f" --freeze {freeze}"
     if synthfaces != "v1":
         flags += f" --synthfaces {synthfaces}"
-    hub.save(model, out_dir, dtype=torch.float16, card={
-        "name": name, "description": spec.description, "tags": [f"synthfaces-{synthfaces}"], "metrics": metrics, "task": "face-perception",
-        "training": (f"`python -m lgfa_lite.train.perception {net} --steps {steps} --batch {batch}{flags}` on "
-                     f"{train_size} SynthFaces ({synthfaces}) training renders at {resolution} px ({len(data['identity'].unique())} "
-                     f"identities); AdamW lr {lr}, warm-up + cosine; {state.step} steps, {state.seconds / 60:.1f} min "
-                     f"on {loop.hardware}. "
-                     f"Metrics on {test_size} renders of held-out test identities."),
-    })
+    hub.save(
+        model,
+        out_dir,
+        dtype=torch.float16,
+        card={
+            "name": name,
+            "description": spec.description,
+            "tags": [f"synthfaces-{synthfaces}"],
+            "metrics": metrics,
+            "task": "face-perception",
+            "training": (
+                f"`python -m lgfa_lite.train.perception {net} --steps {steps} --batch {batch}{flags}` on "
+                f"{train_size} SynthFaces ({synthfaces}) training renders at {resolution} px "
+                f"({len(data['identity'].unique())} "
+                f"identities); AdamW lr {lr}, warm-up + cosine; {state.step} steps, {state.seconds / 60:.1f} min "
+                f"on {loop.hardware}. "
+                f"Metrics on {test_size} renders of held-out test identities."
+            ),
+        },
+    )
     return model, metrics
 
 
@@ -369,15 +455,29 @@ def main(argv=None):
     ap.add_argument("--work-dir")
     ap.add_argument("--fresh", action="store_true", help="ignore a saved training state")
     ap.add_argument("--train-size", type=int, default=TRAIN_SIZE)
-    ap.add_argument("--identities", type=int, help="training identities the renders spread over (default: standard faces)")
+    ap.add_argument(
+        "--identities", type=int, help="training identities the renders spread over (default: standard faces)"
+    )
     ap.add_argument("--init", help="start from this checkpoint (weights name or Hub folder)")
     ap.add_argument("--freeze", default="", help='submodule kept as it is, e.g. "model.visual" (CLIP image tower)')
     ap.add_argument("--synthfaces", default="v1", choices=["v1", "v2"], help="the SynthFaces world to train on")
     args = ap.parse_args(argv)
-    _, metrics = train(args.net, steps=args.steps, batch=args.batch, lr=args.lr, resolution=args.resolution,
-                       out_dir=args.out_dir, work_dir=args.work_dir, resume=not args.fresh,
-                       train_size=args.train_size, minutes=args.minutes, identities=args.identities,
-                       init=args.init, freeze=args.freeze, synthfaces=args.synthfaces)
+    _, metrics = train(
+        args.net,
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        resolution=args.resolution,
+        out_dir=args.out_dir,
+        work_dir=args.work_dir,
+        resume=not args.fresh,
+        train_size=args.train_size,
+        minutes=args.minutes,
+        identities=args.identities,
+        init=args.init,
+        freeze=args.freeze,
+        synthfaces=args.synthfaces,
+    )
     for k, v in metrics.items():
         print(f"{k}: {v:.4f}")
 

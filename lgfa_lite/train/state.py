@@ -5,6 +5,7 @@ A state folder holds `modules.safetensors` (every module's state dict, prefixed 
 and `state.json` (step, elapsed seconds, optimizer hyper-parameters, anything JSON-able).
 Writes go to a temporary folder first and are swapped in, so a kill mid-save loses nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,9 @@ def save_training_state(folder, modules: dict, optimizers: dict, state: Training
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    weights = {f"{name}.{k}": v.detach().cpu().contiguous() for name, m in modules.items()
-               for k, v in m.state_dict().items()}
+    weights = {
+        f"{name}.{k}": v.detach().cpu().contiguous() for name, m in modules.items() for k, v in m.state_dict().items()
+    }
     save_file(weights, str(tmp / "modules.safetensors"))
     opt_tensors, opt_meta = {}, {}
     for name, opt in optimizers.items():
@@ -54,8 +56,11 @@ def save_training_state(folder, modules: dict, optimizers: dict, state: Training
         opt_meta[name] = meta
     save_file(opt_tensors, str(tmp / "optimizers.safetensors"))
     save_file({"torch": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
-    (tmp / "state.json").write_text(json.dumps({"step": state.step, "seconds": state.seconds,
-                                                "extra": state.extra, "optimizers": opt_meta}, indent=1))
+    (tmp / "state.json").write_text(
+        json.dumps(
+            {"step": state.step, "seconds": state.seconds, "extra": state.extra, "optimizers": opt_meta}, indent=1
+        )
+    )
     old = folder.with_name(folder.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
@@ -73,7 +78,7 @@ def load_training_state(folder, modules: dict, optimizers: dict) -> TrainingStat
     meta = json.loads((folder / "state.json").read_text())
     weights = load_file(str(folder / "modules.safetensors"))
     for name, m in modules.items():
-        saved = {k[len(name) + 1:]: v for k, v in weights.items() if k.startswith(name + ".")}
+        saved = {k[len(name) + 1 :]: v for k, v in weights.items() if k.startswith(name + ".")}
         if saved or not m.state_dict():
             m.load_state_dict(saved)
         else:  # a module added since the state was saved (a resumed run that turns on its discriminator)
@@ -87,7 +92,7 @@ def load_training_state(folder, modules: dict, optimizers: dict) -> TrainingStat
         for pid, scalars in om["state"].items():
             st = dict(scalars)
             pre = f"{name}.{pid}."
-            st.update({k[len(pre):]: v for k, v in opt_tensors.items() if k.startswith(pre)})
+            st.update({k[len(pre) :]: v for k, v in opt_tensors.items() if k.startswith(pre)})
             state[int(pid)] = st
         opt.load_state_dict({"state": state, "param_groups": om["param_groups"]})
     torch.set_rng_state(load_file(str(folder / "rng.safetensors"))["torch"])

@@ -28,6 +28,7 @@ and identity losses and e4e's delta regulariser.
     python -m lgfa_lite.train.stylegan2 generator --minutes 60
     python -m lgfa_lite.train.stylegan2 encoder --minutes 20
 """
+
 from __future__ import annotations
 
 import copy
@@ -41,14 +42,15 @@ import torch.nn.functional as F
 from lgfa_lite import hub
 from lgfa_lite.nets.blocks import to_unit
 from lgfa_lite.nets.encoder import ENCODER_WEIGHTS, LatentEncoder
-from lgfa_lite.nets.stylegan2 import (GENERATOR_WEIGHTS, Z_DIM, Discriminator, Generator, params_to_z,
-                                      sample_z)
+from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS, Z_DIM, Discriminator, Generator, params_to_z, sample_z
 from lgfa_lite.synthface import FaceParams
 from lgfa_lite.synthface.render import render
 from lgfa_lite.train.loop import TrainConfig, TrainLoop, cli_parser, config_from_cli, cosine_lr
 
 log = logging.getLogger(__name__)
 WORK_ROOT = Path.home() / ".cache" / "lgfa_lite" / "train"
+
+
 def teacher_batch(batch: int, generator: torch.Generator, resolution: int = 64, world: str | None = None):
     """(z, images in [-1, 1], landmarks (B, 68, 2) in pixels) for `batch` fresh random faces of
     the SynthFaces `world` ('v1', 'v2'; None = the default world)."""
@@ -66,11 +68,12 @@ def feature_weights(landmarks: torch.Tensor, size: int, weight: float, sigma: fl
     yx = torch.arange(size, dtype=pts.dtype, device=pts.device) + 0.5
     dx = (yx[None, None, :] - pts[..., :1]).pow(2)  # (B, 51, W)
     dy = (yx[None, None, :] - pts[..., 1:]).pow(2)  # (B, 51, H)
-    blobs = torch.exp(-(dy[..., :, None] + dx[..., None, :]) / (2 * sigma ** 2)).amax(1)
+    blobs = torch.exp(-(dy[..., :, None] + dx[..., None, :]) / (2 * sigma**2)).amax(1)
     return 1 + weight * blobs[:, None]
 
 
 # ----------------------------------------------------------------------------- generator
+
 
 @dataclasses.dataclass
 class GeneratorConfig(TrainConfig):
@@ -160,7 +163,7 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
         D = Discriminator(c.size, c.channels)
         # lazy-regularisation correction of Adam's hyper-parameters (StyleGAN2 appendix B)
         ratio = c.r1_every / (c.r1_every + 1)
-        opt_d = torch.optim.Adam(D.parameters(), c.lr * ratio, betas=tuple(b ** ratio for b in c.betas))
+        opt_d = torch.optim.Adam(D.parameters(), c.lr * ratio, betas=tuple(b**ratio for b in c.betas))
         modules["D"], optimizers["D"] = D, opt_d
     perceptual = _losses_perceptual(c.perceptual_weight)
     loop = TrainLoop(c, modules, optimizers, device_ready=True)  # renders on the CPU, steps on loop.device
@@ -211,23 +214,36 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
                 logs["r1"] = r1
         loop.log(**logs)
         if loop.is_main and c.work_dir and step % c.sample_every == 0:
-            save_grid(G_ema, fixed_z, Path(c.work_dir).with_name(Path(c.work_dir).name + "-samples") / f"{step:06d}.png")
+            save_grid(
+                G_ema, fixed_z, Path(c.work_dir).with_name(Path(c.work_dir).name + "-samples") / f"{step:06d}.png"
+            )
     if loop.is_main:
         out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / GENERATOR_WEIGHTS
-        hub.save(G_ema.eval(), out_dir, dtype=torch.float16, card={
-            "name": GENERATOR_WEIGHTS, "description": ("StyleGAN2 generator (64 px, lite profile). z is the scaled SynthFaces parameter "
-                            "vector (`lgfa_lite.train.stylegan2.params_to_z` / `sample_z`)."),
-            "task": "unconditional-image-generation",
-            "metrics": {"train_minutes": round(loop.minutes, 1)}, "tags": [f"synthfaces-{c.synthfaces}"],
-            "training": (f"`python -m lgfa_lite.train.stylegan2 generator` ({loop.state.step} steps, batch {c.batch}, "
-                         f"{loop.world} process(es), {loop.minutes:.1f} min on {loop.hardware}): L1 to the SynthFaces "
-                         f"({c.synthfaces}) "
-                         f"render of z's parameters (x{c.feature_weight} more near the facial features, + "
-                         f"{c.multiscale_weight} x coarse-skip L1), + {c.perceptual_weight} x lite perceptual "
-                         f"distance, + {c.adv_weight} x non-saturating GAN loss after step {c.adv_after} (lazy R1 gamma "
-                         f"{c.r1_gamma}); "
-                         f"Adam lr {c.lr}, betas {tuple(c.betas)}; EMA half-life {c.ema_kimg} kimg."),
-        })
+        hub.save(
+            G_ema.eval(),
+            out_dir,
+            dtype=torch.float16,
+            card={
+                "name": GENERATOR_WEIGHTS,
+                "description": (
+                    "StyleGAN2 generator (64 px, lite profile). z is the scaled SynthFaces parameter "
+                    "vector (`lgfa_lite.train.stylegan2.params_to_z` / `sample_z`)."
+                ),
+                "task": "unconditional-image-generation",
+                "metrics": {"train_minutes": round(loop.minutes, 1)},
+                "tags": [f"synthfaces-{c.synthfaces}"],
+                "training": (
+                    f"`python -m lgfa_lite.train.stylegan2 generator` ({loop.state.step} steps, batch {c.batch}, "
+                    f"{loop.world} process(es), {loop.minutes:.1f} min on {loop.hardware}): L1 to the SynthFaces "
+                    f"({c.synthfaces}) "
+                    f"render of z's parameters (x{c.feature_weight} more near the facial features, + "
+                    f"{c.multiscale_weight} x coarse-skip L1), + {c.perceptual_weight} x lite perceptual "
+                    f"distance, + {c.adv_weight} x non-saturating GAN loss after step {c.adv_after} (lazy R1 gamma "
+                    f"{c.r1_gamma}); "
+                    f"Adam lr {c.lr}, betas {tuple(c.betas)}; EMA half-life {c.ema_kimg} kimg."
+                ),
+            },
+        )
     return G_ema, loop.history
 
 
@@ -237,15 +253,15 @@ def save_grid(G: Generator, z: torch.Tensor, path: Path):
 
     images = to_unit(G(z)).cpu()
     n = images.shape[0]
-    cols = int(n ** 0.5)
+    cols = int(n**0.5)
     grid = images[: cols * (n // cols)].view(n // cols, cols, 3, *images.shape[2:])
     grid = grid.permute(0, 3, 1, 4, 2).reshape(grid.shape[0] * images.shape[2], cols * images.shape[3], 3)
     path.parent.mkdir(parents=True, exist_ok=True)
     iio.imwrite(path, (grid * 255 + 0.5).to(torch.uint8).numpy())
 
 
-
 # ----------------------------------------------------------------------------- encoder
+
 
 @dataclasses.dataclass
 class EncoderConfig(TrainConfig):
@@ -300,19 +316,28 @@ def train_encoder(config: EncoderConfig, G: Generator | None = None) -> tuple[La
         loop.log(**logs)
     if loop.is_main:
         out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / ENCODER_WEIGHTS
-        hub.save(E.eval(), out_dir, dtype=torch.float16, card={
-            "name": ENCODER_WEIGHTS, "description": f"e4e-style W+ encoder for `{c.generator}` (lite profile).",
-            "task": "feature-extraction", "metrics": {"train_minutes": round(loop.minutes, 1)},
-            "training": (f"`python -m lgfa_lite.train.stylegan2 encoder` ({loop.state.step} steps, batch {c.batch}, "
-                         f"{loop.minutes:.1f} min on a 2-core CPU) on fresh SynthFaces renders with known w: "
-                         f"latent MSE x{c.latent_weight} + pixel L1 x{c.pixel_weight} + perceptual x{c.perceptual_weight}"
-                         f" + identity x{c.identity_weight} + delta regulariser x{c.delta_weight}."),
-        })
+        hub.save(
+            E.eval(),
+            out_dir,
+            dtype=torch.float16,
+            card={
+                "name": ENCODER_WEIGHTS,
+                "description": f"e4e-style W+ encoder for `{c.generator}` (lite profile).",
+                "task": "feature-extraction",
+                "metrics": {"train_minutes": round(loop.minutes, 1)},
+                "training": (
+                    f"`python -m lgfa_lite.train.stylegan2 encoder` ({loop.state.step} steps, batch {c.batch}, "
+                    f"{loop.minutes:.1f} min on a 2-core CPU) on fresh SynthFaces renders with known w: "
+                    f"latent MSE x{c.latent_weight} + pixel L1 x{c.pixel_weight} + perceptual x{c.perceptual_weight}"
+                    f" + identity x{c.identity_weight} + delta regulariser x{c.delta_weight}."
+                ),
+            },
+        )
     return E.eval(), loop.history
 
 
-
 # ----------------------------------------------------------------------------- CLI
+
 
 def main(argv=None):
     ap = cli_parser("Train the lite StyleGAN2 generator or its encoder on SynthFaces.")

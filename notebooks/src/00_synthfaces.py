@@ -74,6 +74,7 @@ def render_u8(params):
     o = renderer(params)
     return to_uint8_frames(o.image), o
 
+
 # %% [markdown]
 # ## Identities
 # Each seed gives one identity (shape and appearance), shown here with a neutral
@@ -81,7 +82,9 @@ def render_u8(params):
 
 # %%
 faces = np.concatenate([render_u8(FaceParams.identity(seed + i, batch=1))[0] for i in range(n_identities)])
-show_grid(faces[None], col_labels=[f"seed {seed + i}" for i in range(n_identities)], title="Identities", name="identities")
+show_grid(
+    faces[None], col_labels=[f"seed {seed + i}" for i in range(n_identities)], title="Identities", name="identities"
+)
 
 # %% [markdown]
 # ## Action units
@@ -118,8 +121,13 @@ from lgfa_lite.bench.group_synthface import legibility
 face = FaceParams.identity(seed, batch=n_au + 1)
 one_au = torch.cat([torch.zeros(1, n_au), torch.eye(n_au)]).to(face.aus.dtype)
 rows = [to_uint8_frames(Renderer(64, world=w)(face.replace(aus=one_au)).image) for w in ("v1", "v2")]
-show_grid(np.stack(rows), row_labels=["v1", "v2"], col_labels=["none", *AU_NAMES],
-          title="Each action unit at 1, 64 px", name="au_v1_vs_v2")
+show_grid(
+    np.stack(rows),
+    row_labels=["v1", "v2"],
+    col_labels=["none", *AU_NAMES],
+    title="Each action unit at 1, 64 px",
+    name="au_v1_vs_v2",
+)
 counts = {w: legibility(w, legibility_identities) for w in ("v1", "v2")}
 fig, ax = plt.subplots(figsize=(10, 3))
 x = np.arange(n_au)
@@ -151,8 +159,13 @@ jaw = torch.zeros_like(b.jaw)
 jaw[:, 0] = (fractions + 1) / 2 * POSE_LIMITS["jaw"]  # opening: 0 .. limit
 rows.append(render_u8(b.replace(jaw=jaw))[0])
 labels.append(f"jaw (0..{POSE_LIMITS['jaw']:g}°)")
-show_grid(np.stack(rows), row_labels=labels, col_labels=[f"{f:+.2f}" for f in fractions.tolist()],
-          title="Pose sweeps: fraction of the limit (jaw: 0 .. limit)", name="pose_sweeps")
+show_grid(
+    np.stack(rows),
+    row_labels=labels,
+    col_labels=[f"{f:+.2f}" for f in fractions.tolist()],
+    title="Pose sweeps: fraction of the limit (jaw: 0 .. limit)",
+    name="pose_sweeps",
+)
 
 # %% [markdown]
 # ## A captioned motion

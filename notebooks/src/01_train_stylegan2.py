@@ -33,14 +33,13 @@ import matplotlib.pyplot as plt
 import torch
 
 from lgfa_lite import hub
-from lgfa_lite.figures import show_row
 from lgfa_lite.bench.group_ganimation import psnr
-from lgfa_lite.nets.encoder import invert
+from lgfa_lite.figures import show_row
+from lgfa_lite.nets.blocks import to_unit
+from lgfa_lite.nets.encoder import ENCODER_WEIGHTS, invert, load_encoder
+from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS, load_generator, params_to_z, sample_z
 from lgfa_lite.synthface import FaceParams, render
 from lgfa_lite.synthface.dataset import identities
-from lgfa_lite.nets.blocks import to_unit
-from lgfa_lite.nets.encoder import ENCODER_WEIGHTS, load_encoder
-from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS, load_generator, params_to_z, sample_z
 from lgfa_lite.train import stylegan2 as SG
 from lgfa_lite.video import frames_to_strip, to_uint8_frames, write_mp4
 
@@ -53,9 +52,15 @@ out.mkdir(parents=True, exist_ok=True)
 # Progress is saved to `out_dir/g_state` every three minutes; run the cell again to resume.
 
 # %%
-g_config = SG.GeneratorConfig(steps=g_steps, minutes=g_minutes, batch=batch, adv_weight=adv_weight,
-                              perceptual_weight=perceptual_weight, work_dir=str(out / "g_state"),
-                              out_dir=str(out / "generator"))
+g_config = SG.GeneratorConfig(
+    steps=g_steps,
+    minutes=g_minutes,
+    batch=batch,
+    adv_weight=adv_weight,
+    perceptual_weight=perceptual_weight,
+    work_dir=str(out / "g_state"),
+    out_dir=str(out / "generator"),
+)
 G_trained, g_history = SG.train_generator(g_config)
 print(f"{len(g_history)} log rows; last: {json.dumps(g_history[-1] if g_history else {}, indent=1)}")
 keys = [k for k in ("l1", "perceptual", "g_adv", "d") if any(k in h for h in g_history)]
@@ -83,7 +88,9 @@ p = FaceParams.sample(8, seed=2024)
 samples = to_unit(G(params_to_z(p)))
 show_row(samples, path=out / "samples.png")
 show_row(render(p, G.size).image, path=out / "teacher.png")
-print(f"PSNR of samples vs the renders of their parameters: {float(psnr(samples, render(p, G.size).image).mean()):.2f} dB")
+print(
+    f"PSNR of samples vs the renders of their parameters: {float(psnr(samples, render(p, G.size).image).mean()):.2f} dB"
+)
 
 # %% [markdown]
 # ## Truncation sweep: one z pulled toward the average face (w_avg)
@@ -91,8 +98,11 @@ print(f"PSNR of samples vs the renders of their parameters: {float(psnr(samples,
 # %%
 z = sample_z(1, seed=7)
 psis = [1.0, 0.75, 0.5, 0.25, 0.0]
-show_row(torch.cat([to_unit(G(z, truncation=psi)) for psi in psis]), [f"psi {psi}" for psi in psis],
-         path=out / "truncation.png")
+show_row(
+    torch.cat([to_unit(G(z, truncation=psi)) for psi in psis]),
+    [f"psi {psi}" for psi in psis],
+    path=out / "truncation.png",
+)
 
 # %% [markdown]
 # ## Interpolation in W between four faces (a looping video)
@@ -116,8 +126,9 @@ print("video:", video)
 
 # %%
 with torch.enable_grad():
-    e_config = SG.EncoderConfig(steps=e_steps, minutes=e_minutes, batch=batch, work_dir=str(out / "e_state"),
-                                out_dir=str(out / "encoder"))
+    e_config = SG.EncoderConfig(
+        steps=e_steps, minutes=e_minutes, batch=batch, work_dir=str(out / "e_state"), out_dir=str(out / "encoder")
+    )
     E_trained, e_history = SG.train_encoder(e_config, G=G)
 print(f"last: {json.dumps(e_history[-1] if e_history else {}, indent=1)}")
 shipped_e = shipped and (hub.default_weights_dir() / ENCODER_WEIGHTS).is_dir()

@@ -34,9 +34,9 @@ import torch
 
 from lgfa_lite import hub
 from lgfa_lite.nets.fitter import landmarks_2d
+from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, Renderer, draw_landmarks, expression_sentence
 from lgfa_lite.synthface.dataset import images_of, standard_faces
 from lgfa_lite.train.perception import NET_WEIGHTS, NETS, evaluate, train
-from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, Renderer, draw_landmarks, expression_sentence
 from lgfa_lite.video import to_uint8_frames
 
 if net not in NETS:
@@ -50,9 +50,17 @@ out.mkdir(parents=True, exist_ok=True)
 # Progress is saved every three minutes to `out_dir/state`; run the cell again to resume.
 
 # %%
-model, metrics = train(net, steps=steps, batch=batch or None, resolution=resolution, minutes=minutes,
-                       train_size=train_size, test_size=test_size,
-                       out_dir=out / NETS[net].weights, work_dir=out / "state")
+model, metrics = train(
+    net,
+    steps=steps,
+    batch=batch or None,
+    resolution=resolution,
+    minutes=minutes,
+    train_size=train_size,
+    test_size=test_size,
+    out_dir=out / NETS[net].weights,
+    work_dir=out / "state",
+)
 print(json.dumps(metrics, indent=1))
 
 # %% [markdown]
@@ -140,7 +148,9 @@ if "identity" in nets:
         axes[r, 0].set_title("query", fontsize=8)
         for c, (t, ok) in enumerate(zip(top, same)):
             axes[r, c + 1].imshow(to_uint8_frames(images_of(test, [t]))[0])
-            axes[r, c + 1].set_title("same person" if ok else "other person", fontsize=8, color="green" if ok else "red")
+            axes[r, c + 1].set_title(
+                "same person" if ok else "other person", fontsize=8, color="green" if ok else "red"
+            )
         for ax in axes[r]:
             ax.axis("off")
     fig.suptitle("Identity retrieval among held-out faces (nearest embeddings)")
@@ -154,11 +164,13 @@ if "clip" in nets:
     txt = nets["clip"].encode_text([expression_sentence(e) for e in vocab])
     probs = (nets["clip"].encode_image(images) @ txt.T * 30).softmax(-1)
     fig, axes = plt.subplots(1, len(show), figsize=(2.6 * len(show), 3.2))
-    for ax, f, p, i in zip(np.atleast_1d(axes), faces_u8, probs, show):
+    for ax, f, p in zip(np.atleast_1d(axes), faces_u8, probs):
         top = p.topk(3)
         ax.imshow(f)
         ax.axis("off")
-        ax.set_title("\n".join(f"{vocab[k]} {v:.2f}" for v, k in zip(top.values.tolist(), top.indices.tolist())), fontsize=7)
+        ax.set_title(
+            "\n".join(f"{vocab[k]} {v:.2f}" for v, k in zip(top.values.tolist(), top.indices.tolist())), fontsize=7
+        )
     fig.suptitle("Lite CLIP: zero-shot expression (top 3)")
     fig.tight_layout()
     fig.savefig(out / "clip_zero_shot.png", dpi=100)
@@ -171,8 +183,11 @@ if "fitter" in nets:
     rendered = renderer(fitted)
     overlay = images * (1 - 0.5 * rendered.mask) + 0.5 * rendered.mask * rendered.image
     pts = landmarks_2d(fitted, resolution)
-    rows = [faces_u8, to_uint8_frames(rendered.image),
-            np.stack([draw_landmarks(o, p.numpy()) for o, p in zip(to_uint8_frames(overlay), pts)])]
+    rows = [
+        faces_u8,
+        to_uint8_frames(rendered.image),
+        np.stack([draw_landmarks(o, p.numpy()) for o, p in zip(to_uint8_frames(overlay), pts)]),
+    ]
     fig, axes = plt.subplots(3, len(show), figsize=(2 * len(show), 6.2))
     axes = np.asarray(axes).reshape(3, -1)
     for r, label in enumerate(["input", "fitted model", "overlay + fitted landmarks"]):

@@ -36,8 +36,8 @@ import torch
 from lgfa_lite import hub
 from lgfa_lite.bench.group_ganimation import psnr
 from lgfa_lite.methods import ganimation as GA
-from lgfa_lite.synthface.dataset import images_of, standard_faces
 from lgfa_lite.synthface import AU_NAMES, FaceParams, SynthFaceClips, render
+from lgfa_lite.synthface.dataset import images_of, standard_faces
 from lgfa_lite.video import frames_to_strip, to_uint8_frames, write_mp4
 
 out = Path(out_dir)
@@ -48,9 +48,18 @@ out.mkdir(parents=True, exist_ok=True)
 # Progress is saved to `out_dir/state` every three minutes; run the cell again to resume.
 
 # %%
-config = GA.GANimationConfig(steps=steps, minutes=minutes, batch=batch, resolution=resolution, n_critic=n_critic,
-                             conv_dim=conv_dim, repeat_num=repeat_num, train_size=train_size,
-                             work_dir=str(out / "state"), out_dir=str(out / "generator"))
+config = GA.GANimationConfig(
+    steps=steps,
+    minutes=minutes,
+    batch=batch,
+    resolution=resolution,
+    n_critic=n_critic,
+    conv_dim=conv_dim,
+    repeat_num=repeat_num,
+    train_size=train_size,
+    work_dir=str(out / "state"),
+    out_dir=str(out / "generator"),
+)
 pipe_trained, history = GA.train(config)
 print(f"{len(history)} log rows; last: {json.dumps(history[-1] if history else {}, indent=1)}")
 
@@ -69,8 +78,12 @@ for ax, k in zip(axes, keys):
 fig.tight_layout()
 fig.savefig(out / "losses.png", dpi=90)
 plt.show()
-print("saturation check:", GA.mask_saturated(history[-1]["mask_mean"]) if history and "mask_mean" in history[-1]
-      else "no generator step logged yet")
+print(
+    "saturation check:",
+    GA.mask_saturated(history[-1]["mask_mean"])
+    if history and "mask_mean" in history[-1]
+    else "no generator step logged yet",
+)
 
 # %% [markdown]
 # ## Edits of held-out faces: input, target ground truth, output, A and C
@@ -82,15 +95,22 @@ print("showing", "the shipped generator" if pipe is not pipe_trained else "the g
 test = standard_faces("test", 2 * test_size, resolution)
 n = test_size
 x = images_of(test, slice(0, n))
-target = test["aus"][n:2 * n].float()
+target = test["aus"][n : 2 * n].float()
 params = FaceParams.from_data(test, slice(0, n))
 gt = render(params.replace(aus=target), resolution).image
 y, A, C = pipe(x, target)
-print(f"PSNR vs ground truth: edit {float(psnr(y, gt).mean()):.2f} dB, no edit {float(psnr(x, gt).mean()):.2f} dB; "
-      f"mask mean {float(A.mean()):.3f}")
+print(
+    f"PSNR vs ground truth: edit {float(psnr(y, gt).mean()):.2f} dB, no edit {float(psnr(x, gt).mean()):.2f} dB; "
+    f"mask mean {float(A.mean()):.3f}"
+)
 show = min(6, n)
-rows = {"input": x[:show], "ground truth": gt[:show], "output": y[:show], "A (white = kept)": A[:show].expand(-1, 3, -1, -1),
-        "C": C[:show]}
+rows = {
+    "input": x[:show],
+    "ground truth": gt[:show],
+    "output": y[:show],
+    "A (white = kept)": A[:show].expand(-1, 3, -1, -1),
+    "C": C[:show],
+}
 fig, axes = plt.subplots(len(rows), show, figsize=(1.6 * show, 1.7 * len(rows)))
 for r, (name, imgs) in enumerate(rows.items()):
     for c, img in enumerate(to_uint8_frames(imgs)):

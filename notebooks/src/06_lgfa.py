@@ -33,7 +33,7 @@ identity_weight = 1.0  # the shipped recipe's lite identity loss (the original: 
 head_pairs_weight = 30.0  # head motions follow their true W+ paths (0 = the original, which has no such term)
 pair_faces = 64  # training faces rendered along every head motion for that term (the shipped recipe: 256)
 identity_steps_weight = 0.0  # identity kept frame to frame (0 = the shipped recipe; 120 halved acd, cost accuracy)
-colour_weight = 30.0  # the expression prompts' colour change, last frame vs first (the shipped recipe's last stage; 0 = the original)
+colour_weight = 30.0  # expression prompts' colour change, last vs first frame (shipped: 30; the original: 0)
 motion_norm_eps = 1.0  # the text mapper's PixelNorm eps (the original: 1e-8, which makes frame 0 -> 1 jump)
 clip_lr = 0.0  # > 0 fine-tunes the lite CLIP's text tower at this lr (the original: 1e-5); 0 keeps it frozen
 train_faces = 2048  # SynthFaces training faces whose inversions are animated
@@ -64,8 +64,7 @@ def tiny_frozen_nets():
     """Random tiny CLIP / generator / encoder: exercises every cell in seconds; the pictures mean nothing."""
     from lgfa_lite.nets.clip import TextImageModel
     from lgfa_lite.nets.encoder import LatentEncoder
-    from lgfa_lite.nets.stylegan2 import Generator
-    from lgfa_lite.nets.stylegan2 import Z_DIM
+    from lgfa_lite.nets.stylegan2 import Z_DIM, Generator
 
     G = Generator(16, 16, 2, {4: 16, 8: 16, 16: 8}, z_dim=Z_DIM, normalize_z=False)
     E = LatentEncoder(G.n_latent, 16, input_size=16, channels=(8, 8, 16, 16), hidden=32)
@@ -75,16 +74,34 @@ def tiny_frozen_nets():
     return nets
 
 
-config = L.LGFAConfig(steps=steps, minutes=minutes, frames=frames, schedule=schedule, batch=batch, lr=lr,
-                      train_faces=train_faces, pair_faces=pair_faces, clip_lr=clip_lr,
-                      motion_norm_eps=motion_norm_eps,
-                      loss_weights={**L.LOSS_WEIGHTS, "clip": clip_weight, "perceptual": perceptual_weight,
-                                    "identity": identity_weight, "head_pairs": head_pairs_weight,
-                                    "identity_steps": identity_steps_weight, "colour": colour_weight},
-                      work_dir=str(out / "state"), out_dir=str(out / "animator"))
+config = L.LGFAConfig(
+    steps=steps,
+    minutes=minutes,
+    frames=frames,
+    schedule=schedule,
+    batch=batch,
+    lr=lr,
+    train_faces=train_faces,
+    pair_faces=pair_faces,
+    clip_lr=clip_lr,
+    motion_norm_eps=motion_norm_eps,
+    loss_weights={
+        **L.LOSS_WEIGHTS,
+        "clip": clip_weight,
+        "perceptual": perceptual_weight,
+        "identity": identity_weight,
+        "head_pairs": head_pairs_weight,
+        "identity_steps": identity_steps_weight,
+        "colour": colour_weight,
+    },
+    work_dir=str(out / "state"),
+    out_dir=str(out / "animator"),
+)
 nets = tiny_frozen_nets() if frozen == "tiny" else None  # None: the config's checkpoints
-print("frozen nets:", "random tiny (smoke test)" if frozen == "tiny" else
-      f"{config.clip}, {config.generator}, {config.encoder}")
+print(
+    "frozen nets:",
+    "random tiny (smoke test)" if frozen == "tiny" else f"{config.clip}, {config.generator}, {config.encoder}",
+)
 
 # %% [markdown]
 # ## Train
@@ -93,8 +110,11 @@ print("frozen nets:", "random tiny (smoke test)" if frozen == "tiny" else
 # %%
 pipe_trained, history = L.train(config, nets=nets)
 print(f"{len(history)} log rows; last: {json.dumps(history[-1] if history else {}, indent=1)}")
-keys = [k for k in ("clip", "head_pairs", "perceptual", "identity", "smoothness", "loop", "latent")
-        if any(k in h for h in history)]
+keys = [
+    k
+    for k in ("clip", "head_pairs", "perceptual", "identity", "smoothness", "loop", "latent")
+    if any(k in h for h in history)
+]
 fig, axes = plt.subplots(1, len(keys), figsize=(3 * len(keys), 2.4), squeeze=False)
 for ax, k in zip(axes[0], keys):
     ax.plot([h["step"] for h in history if k in h], [h[k] for h in history if k in h])
