@@ -95,16 +95,48 @@ def sample_face(seed) -> np.ndarray:
     return (img[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 
-def prepare_face(image) -> np.ndarray:
-    """An upload (path / array) -> a checked uint8 (64, 64, 3) face; clear errors otherwise."""
-    from lgfa_lite.faces import FaceInputError, face_tensor, require_face
+def prepare_face(image, notes: list[str] | None = None) -> np.ndarray:
+    """An upload (path / array) -> a checked uint8 (64, 64, 3) face; clear errors otherwise.
 
+    A photo in which FaceMesh finds a face is cropped as the lite nets' SynthFaces renders are
+    framed (`align_photo`; the shipped nets learnt world v1); anything else must already be a face
+    crop the lite nets can read (`require_face`). What the user should know goes to `notes`."""
+    from lgfa_lite.faces import FaceInputError, align_photo, face_tensor, photo_landmarks, read_image, require_face
+
+    notes = [] if notes is None else notes
     try:
-        t = face_tensor(image, SIZE)
-        require_face(t)
+        pixels = read_image(image)
+        if len(photo_landmarks(pixels)):
+            aligned = align_photo(pixels, SIZE, "v1")
+            t = aligned.image
+            notes += aligned.notes + [
+                "Photo cropped around the face. The lite models were trained on synthetic faces: they "
+                "redraw a photo as their nearest synthetic face."
+            ]
+        else:
+            t = face_tensor(pixels, SIZE)
+            require_face(t)
     except FaceInputError as e:
         raise InputError(str(e)) from None
     return (t[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def load_upload(path, tab: str) -> np.ndarray | None:
+    """A Gradio upload handler's face: the prepared face, with its notes as info toasts; or, when
+    the upload is not a usable face, None (the tab's face is cleared, never silently kept) and
+    the reason as a warning toast."""
+    import gradio as gr
+
+    notes: list[str] = []
+    try:
+        face = prepare_face(path, notes)
+    except InputError as e:
+        log.info("%s: upload refused: %s", tab, e)
+        gr.Warning(f"{e} The face was cleared: upload another photo or pick a sample face.")
+        return None
+    for note in notes:
+        gr.Info(note)
+    return face
 
 
 def face_batch(face: np.ndarray):

@@ -21,6 +21,7 @@ from demos.common import (
     face_inputs,
     guarded,
     int_in,
+    load_upload,
     new_video_path,
     prepare_face,
     sample_face,
@@ -214,7 +215,8 @@ def build() -> None:
     def _from_upload(path):
         if not path:  # the upload was cleared: keep the current face
             return (gr.skip(),) * (2 + len(names))
-        return _use_face(guarded_here(prepare_face)(path))
+        face = load_upload(path, TITLE)
+        return _use_face(face) if face is not None else (None, None, *(gr.skip(),) * len(names))
 
     def _from_sample(n):
         return _use_face(guarded_here(sample_face)(n))

@@ -21,9 +21,9 @@ from demos.common import (
     face_inputs,
     guarded,
     int_in,
+    load_upload,
     new_video_path,
     number,
-    prepare_face,
     sample_face,
 )
 
@@ -220,7 +220,8 @@ def build() -> None:
     def _from_upload(path):
         if not path:  # the upload was cleared: keep the current face
             return gr.skip(), gr.skip()
-        return _show(guarded_here(prepare_face)(path))
+        face = load_upload(path, TITLE)
+        return _show(face) if face is not None else (None, None)
 
     def _from_sample(n):
         return _show(guarded_here(sample_face)(n))

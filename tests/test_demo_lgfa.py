@@ -86,3 +86,19 @@ def test_tab_builds():
     with gr.Blocks():
         tab.build()
     assert tab.ORDER < __import__("demos.ganimation").ganimation.ORDER
+
+
+def test_a_real_photo_is_cropped_and_a_refused_upload_clears_the_face(tmp_path, monkeypatch):
+    from skimage import data
+
+    from demos import common
+
+    shown = []
+    monkeypatch.setattr("gradio.Info", lambda m: shown.append(("info", m)))
+    monkeypatch.setattr("gradio.Warning", lambda m: shown.append(("warning", m)))
+    face = common.load_upload(data.astronaut(), "test")
+    assert face.shape == (64, 64, 3) and any("synthetic faces" in m for k, m in shown if k == "info")
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\\x89PNG not really")
+    assert common.load_upload(str(bad), "test") is None
+    assert shown[-1][0] == "warning" and "The face was cleared" in shown[-1][1]
