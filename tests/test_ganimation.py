@@ -140,6 +140,7 @@ def test_critic_warmup_holds_the_generator_back(tmp_path):
         log_every=1,
         critic_warmup=4,
         out_dir=str(tmp_path / "out"),
+        work_dir=str(tmp_path / "state"),
         progress=False,
     )
     _, history = GA.train(cfg, data=standard_faces("train", 32))
@@ -187,3 +188,39 @@ def test_shipped_edit_moves_aus_toward_target():
     assert au12(pipe, smile) > au12(pipe, neutral) + 0.15
     untrained = GA.GANimationPipeline(GA.Generator(**pipe.generator.config))
     assert not au12(untrained, smile) > au12(untrained, neutral) + 0.15
+
+
+def test_paired_term_is_zero_for_a_perfect_edit_and_trains_towards_the_pair(tmp_path):
+    from lgfa_lite.synthface import FaceParams, au_vector, render
+    from lgfa_lite.synthface.dataset import standard_faces
+
+    face = FaceParams.identity(7)
+    real = render(face, 64).image
+    truth = render(face.replace(aus=au_vector({"AU12": 1.0, "AU06": 0.8})), 64).image
+    mask = T.pair_mask(real, truth)
+    assert 0.0 < float(mask.mean()) < 1.0  # a smile changes some pixels, not all
+    perfect = mask * real + (1 - mask) * truth
+    l1, mask_l1 = T.paired_loss(perfect, mask, real, truth)
+    assert float(l1) < 1e-3 and float(mask_l1) == 0.0
+    assert float(T.paired_loss(real, torch.ones_like(mask), real, truth)[0]) > 0.002  # no edit is not perfect
+    # the truth of a dataset face is that face rendered again with the target AUs
+    data = standard_faces("train", 32)
+    idx = torch.tensor([3, 5])
+    same = T.paired_truth(data, idx, data["aus"][idx].float(), 64)
+    assert (same - data["image"][idx].float() / 255).abs().max() < 0.01
+    cfg = GA.GANimationConfig(
+        steps=2,
+        batch=2,
+        conv_dim=8,
+        repeat_num=1,
+        critic_dim=8,
+        n_critic=1,
+        log_every=1,
+        out_dir=str(tmp_path / "out"),
+        work_dir=str(tmp_path / "state"),
+        progress=False,
+        loss_weights={**GA.LOSS_WEIGHTS, "paired": 10.0, "paired_mask": 1.0},
+    )
+    _, history = GA.train(cfg, data=data)
+    assert all("paired" in row and "paired_mask" in row for row in history)
+    assert "paired (loss weights" in (tmp_path / "out" / "README.md").read_text()

@@ -197,7 +197,17 @@ def aus_from_video(au_regressor: nn.Module, frames: torch.Tensor, batch: int = 3
 
 # The original's weights (lambda_D_cond 4000 is its MSE sum over 17 AUs / batch; 160 is the
 # per-AU mean-squared form used by its public re-implementations and by this module).
-LOSS_WEIGHTS = {"gp": 10.0, "au": 160.0, "cycle": 10.0, "saturation": 0.1, "smoothness": 1e-5}
+# `paired` and `paired_mask` are SynthFaces' additions (0 = the original, unpaired recipe): L1 to the
+# same face rendered with the target AUs, and the attention mask pulled towards where that pair differs.
+LOSS_WEIGHTS = {
+    "gp": 10.0,
+    "au": 160.0,
+    "cycle": 10.0,
+    "saturation": 0.1,
+    "smoothness": 1e-5,
+    "paired": 0.0,
+    "paired_mask": 0.0,
+}
 
 
 @dataclasses.dataclass
@@ -218,6 +228,7 @@ class GANimationConfig(TrainConfig):
     target_noise: float = 0.1  # target AUs = another face's AUs + U(-0.1, 0.1)
     loss_weights: dict = dataclasses.field(default_factory=lambda: dict(LOSS_WEIGHTS))
     train_size: int = 16384
+    synthfaces: str = "v1"  # the SynthFaces world of the training faces and their paired targets
     critic_warmup: int = 0  # critic-only steps before the generator's first update
     out_dir: str = ""  # default weights/ganimation-synthfaces-64
     work_dir: str = str(Path.home() / ".cache" / "lgfa_lite" / "train" / "ganimation-64")

@@ -1,8 +1,10 @@
 """The GANimation training recipe (`lgfa_lite.methods.ganimation.train` runs it).
 
-The critic has a PatchGAN head (WGAN-GP) and an AU-regression head. Training is unpaired: the
-target AUs of an edit are another training face's AUs (+ U(-0.1, 0.1) noise), never the ground
-truth of the same face with other AUs (SynthFaces has those pairs; they are for evaluation only).
+The critic has a PatchGAN head (WGAN-GP) and an AU-regression head. The target AUs of an
+edit are another training face's AUs (+ U(-0.1, 0.1) noise). The original trains unpaired
+(CelebA has no pairs); SynthFaces has the same face, pose and light rendered with the target
+AUs, and `loss_weights.paired` (L1 to that render) and `.paired_mask` (the attention mask towards
+where the pair differs, `pair_mask`) use it; both 0 = the original recipe.
 Losses (`loss_weights`): WGAN-GP, AU regression, cycle, attention saturation and smoothness; the lr
 decays linearly over the run after `decay_start`; `critic_warmup` critic-only steps come first.
 Under `torchrun` every rank draws its own batches (`TrainLoop`). The generator goes to `out_dir`
@@ -83,7 +85,21 @@ def critic_loss(G: Generator, D: Critic, real, real_aus, target_aus, w=LOSS_WEIG
     return wgan + w["au"] * au + w["gp"] * gp, {k: v.detach() for k, v in logs.items()}
 
 
-def generator_loss(G: Generator, D: Critic, real, real_aus, target_aus, w=LOSS_WEIGHTS):
+def pair_mask(real: torch.Tensor, truth: torch.Tensor, threshold: float = 0.04) -> torch.Tensor:
+    """Where an edit should keep the input (1) and where it should paint (0): pixels whose
+    largest channel change from the input to its paired ground truth is under `threshold`,
+    the painted region grown by one pixel (a 3x3 max) so the mask covers the edit's edges."""
+    changed = ((truth - real).abs().amax(1, keepdim=True) > threshold).float()
+    return 1 - F.max_pool2d(changed, 3, stride=1, padding=1)
+
+
+def paired_loss(fake, att, real, truth) -> tuple[torch.Tensor, torch.Tensor]:
+    """L1 of the edit to its paired ground truth, and L1 of the attention mask to `pair_mask`:
+    both 0 for a perfect edit whose mask keeps exactly what did not change."""
+    return (fake - truth).abs().mean(), (att - pair_mask(real, truth)).abs().mean()
+
+
+def generator_loss(G: Generator, D: Critic, real, real_aus, target_aus, w=LOSS_WEIGHTS, truth=None):
     fake, att, _ = G(real, target_aus)
     fake_score, fake_au = D(fake)
     back, att_back, _ = G(fake, real_aus)
@@ -94,10 +110,23 @@ def generator_loss(G: Generator, D: Critic, real, real_aus, target_aus, w=LOSS_W
     cycle = (back - real).abs().mean()
     loss = adv + w["au"] * au + w["cycle"] * cycle + w["saturation"] * (sat1 + sat2) + w["smoothness"] * (tv1 + tv2)
     logs = {"g_adv": adv, "g_au": au, "cycle": cycle, "mask_mean": att.mean()}
+    if truth is not None:  # the paired terms (SynthFaces)
+        logs["paired"], logs["paired_mask"] = paired_loss(fake, att, real, truth)
+        loss = loss + w.get("paired", 0.0) * logs["paired"] + w.get("paired_mask", 0.0) * logs["paired_mask"]
     return loss, {k: v.detach() for k, v in logs.items()}
 
 
 # ----------------------------------------------------------------------------- training
+
+
+@torch.no_grad()
+def paired_truth(data: dict, idx: torch.Tensor, target_aus: torch.Tensor, resolution: int, world=None):
+    """The faces `idx` of a SynthFaces dataset dict rendered again with `target_aus` (same identity,
+    pose, light, jaw and camera): the ground truth of the edit."""
+    from lgfa_lite.synthface import FaceParams, render
+
+    p = FaceParams.from_data(data, idx.cpu()).replace(aus=target_aus.cpu().float())
+    return render(p, resolution, world=world).image.to(target_aus.device)
 
 
 def train(config: GANimationConfig, *, data: dict | None = None) -> tuple[GANimationPipeline, list[dict]]:
@@ -107,7 +136,8 @@ def train(config: GANimationConfig, *, data: dict | None = None) -> tuple[GANima
 
     c = config
     torch.manual_seed(c.seed)
-    data = data if data is not None else standard_faces("train", c.train_size, c.resolution)
+    data = data if data is not None else standard_faces("train", c.train_size, c.resolution, world=c.synthfaces)
+    paired = c.loss_weights.get("paired", 0.0) > 0 or c.loss_weights.get("paired_mask", 0.0) > 0
     G = Generator(N_AUS, c.conv_dim, c.repeat_num, c.edge_kernel)
     D = Critic(c.resolution, N_AUS, c.critic_dim)
     opt_g = torch.optim.Adam(G.parameters(), c.lr, betas=tuple(c.betas))
@@ -131,7 +161,8 @@ def train(config: GANimationConfig, *, data: dict | None = None) -> tuple[GANima
         loop.step(opt_d, d_loss, D, clip=None)
         loop.log(**d_logs)
         if step >= c.critic_warmup and step % c.n_critic == 0:
-            g_loss, g_logs = generator_loss(G, D, real, real_aus, target, c.loss_weights)
+            truth = paired_truth(data, idx, target, c.resolution, c.synthfaces) if paired else None
+            g_loss, g_logs = generator_loss(G, D, real, real_aus, target, c.loss_weights, truth)
             loop.step(opt_g, g_loss, G, clip=None)
             loop.log(**g_logs)
             problem = mask_saturated(float(g_logs["mask_mean"]))
@@ -155,7 +186,8 @@ def train(config: GANimationConfig, *, data: dict | None = None) -> tuple[GANima
                 },
                 "training": (
                     f"`python -m lgfa_lite.methods.ganimation train` ({loop.state.step} steps, batch {c.batch}, "
-                    f"{loop.world} process(es), {loop.minutes:.1f} min on {loop.hardware}), unpaired, on {n} "
+                    f"{loop.world} process(es), {loop.minutes:.1f} min on {loop.hardware}), "
+                    f"{'paired' if paired else 'unpaired'} (loss weights {c.loss_weights}), on {n} "
                     f"SynthFaces training renders at {c.resolution} px with their ground-truth AUs."
                 ),
             },
