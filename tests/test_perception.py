@@ -1,6 +1,7 @@
 """Perception nets: interfaces in both profiles, gradients, training/resume, shipped checkpoints."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -28,6 +29,11 @@ def held_out():
 
 
 # ------------------------------------------------------------------ interfaces (tiny configs)
+
+
+def _train(net, **kw):
+    """T.train with a PerceptionConfig built from keyword options (paths as strings)."""
+    return T.train(T.PerceptionConfig(net=net, **{k: str(v) if isinstance(v, Path) else v for k, v in kw.items()}))
 
 
 def test_au_regressor_range_and_gradient():
@@ -227,10 +233,10 @@ def test_train_resumes_and_writes_checkpoint(tmp_path):
         progress=False,
         log_every=1,
     )
-    T.train("au", steps=2, **kw)
+    _train("au", steps=2, **kw)
     state = json.loads((tmp_path / "work" / "state.json").read_text())
     assert state["step"] == 2
-    _, metrics = T.train("au", steps=4, **kw)  # continues from step 2
+    _, metrics = _train("au", steps=4, **kw)  # continues from step 2
     state = json.loads((tmp_path / "work" / "state.json").read_text())
     assert state["step"] == 4 and [h["step"] for h in state["extra"]["history"]] == [1, 2, 3, 4]
     assert set(metrics) == {"au_mae", "train_minutes_au"}
@@ -238,7 +244,7 @@ def test_train_resumes_and_writes_checkpoint(tmp_path):
     assert isinstance(model, AURegressor)
     assert "au_mae" in hub.read_card(tmp_path / "au")["metrics"]
     with pytest.raises(ValueError, match="unknown net"):
-        T.train("nose", steps=1, **kw)
+        _train("nose", steps=1, **kw)
 
 
 def test_v2_nets_train_on_v2_renders_under_their_own_names(tmp_path):
@@ -251,7 +257,7 @@ def test_v2_nets_train_on_v2_renders_under_their_own_names(tmp_path):
         progress=False,
         synthfaces="v2",
     )
-    model, _ = T.train("fitter", steps=1, out_dir=tmp_path / "fitter", **kw)
+    model, _ = _train("fitter", steps=1, out_dir=tmp_path / "fitter", **kw)
     assert T.weights_name("fitter", "v2") == "fitter-synthfaces2-64" and T.weights_name("au") == "au-synthfaces-64"
     assert hub.load(tmp_path / "fitter").world == "v2" and "synthfaces-v2" in hub.read_card(tmp_path / "fitter")["tags"]
     assert all("-v2-" in f.name for f in (tmp_path / "cache").iterdir())  # v2 renders, cached apart from v1
@@ -281,7 +287,7 @@ def test_clip_training_step_trains_the_au_head(tmp_path):
         progress=False,
         log_every=1,
     )
-    _, metrics = T.train("clip", steps=2, **kw)
+    _, metrics = _train("clip", steps=2, **kw)
     history = json.loads((tmp_path / "work" / "state.json").read_text())["extra"]["history"]
     assert len(history) == 2 and all(h["au_loss"] > 0 for h in history)
     assert {"clip_zero_shot_top1", "clip_retrieval_r1"} <= set(metrics)
@@ -392,8 +398,8 @@ def test_lite_perceptual_orders_faces(held_out):
 
 def test_clip_fine_tune_from_a_checkpoint_keeps_the_frozen_image_tower(tmp_path):
     kw = dict(batch=8, train_size=40, test_size=16, progress=False, log_every=1)
-    first, _ = T.train("clip", steps=1, out_dir=tmp_path / "a", work_dir=tmp_path / "wa", **kw)
-    tuned, _ = T.train(
+    first, _ = _train("clip", steps=1, out_dir=tmp_path / "a", work_dir=tmp_path / "wa", **kw)
+    tuned, _ = _train(
         "clip",
         steps=2,
         lr=1e-2,
@@ -408,4 +414,4 @@ def test_clip_fine_tune_from_a_checkpoint_keeps_the_frozen_image_tower(tmp_path)
     assert visual and all(torch.equal(a[k], b[k]) for k in visual)  # batch-norm statistics too
     assert any(not torch.equal(a[k], b[k]) for k in a if k not in visual)  # the text tower learnt
     card = (tmp_path / "b" / "README.md").read_text()  # the command line that reproduces it
-    assert f"--lr 0.01 --init {tmp_path / 'a'} --freeze model.visual" in card
+    assert f"--opts net clip steps 2 batch 8 lr 0.01 train_size 40 init {tmp_path / 'a'} freeze model.visual`" in card

@@ -1,8 +1,9 @@
 """Train and evaluate the lite perception nets on SynthFaces.
 
-    python -m lgfa_lite.train.perception au --steps 3000
-    python -m lgfa_lite.train.perception {clip,landmarks,au,identity,fitter} [--steps N] [--batch B]
+    python -m lgfa_lite.train.perception train --minutes 10 --opts net au   # or clip, landmarks, identity, fitter
+    python -m lgfa_lite.train.perception train --opts net au synthfaces v2 init au-synthfaces-64
 
+`PerceptionConfig` holds every option (`--opts KEY VAL`); `train(config)` runs one net.
 Training is resumable: every `save_every_s` seconds the model, optimizer, RNG and step are
 written to `work_dir` (safetensors + JSON); the same command continues where it stopped.
 At the end the net is scored on held-out test identities (`evaluate`, also used by the
@@ -11,9 +12,8 @@ At the end the net is scored on held-out test identities (`evaluate`, also used 
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import random
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -31,7 +31,7 @@ from lgfa_lite.nets.landmarks import LandmarkNet, decode_heatmaps, inter_ocular,
 from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, FaceParams, expression_name, expression_sentence
 from lgfa_lite.synthface.captions import caption_variant
 from lgfa_lite.synthface.dataset import TEST_SIZE, TRAIN_SIZE, images_of, load_faces, standard_faces
-from lgfa_lite.train.loop import TrainConfig, TrainLoop, cosine_lr
+from lgfa_lite.train.loop import TrainConfig, TrainLoop, cosine_lr, method_cli
 
 # --------------------------------------------------------------------------- evaluation
 
@@ -307,84 +307,65 @@ def is_shipped(net: str) -> bool:
     return (hub.default_weights_dir() / NET_WEIGHTS[net] / "config.json").exists()
 
 
-def train(
-    net: str,
-    *,
-    steps: int | None = None,
-    batch: int | None = None,
-    resolution: int = 64,
-    lr: float | None = None,
-    out_dir=None,
-    work_dir=None,
-    resume: bool = True,
-    save_every_s: float = 180.0,
-    train_size: int = TRAIN_SIZE,
-    test_size: int = TEST_SIZE,
-    seed: int = 0,
-    progress: bool = True,
-    cache_dir=None,
-    log_every: int = 50,
-    minutes: float | None = None,
-    identities: int | None = None,
-    init: str | None = None,
-    freeze: str = "",
-    synthfaces: str = "v1",
-) -> tuple[nn.Module, dict]:
-    """Train one lite net; returns (model, metrics). Writes `out_dir` (default weights/<name>).
+@dataclass
+class PerceptionConfig(TrainConfig):
+    """One lite net's training run (`train`; `--opts KEY VAL` on the command line). steps, batch
+    and lr 0 = the net's defaults (`NETS`)."""
 
-    `minutes`: a wall-time budget (summed over resumed runs); training ends at `steps` or at the
-    budget, whichever comes first, and the learning-rate schedule follows whichever is further.
-    `identities`: how many training identities the renders spread over (default: the standard
-    faces, ~20 renders per identity up to 800 identities).
-    `init`: start from a checkpoint's weights (a weights name or Hub folder) instead of at random.
-    `freeze`: a submodule of the net (e.g. "model.visual", CLIP's image tower) that stays as it
-    is, batch-norm statistics included: to teach the text tower new words without moving the
-    image embeddings that other models were trained against.
-    `synthfaces`: the SynthFaces world to train on ('v1', 'v2'); v2 nets are saved as
-    `*-synthfaces2-64` so they cannot be mixed up with the v1 ones.
-    """
-    if net not in NETS:
-        raise ValueError(f"unknown net {net!r}; choose from {sorted(NETS)}")
-    spec = NETS[net]
-    steps, batch, lr = int(steps or spec.steps), int(batch or spec.batch), float(lr or spec.lr)
-    name = weights_name(net, synthfaces)
-    out_dir = Path(out_dir) if out_dir else hub.default_weights_dir() / name
-    suffix = "" if synthfaces == "v1" else f"-{synthfaces}"
-    work_dir = (
-        Path(work_dir) if work_dir else Path.home() / ".cache" / "lgfa_lite" / "train" / f"{net}-{resolution}{suffix}"
-    )
-    if not resume:
-        shutil.rmtree(work_dir, ignore_errors=True)
-    torch.manual_seed(seed)
+    net: str = "au"  # clip, landmarks, au, identity or fitter
+    steps: int = 0
+    batch: int = 0
+    lr: float = 0.0
+    resolution: int = 64
+    train_size: int = TRAIN_SIZE
+    test_size: int = TEST_SIZE
+    identities: int = 0  # training identities the renders spread over; 0 = the standard faces (~20 each)
+    init: str = ""  # start from this checkpoint's weights (a weights name or Hub folder)
+    # a submodule kept as it is, batch-norm statistics included (e.g. "model.visual", CLIP's image
+    # tower: to teach the text tower new words without moving the image embeddings others rely on)
+    freeze: str = ""
+    synthfaces: str = "v1"  # the SynthFaces world; v2 nets are saved as *-synthfaces2-64
+    cache_dir: str = ""  # rendered faces; "" = $LGFA_CACHE_DIR or ~/.cache/lgfa_lite/synthfaces
+    out_dir: str = ""  # "" = weights/<the net's checkpoint name>
+    work_dir: str = ""  # "" = ~/.cache/lgfa_lite/train/<net>-<resolution>[-<world>]
+    log_every: int = 50
+
+
+def train(config: PerceptionConfig) -> tuple[nn.Module, dict]:
+    """Train one lite net (resumable) and score it on held-out test identities -> (model, metrics).
+    Writes `out_dir` with a model card whose numbers are those metrics. `minutes` is a wall-time
+    budget summed over resumed runs; the learning-rate schedule follows steps or minutes, whichever
+    is further along."""
+    c = config
+    if c.net not in NETS:
+        raise ValueError(f"unknown net {c.net!r}; choose from {sorted(NETS)}")
+    spec = NETS[c.net]
+    steps, batch, lr = int(c.steps or spec.steps), int(c.batch or spec.batch), float(c.lr or spec.lr)
+    name = weights_name(c.net, c.synthfaces)
+    out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / name
+    suffix = "" if c.synthfaces == "v1" else f"-{c.synthfaces}"
+    work_dir = c.work_dir or str(Path.home() / ".cache" / "lgfa_lite" / "train" / f"{c.net}-{c.resolution}{suffix}")
+    cache_dir = c.cache_dir or None
+    torch.manual_seed(c.seed)
     data = (
-        load_faces("train", train_size, resolution, identities, cache_dir, synthfaces)
-        if identities
-        else standard_faces("train", train_size, resolution, cache_dir, synthfaces)
+        load_faces("train", c.train_size, c.resolution, c.identities, cache_dir, c.synthfaces)
+        if c.identities
+        else standard_faces("train", c.train_size, c.resolution, cache_dir, c.synthfaces)
     )
-    model = spec.build(resolution)
-    if net == "fitter":
-        model = FaceFitter(**{**model.config, "world": synthfaces})
-    if init:
-        model.load_state_dict(hub.load(init).state_dict())
-    frozen = model.get_submodule(freeze).requires_grad_(False) if freeze else None
+    model = spec.build(c.resolution)
+    if c.net == "fitter":
+        model = FaceFitter(**{**model.config, "world": c.synthfaces})
+    if c.init:
+        model.load_state_dict(hub.load(c.init).state_dict())
+    frozen = model.get_submodule(c.freeze).requires_grad_(False) if c.freeze else None
     aux = spec.aux(model, data) if spec.aux else nn.Module()
     trainable = nn.ModuleDict({"model": model, "aux": aux})
     opt = torch.optim.AdamW(
-        [p for p in trainable.parameters() if p.requires_grad], lr=lr, weight_decay=1e-4 if net != "clip" else 0.05
+        [p for p in trainable.parameters() if p.requires_grad], lr=lr, weight_decay=1e-4 if c.net != "clip" else 0.05
     )
-    config = TrainConfig(
-        steps=steps,
-        batch=batch,
-        lr=lr,
-        minutes=minutes,
-        seed=seed,
-        work_dir=str(work_dir),
-        save_every_s=save_every_s,
-        log_every=log_every,
-        progress=progress,
-    )
-    loop = TrainLoop(config, dict(trainable), {"opt": opt}, desc=f"train {net}")
-    rng = random.Random(seed * 1000003 + loop.state.step)
+    run = dataclasses.replace(c, steps=steps, batch=batch, lr=lr, work_dir=work_dir)
+    loop = TrainLoop(run, dict(trainable), {"opt": opt}, desc=f"train {c.net}")
+    rng = random.Random(c.seed * 1000003 + loop.state.step)
     warmup = max(1, min(200, steps // 10))
     n = len(data["image"])
     for step in loop:
@@ -404,22 +385,14 @@ def train(
     state = loop.state
 
     model.eval()
-    test = standard_faces("test", test_size, resolution, cache_dir, synthfaces)
-    metrics = evaluate(net, model, test)
-    metrics[f"train_minutes_{net}"] = state.seconds / 60
-    flags = f" --minutes {minutes}" if minutes else ""  # the command line that reproduces this run
-    if train_size != TRAIN_SIZE:
-        flags += f" --train-size {train_size}"
-    if identities:
-        flags += f" --identities {identities}"
-    if lr != spec.lr:
-        flags += f" --lr {lr:g}"
-    if init:
-        flags += f" --init {init}"
-    if freeze:
-        flags += f" --freeze {freeze}"
-    if synthfaces != "v1":
-        flags += f" --synthfaces {synthfaces}"
+    test = standard_faces("test", c.test_size, c.resolution, cache_dir, c.synthfaces)
+    metrics = evaluate(c.net, model, test)
+    metrics[f"train_minutes_{c.net}"] = state.seconds / 60
+    # the command line that reproduces this run: the options that differ from the defaults
+    default = PerceptionConfig()
+    keep = ("net", "steps", "batch", "lr", "resolution", "train_size", "identities", "init", "freeze", "synthfaces")
+    opts = " ".join(f"{k} {getattr(run, k)}" for k in keep if getattr(run, k) != getattr(default, k) or k == "net")
+    minutes = f" --minutes {c.minutes:g}" if c.minutes else ""
     hub.save(
         model,
         out_dir,
@@ -427,16 +400,15 @@ def train(
         card={
             "name": name,
             "description": spec.description,
-            "tags": [f"synthfaces-{synthfaces}"],
+            "tags": [f"synthfaces-{c.synthfaces}"],
             "metrics": metrics,
             "task": "face-perception",
             "training": (
-                f"`python -m lgfa_lite.train.perception {net} --steps {steps} --batch {batch}{flags}` on "
-                f"{train_size} SynthFaces ({synthfaces}) training renders at {resolution} px "
-                f"({len(data['identity'].unique())} "
-                f"identities); AdamW lr {lr}, warm-up + cosine; {state.step} steps, {state.seconds / 60:.1f} min "
-                f"on {loop.hardware}. "
-                f"Metrics on {test_size} renders of held-out test identities."
+                f"`python -m lgfa_lite.train.perception train{minutes} --opts {opts}` on "
+                f"{c.train_size} SynthFaces ({c.synthfaces}) training renders at {c.resolution} px "
+                f"({len(data['identity'].unique())} identities); AdamW lr {lr}, warm-up + cosine; "
+                f"{state.step} steps, {state.seconds / 60:.1f} min on {loop.hardware}. "
+                f"Metrics on {c.test_size} renders of held-out test identities."
             ),
         },
     )
@@ -444,41 +416,10 @@ def train(
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("net", choices=sorted(NETS))
-    ap.add_argument("--steps", type=int)
-    ap.add_argument("--batch", type=int)
-    ap.add_argument("--lr", type=float)
-    ap.add_argument("--minutes", type=float, help="wall-time budget; ends at --steps or this, whichever first")
-    ap.add_argument("--resolution", type=int, default=64)
-    ap.add_argument("--out-dir")
-    ap.add_argument("--work-dir")
-    ap.add_argument("--fresh", action="store_true", help="ignore a saved training state")
-    ap.add_argument("--train-size", type=int, default=TRAIN_SIZE)
-    ap.add_argument(
-        "--identities", type=int, help="training identities the renders spread over (default: standard faces)"
+    c = method_cli(
+        "lgfa_lite.train.perception", "Train one lite perception net on SynthFaces.", PerceptionConfig(), argv
     )
-    ap.add_argument("--init", help="start from this checkpoint (weights name or Hub folder)")
-    ap.add_argument("--freeze", default="", help='submodule kept as it is, e.g. "model.visual" (CLIP image tower)')
-    ap.add_argument("--synthfaces", default="v1", choices=["v1", "v2"], help="the SynthFaces world to train on")
-    args = ap.parse_args(argv)
-    _, metrics = train(
-        args.net,
-        steps=args.steps,
-        batch=args.batch,
-        lr=args.lr,
-        resolution=args.resolution,
-        out_dir=args.out_dir,
-        work_dir=args.work_dir,
-        resume=not args.fresh,
-        train_size=args.train_size,
-        minutes=args.minutes,
-        identities=args.identities,
-        init=args.init,
-        freeze=args.freeze,
-        synthfaces=args.synthfaces,
-    )
-    for k, v in metrics.items():
+    for k, v in train(c)[1].items():
         print(f"{k}: {v:.4f}")
 
 

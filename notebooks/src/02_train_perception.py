@@ -36,7 +36,7 @@ from lgfa_lite import hub
 from lgfa_lite.nets.fitter import landmarks_2d
 from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, Renderer, draw_landmarks, expression_sentence
 from lgfa_lite.synthface.dataset import images_of, standard_faces
-from lgfa_lite.train.perception import NET_WEIGHTS, NETS, evaluate, train
+from lgfa_lite.train.perception import NET_WEIGHTS, NETS, PerceptionConfig, evaluate, train
 from lgfa_lite.video import to_uint8_frames
 
 if net not in NETS:
@@ -50,17 +50,18 @@ out.mkdir(parents=True, exist_ok=True)
 # Progress is saved every three minutes to `out_dir/state`; run the cell again to resume.
 
 # %%
-model, metrics = train(
-    net,
+config = PerceptionConfig(
+    net=net,
     steps=steps,
-    batch=batch or None,
+    batch=batch,
     resolution=resolution,
     minutes=minutes,
     train_size=train_size,
     test_size=test_size,
-    out_dir=out / NETS[net].weights,
-    work_dir=out / "state",
+    out_dir=str(out / NETS[net].weights),
+    work_dir=str(out / "state"),
 )
+model, metrics = train(config)
 print(json.dumps(metrics, indent=1))
 
 # %% [markdown]
