@@ -3,8 +3,7 @@
 Each test face gets the AUs of another test face as its target; the ground truth is the same
 face rendered with those AUs (everything else unchanged). The trivial baseline is no edit
 (output = input). AUs are read by the lite AU regressor, identity by the lite identity net.
-A generator can learn to fool an AU reader with colour (measured: trained against this
-regressor, one reached AU error 0.108 vs 0.161 for no edit while its landmarks got 3x worse), so
+A generator can learn to fool an AU reader with colour (docs/experiments/ganimation.md), so
 the edit is also judged by a net no generator is trained against: the lite landmark net's brow,
 eye and mouth landmarks against the exact landmarks of the ground truth (`expression_nme`,
 normalised by the inter-ocular distance).

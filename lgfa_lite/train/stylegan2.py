@@ -14,12 +14,8 @@ loss, when enabled, only sharpens:
 `synthfaces` picks the world the teacher renders ('v1', 'v2'). Measured runs and what each
 change gave: docs/experiments/stylegan2.md.
 
-Every step renders a fresh random batch (unseen identities included), so there is no
-dataset to overfit. What the methods get is a real StyleGAN2 W / W+ space -- organised by
-identity, expression and pose because z is -- that inversion, latent optimisation and
-latent mappers work in unchanged. Sampling: `sample_z` draws SynthFaces parameters (the
-data distribution); plain N(0, I) z also gives faces (AUs are then out of their usual
-sparse distribution).
+Every step renders a fresh random batch, so there is no dataset to overfit; the methods get a
+real StyleGAN2 W / W+ space, organised by identity, expression and pose because z is.
 
 The encoder (e4e-style, `nets/encoder.py`) maps an image to W+ = w_avg + offsets; it is
 trained on renders whose true w is known (w = G.mapping(z)), with latent, pixel, perceptual
