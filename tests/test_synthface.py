@@ -289,3 +289,13 @@ def test_v1_stays_the_default_world_and_unchanged_by_v2():
     assert not torch.allclose(render(p, 64).image, render(p, 64, world="v2").image)
     with pytest.raises(ValueError, match="unknown SynthFaces world"):
         render(p, 64, world="v9")
+
+
+def test_a_chunk_cached_by_a_smaller_dataset_is_rendered_again_whole(tmp_path):
+    small = SynthFaceImages("test", size=8, n_identities=4, cache_dir=tmp_path)
+    first = small.chunk(0)
+    assert len(first["image"]) == 8
+    big = SynthFaceImages("test", size=20, n_identities=4, cache_dir=tmp_path)
+    whole = big.chunk(0)  # was: the 8 cached rows, silently
+    assert len(whole["image"]) == 20 and np.array_equal(whole["image"][:8], first["image"])
+    assert len(small.chunk(0)["image"]) == 8  # the small one reads its rows from the bigger chunk
