@@ -190,11 +190,12 @@ def follows_z(G, n: int) -> dict:
     }
 
 
-def au_response(G, n: int = 64) -> dict:
+def au_response(G, n: int = 64, world=None, au_weights: str = "au-synthfaces-64") -> dict:
     """Does G draw each AU? For n faces with no AUs, set one AU of z to 1 and ask the lite AU
     regressor how much its reading of that AU rises. `au_response_readable`: how many of the 15
     AUs rise by more than 0.1 (renders of the same faces: `..._render`); `au_response_mean`: the
-    mean rise. A generator that ignores an AU, or draws it too faintly to read, scores ~0 on it."""
+    mean rise. A generator that ignores an AU, or draws it too faintly to read, scores ~0 on it.
+    `world` and `au_weights`: the SynthFaces world G learnt and an AU regressor trained on it."""
     import torch
 
     from lgfa_lite import hub
@@ -204,12 +205,12 @@ def au_response(G, n: int = 64) -> dict:
     from lgfa_lite.synthface.render import render
 
     try:
-        au_net = hub.load("au-synthfaces-64").eval()
+        au_net = hub.load(au_weights).eval()
     except hub.CheckpointError:
         return {}
     faces = FaceParams.sample(n, seed=123)
     faces = faces.replace(aus=torch.zeros(n, N_AUS))
-    draws = {"": lambda p: to_unit(G(params_to_z(p))), "_render": lambda p: render(p, G.size).image}
+    draws = {"": lambda p: to_unit(G(params_to_z(p))), "_render": lambda p: render(p, G.size, world=world).image}
     res = {}
     with torch.no_grad():
         for suffix, draw in draws.items():
