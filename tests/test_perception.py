@@ -378,6 +378,17 @@ def test_shipped_lite_net_beats_trivial_baseline(net, held_out):
     assert ok, f"{name} = {value:.4f} does not beat the trivial baseline {base:.4f}"
 
 
+@pytest.mark.parametrize("net", sorted(NET_WEIGHTS))
+def test_shipped_v2_net_beats_trivial_baseline_on_v2_faces(net):
+    """The same check for nets retrained on SynthFaces v2 (`*-synthfaces2-64`), on v2 renders."""
+    name = T.weights_name(net, "v2")
+    if not (hub.default_weights_dir() / name / "config.json").exists():
+        pytest.skip(f"{name} is not shipped yet")
+    faces = dataset.standard_faces("test", 32, world="v2")
+    metric, value, base, ok = _beats_baseline(net, hub.load(name), faces)
+    assert ok, f"{metric} = {value:.4f} does not beat the trivial baseline {base:.4f}"
+
+
 def test_untrained_net_fails_the_baseline_check(held_out):
     """The check above can fail: a randomly initialised AU net does not pass it."""
     torch.manual_seed(0)
