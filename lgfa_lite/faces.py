@@ -163,76 +163,16 @@ def require_face(images: torch.Tensor, threshold: float = FACE_THRESHOLD) -> tor
 
 # mediapipe FaceMesh vertex for each of the 68 iBUG points (jaw from the subject's right, brows,
 # nose bridge and base, eyes from the right eye's outer corner, outer then inner lips).
+# fmt: off
 MEDIAPIPE_TO_IBUG = [
-    127,
-    234,
-    93,
-    132,
-    58,
-    136,
-    150,
-    176,
-    152,
-    400,
-    379,
-    365,
-    288,
-    361,
-    323,
-    454,
-    356,  # jaw 0-16
-    70,
-    63,
-    105,
-    66,
-    107,
-    336,
-    296,
-    334,
-    293,
-    300,  # brows 17-26
-    168,
-    197,
-    5,
-    4,
-    98,
-    97,
-    2,
-    326,
-    327,  # nose 27-35
-    33,
-    160,
-    158,
-    133,
-    153,
-    144,
-    362,
-    385,
-    387,
-    263,
-    373,
-    380,  # eyes 36-47
-    61,
-    40,
-    37,
-    0,
-    267,
-    270,
-    291,
-    321,
-    314,
-    17,
-    84,
-    91,  # outer lips 48-59
-    78,
-    81,
-    13,
-    311,
-    308,
-    402,
-    14,
-    178,  # inner lips 60-67
+    127, 234, 93, 132, 58, 136, 150, 176, 152, 400, 379, 365, 288, 361, 323, 454, 356,  # jaw 0-16
+    70, 63, 105, 66, 107, 336, 296, 334, 293, 300,  # brows 17-26
+    168, 197, 5, 4, 98, 97, 2, 326, 327,  # nose 27-35
+    33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,  # eyes 36-47
+    61, 40, 37, 0, 267, 270, 291, 321, 314, 17, 84, 91,  # outer lips 48-59
+    78, 81, 13, 311, 308, 402, 14, 178,  # inner lips 60-67
 ]
+# fmt: on
 MIN_FACE_PX = 24  # eye-to-mouth distance below this is too small to animate
 
 

@@ -39,25 +39,10 @@ from lgfa_lite.hub import register_model
 from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, N_AUS, au_vector
 
 WEIGHTS = "ganimation-synthfaces-64"
-OPENFACE_AUS = [
-    "AU01",
-    "AU02",
-    "AU04",
-    "AU05",
-    "AU06",
-    "AU07",
-    "AU09",
-    "AU10",
-    "AU12",
-    "AU14",
-    "AU15",
-    "AU17",
-    "AU20",
-    "AU23",
-    "AU25",
-    "AU26",
-    "AU45",
-]
+# fmt: off
+OPENFACE_AUS = ["AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU10", "AU12", "AU14", "AU15",
+                "AU17", "AU20", "AU23", "AU25", "AU26", "AU45"]
+# fmt: on
 # Preset target expressions for the Space: SynthFaces' expression prototypes plus neutral.
 PRESETS = {"neutral": torch.zeros(N_AUS), **{name: au_vector(spec)[0] for name, spec in EXPRESSIONS.items()}}
 

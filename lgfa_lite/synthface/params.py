@@ -11,89 +11,38 @@ from dataclasses import dataclass, fields
 import torch
 
 # FACS action units SynthFaces can show. AU46 (wink) closes the subject's left eye only.
+# fmt: off
 AU_NAMES = [
-    "AU01",
-    "AU02",
-    "AU04",
-    "AU05",
-    "AU06",
-    "AU07",
-    "AU09",
-    "AU12",
-    "AU15",
-    "AU18",
-    "AU20",
-    "AU25",
-    "AU26",
-    "AU45",
-    "AU46",
+    "AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU12",
+    "AU15", "AU18", "AU20", "AU25", "AU26", "AU45", "AU46",
 ]
 AU_DESCRIPTIONS = {
-    "AU01": "inner brow raiser",
-    "AU02": "outer brow raiser",
-    "AU04": "brow lowerer",
-    "AU05": "upper lid raiser",
-    "AU06": "cheek raiser",
-    "AU07": "lid tightener",
-    "AU09": "nose wrinkler",
-    "AU12": "lip corner puller",
-    "AU15": "lip corner depressor",
-    "AU18": "lip pucker",
-    "AU20": "lip stretcher",
-    "AU25": "lips part",
-    "AU26": "jaw drop",
-    "AU45": "blink (both eyes)",
-    "AU46": "wink (left eye)",
+    "AU01": "inner brow raiser", "AU02": "outer brow raiser", "AU04": "brow lowerer",
+    "AU05": "upper lid raiser", "AU06": "cheek raiser", "AU07": "lid tightener",
+    "AU09": "nose wrinkler", "AU12": "lip corner puller", "AU15": "lip corner depressor",
+    "AU18": "lip pucker", "AU20": "lip stretcher", "AU25": "lips part",
+    "AU26": "jaw drop", "AU45": "blink (both eyes)", "AU46": "wink (left eye)",
 }
+# fmt: on
 AU_INDEX = {name: i for i, name in enumerate(AU_NAMES)}
 N_AUS = len(AU_NAMES)
 N_SHAPE = 24
 N_APPEARANCE = 16
 
+# fmt: off
 SHAPE_NAMES = [
-    "head_width",
-    "head_height",
-    "head_depth",
-    "jaw_width",
-    "chin_length",
-    "chin_protrusion",
-    "cheekbones",
-    "forehead_slope",
-    "eye_separation",
-    "eye_height",
-    "eye_size",
-    "eye_tilt",
-    "brow_height",
-    "brow_thickness",
-    "brow_arch",
-    "nose_length",
-    "nose_width",
-    "nose_protrusion",
-    "mouth_width",
-    "mouth_height",
-    "upper_lip",
-    "lower_lip",
-    "lip_protrusion",
-    "face_flatness",
+    "head_width", "head_height", "head_depth", "jaw_width", "chin_length", "chin_protrusion",
+    "cheekbones", "forehead_slope", "eye_separation", "eye_height", "eye_size", "eye_tilt",
+    "brow_height", "brow_thickness", "brow_arch", "nose_length", "nose_width", "nose_protrusion",
+    "mouth_width", "mouth_height", "upper_lip", "lower_lip", "lip_protrusion", "face_flatness",
 ]
 APPEARANCE_NAMES = [
-    "skin_tone",
-    "skin_redness",
-    "hair_darkness",
-    "hair_warmth",
-    "hair_length",
-    "hair_volume",
-    "hairline",
-    "iris_hue",
-    "iris_darkness",
-    "light_azimuth",
-    "light_elevation",
-    "background_hue_a",
-    "background_hue_b",
-    "background_brightness",
-    "background_angle",
+    "skin_tone", "skin_redness", "hair_darkness", "hair_warmth", "hair_length", "hair_volume",
+    "hairline", "iris_hue", "iris_darkness", "light_azimuth", "light_elevation",
+    "background_hue_a", "background_hue_b", "background_brightness", "background_angle",
     "lip_colour",
 ]
+# fmt: on
 # Appearance factors that belong to the person (kept across images of one identity);
 # lighting and background change from photo to photo.
 IDENTITY_APPEARANCE = [0, 1, 2, 3, 4, 5, 6, 7, 8, 15]
