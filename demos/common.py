@@ -101,13 +101,14 @@ def prepare_face(image, notes: list[str] | None = None) -> np.ndarray:
     A photo in which FaceMesh finds a face is cropped as the lite nets' SynthFaces renders are
     framed (`align_photo`; the shipped nets learnt world v1); anything else must already be a face
     crop the lite nets can read (`require_face`). What the user should know goes to `notes`."""
-    from lgfa_lite.faces import FaceInputError, align_photo, face_tensor, photo_landmarks, read_image, require_face
+    from lgfa_lite.faces import FaceInputError, crop_photo, face_tensor, photo_landmarks, read_image, require_face
 
     notes = [] if notes is None else notes
     try:
         pixels = read_image(image)
-        if len(photo_landmarks(pixels)):
-            aligned = align_photo(pixels, SIZE, "v1")
+        found = photo_landmarks(pixels)  # FaceMesh once: the crop reuses its landmarks
+        if len(found):
+            aligned = crop_photo(pixels, found, SIZE, "v1")
             t = aligned.image
             notes += aligned.notes + [
                 "Photo cropped around the face. The lite models were trained on synthetic faces: they "

@@ -208,20 +208,23 @@ class AlignedPhoto:
 def align_photo(image, size: int = 64, world=None) -> AlignedPhoto:
     """Read a photo, find its faces, and crop the largest with `image_crop` of its landmarks.
     Raises FaceInputError when no face is found or it is too small to use."""
+    a = read_image(image)
+    return crop_photo(a, photo_landmarks(a), size, world)
+
+
+def crop_photo(a: np.ndarray, found: np.ndarray, size: int = 64, world=None) -> AlignedPhoto:
+    """`align_photo` for a photo already read (uint8 RGB) with its faces' landmarks (`photo_landmarks`)."""
     from lgfa_lite.synthface.world import image_crop
 
-    a = read_image(image)
-    found = photo_landmarks(a)
     if len(found) == 0:
         raise FaceInputError(
             "No face found in the photo. Use a photo with one face seen from the front, eyes and mouth visible."
         )
     lm = torch.from_numpy(found[:1])
-    eyes = lm[:, 36:48].mean(1) + 0
-    mouth = (lm[:, 48] + lm[:, 54]) / 2
-    if float((mouth - eyes).norm()) < MIN_FACE_PX:
+    eyes_to_mouth = float(((lm[:, 48] + lm[:, 54]) / 2 - lm[:, 36:48].mean(1)).norm())
+    if eyes_to_mouth < MIN_FACE_PX:
         raise FaceInputError(
-            f"The face is too small in this photo ({float((mouth - eyes).norm()):.0f} px from eyes "
+            f"The face is too small in this photo ({eyes_to_mouth:.0f} px from eyes "
             f"to mouth; at least {MIN_FACE_PX} needed). Crop closer to the face."
         )
     centre, half = image_crop(lm, world)
