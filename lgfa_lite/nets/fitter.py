@@ -30,11 +30,7 @@ N_OUT = N_SHAPE + N_AUS + 3 + 3 + 3
 def landmarks_2d(params: FaceParams, resolution: int, world=None) -> torch.Tensor:
     """Differentiable 68 landmarks (B, 68, 2) in pixels of a `resolution` image of the SynthFaces
     `world` (its framing and expression sizes; None = the default world)."""
-    world = get_world(world)
-    crop = H.landmark_crop(params, world) if world.framing == "landmarks" else None
-    proj = H.project(H.mesh_vertices(params, world), params.camera, resolution, crop)
-    ids, w = H.embed(H.landmark_uv(params, world))
-    return H.gather_embedded(proj[..., :2], ids, w)
+    return H.projected_face(params, get_world(world), resolution)[2][..., :2]
 
 
 def params_from_raw(raw: torch.Tensor) -> FaceParams:

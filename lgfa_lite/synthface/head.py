@@ -467,10 +467,15 @@ def mesh_vertices(p: FaceParams, world: World = V1) -> torch.Tensor:
     return apply_pose(pts, p)
 
 
-def landmarks_3d(p: FaceParams, world: World = V1, verts: torch.Tensor | None = None) -> torch.Tensor:
-    """The 68 landmarks (B, 68, 3) on the posed mesh (camera frame)."""
+def projected_face(p: FaceParams, world: World, resolution: int):
+    """Posed vertices (B, V, 3), their projection (B, V, 3: pixel x, y, depth) in the world's
+    framing, and the 68 landmarks on that projection (B, 68, 3): what the renderer and the
+    fitter's reprojection both draw from."""
+    pts = mesh_vertices(p, world)
+    crop = landmark_crop(p, world) if world.framing == "landmarks" else None
+    proj = project(pts, p.camera, resolution, crop)
     ids, w = embed(landmark_uv(p, world))
-    return gather_embedded(mesh_vertices(p, world) if verts is None else verts, ids, w)
+    return pts, proj, gather_embedded(proj, ids, w)
 
 
 def landmark_crop(p: FaceParams, world: World):
@@ -478,7 +483,8 @@ def landmark_crop(p: FaceParams, world: World):
     and pose kept), in normalised units of the default camera: an expression moves the features
     inside a fixed frame instead of moving the frame."""
     relaxed = p.replace(aus=torch.zeros_like(p.aus), jaw=torch.zeros_like(p.jaw))
-    lm = landmarks_3d(relaxed, world)
+    ids, w = embed(landmark_uv(relaxed, world))
+    lm = gather_embedded(mesh_vertices(relaxed, world), ids, w)
     xy = torch.stack([BASE_SCALE * lm[..., 0], -BASE_SCALE * lm[..., 1] + BASE_TY], -1)
     return align_crop(xy)
 

@@ -52,12 +52,7 @@ class Renderer:
     # -- geometry ----------------------------------------------------------------------
     def mesh(self, params: FaceParams, resolution: int | None = None):
         """Projected vertices (B, V, 3) and landmarks (B, 68, 3) at `resolution` pixels."""
-        res = resolution or self.resolution
-        pts = H.mesh_vertices(params, self.world)
-        crop = H.landmark_crop(params, self.world) if self.world.framing == "landmarks" else None
-        proj = H.project(pts, params.camera, res, crop)
-        ids, w = H.embed(H.landmark_uv(params, self.world))
-        return pts, proj, H.gather_embedded(proj, ids, w)
+        return H.projected_face(params, self.world, resolution or self.resolution)
 
     def vertices(self, params: FaceParams) -> torch.Tensor:
         """Projected mesh vertices (B, V, 3) at the output resolution (pixel x, y, depth)."""
