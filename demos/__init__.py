@@ -11,6 +11,7 @@ from importlib import import_module
 _TAB_MODULES = [
     "synthfaces",  # SynthFaces playground
     "lgfa",  # LGFA: a face + a sentence -> a video
+    "gdpw",  # GDPW: reenactment and 3D-parameter editing (real photos keep their look)
     "ganimation",  # GANimation: AU-conditioned expression editing
 ]
 

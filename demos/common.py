@@ -75,6 +75,30 @@ def int_in(value, what: str, bounds, warnings: list[str]) -> int:
     return int(round(clamped(value, what, *bounds, warnings)))
 
 
+@functools.lru_cache(maxsize=None)
+def _method_pipeline(method: str):
+    from importlib import import_module
+
+    return import_module(f"lgfa_lite.methods.{method}").load()
+
+
+def method_pipeline(method: str, minutes: int):
+    """`lgfa_lite.methods.<method>.load()`, once per process; while its checkpoint is not in
+    weights/, an InputError saying how to train it (`minutes`: the suggested budget)."""
+    from importlib import import_module
+
+    from lgfa_lite import hub
+
+    try:
+        return _method_pipeline(method)
+    except hub.CheckpointError:
+        weights = import_module(f"lgfa_lite.methods.{method}").WEIGHTS
+        raise InputError(
+            f"The {method} checkpoint ({weights}) is not in weights/ yet: train it with "
+            f"`python -m lgfa_lite.methods.{method} train --minutes {minutes}`."
+        ) from None
+
+
 # ---------------------------------------------------------------- faces
 
 

@@ -7,7 +7,6 @@ Models load on first use.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,6 +21,7 @@ from demos.common import (
     guarded,
     int_in,
     load_upload,
+    method_pipeline,
     new_video_path,
     prepare_face,
     sample_face,
@@ -53,25 +53,9 @@ def preset_names() -> list[str]:
     return list(PRESETS)
 
 
-@functools.lru_cache(maxsize=None)
-def _load():
-    from lgfa_lite.methods.ganimation import load
-
-    return load()
-
-
 def pipeline():
     """The GANimation pipeline (`lgfa_lite.methods.ganimation.load`); a clear message while no checkpoint is shipped."""
-    from lgfa_lite import hub
-    from lgfa_lite.methods.ganimation import WEIGHTS
-
-    try:
-        return _load()
-    except hub.CheckpointError:
-        raise InputError(
-            f"The GANimation checkpoint ({WEIGHTS}) is not in weights/ yet: train it with "
-            "`python -m lgfa_lite.methods.ganimation train --minutes 40`."
-        ) from None
+    return method_pipeline("ganimation", 40)
 
 
 def read_aus(face: np.ndarray) -> list[float]:

@@ -69,9 +69,11 @@ def test_edit_and_animate(tiny_pipeline, tmp_path):
 
 def test_missing_checkpoint_is_a_clear_message(monkeypatch, tmp_path):
     monkeypatch.setattr(hub, "default_weights_dir", lambda: tmp_path)
-    tab._load.cache_clear()
+    from demos import common
+
+    common._method_pipeline.cache_clear()
     try:
         with pytest.raises(tab.InputError, match="not in weights"):
             tab.edit_face(tab.sample_face(0), [0.0] * N)
     finally:
-        tab._load.cache_clear()
+        common._method_pipeline.cache_clear()

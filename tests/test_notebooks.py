@@ -44,6 +44,7 @@ SMALL_PARAMS = {
         "test_size": 4,
         "use_shipped": False,
     },
+    "07_gdpw": {"steps": 2, "minutes": 1.0, "batch": 2, "n_pairs": 2, "sweep_steps": 3, "use_shipped": False},
     "06_lgfa": {
         "steps": 2,
         "minutes": 1.0,
