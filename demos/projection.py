@@ -165,13 +165,17 @@ def project_face(
     steps=300,
     space="W",
     init="mean face (w_avg)",
+    smooth=False,
     *,
     progress=None,
     cancel=None,
     out_dir=None,
     warnings: list[str] | None = None,
 ) -> Result:
-    """Project (or animate, for a motion) and lay out the pictures; progress(Step) after every step."""
+    """Project (or animate, for a motion) and lay out the pictures; progress(Step) after every step.
+    smooth: One-Euro filter a motion's landmark track, timed at the video's frame rate. Off by default:
+    SynthFaces motions come with exact landmarks, and smoothing them only lags the motion
+    (docs/experiments/projection.md)."""
     import torch
 
     from lgfa_lite.methods.projection import ProjectionConfig
@@ -186,6 +190,8 @@ def project_face(
         space=SPACES[space],
         init=INITS[init],
         group_weights=check_weights(weights, warnings),
+        smooth=bool(smooth),
+        fps=FPS,
     )
     look_t = face_batch(look)
     pipe = pipeline()
@@ -264,6 +270,7 @@ def build() -> None:
             steps = gr.Slider(*STEPS_RANGE, value=300, step=10, label="Steps (later motion frames: steps / 6)")
             space = gr.Radio(list(SPACES), value="W", label="Latent space")
             init = gr.Radio(list(INITS), value=list(INITS)[0], label="Start from")
+            smooth = gr.Checkbox(False, label="Smooth a motion's landmark track (One-Euro)")
             with gr.Row():
                 run_btn = gr.Button("Project", variant="primary")
                 stop_btn = gr.Button("Stop")
@@ -302,7 +309,20 @@ def build() -> None:
         api_name="projection_sample_look",
     )
 
-    inputs = [look_state, source, lm_upload, lm_sample, expression, motion, frames, steps, space, init, *sliders]
+    inputs = [
+        look_state,
+        source,
+        lm_upload,
+        lm_sample,
+        expression,
+        motion,
+        frames,
+        steps,
+        space,
+        init,
+        smooth,
+        *sliders,
+    ]
 
     def _run(data: dict, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
         session = getattr(request, "session_hash", "") or ""
@@ -316,7 +336,7 @@ def build() -> None:
                 raise InputError("No look face yet: upload a photo or click “Use sample face”.")
             target = landmark_target(*v[1:7], warnings=warnings)
             tick = lambda s: progress((s.step, s.steps), desc=f"frame {s.frame}: step")  # noqa: E731
-            return project_face(v[0], target, v[10:], v[7], v[8], v[9], progress=tick, cancel=stop, warnings=warnings)
+            return project_face(v[0], target, v[11:], *v[7:11], progress=tick, cancel=stop, warnings=warnings)
 
         r = guarded(work, TITLE)()
         text = f"Landmark error (NME, lite FAN vs target): **{r.nme:.3f}**" + (

@@ -59,7 +59,7 @@ def test_project_and_animate(tmp_path):
     assert r.result.shape == r.look.shape == r.target.shape == (256, 256, 3) and len(seen) == 10
     assert 0 <= r.nme < 1 and r.video is None and not r.cancelled
     motion = tab.landmark_target("Motion", sample=11, motion="open mouth", frames=3)
-    a = tab.project_face(look, motion, tab.default_weights(), steps=10, space="W+", out_dir=tmp_path)
+    a = tab.project_face(look, motion, tab.default_weights(), steps=10, space="W+", smooth=True, out_dir=tmp_path)
     assert video_info(a.video)["nframes"] == 3 and a.strip.shape[0] == 256
 
 
@@ -101,11 +101,13 @@ def test_tab_through_the_launched_app(tmp_path):
         weights = tab.default_weights()
         args = ("SynthFaces expression", None, 11, "opening mouth", "open mouth", 4, *weights, 10, "W")
         with pytest.raises(Exception, match="No look face yet"):
-            client.predict(*args, "mean face (w_avg)", api_name="/project")
+            client.predict(*args, "mean face (w_avg)", False, api_name="/project")
         client.predict(3, api_name="/projection_sample_look")
-        look, target, result, text, video, strip = client.predict(*args, "mean face (w_avg)", api_name="/project")
+        look, target, result, text, video, strip = client.predict(
+            *args, "mean face (w_avg)", False, api_name="/project"
+        )
         assert Image.open(result).size == (256, 256) and "NME" in text and video is None
         with pytest.raises(Exception, match="No landmark face uploaded"):
-            client.predict("Upload a face", *args[1:], "mean face (w_avg)", api_name="/project")
+            client.predict("Upload a face", *args[1:], "mean face (w_avg)", False, api_name="/project")
     finally:
         demo.close()
