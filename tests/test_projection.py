@@ -140,3 +140,15 @@ def test_one_euro_smooths_jitter_and_keeps_still_signals():
         one_euro(torch.tensor([1.0, float("nan")]))
     with pytest.raises(ValueError):
         one_euro(noisy, fps=0)
+
+
+def test_bench_group_quick():
+    import math
+
+    from lgfa_lite.bench.group_projection import projection
+
+    res = projection(quick=True)
+    keys = ["landmark_nme", "baseline_look_only_nme", "look_id_sim", "seconds_300_steps_64"]
+    keys += [f"landmark_nme_{g}" for g in P.REPORT_GROUPS] + ["landmark_nme_encoder_init", "look_id_sim_encoder_init"]
+    keys += ["animation_seconds_per_frame_64", "temporal_jitter", "temporal_jitter_unsmoothed"]
+    assert all(k in res and math.isfinite(res[k]) for k in keys), sorted(set(keys) - set(res))

@@ -48,7 +48,7 @@ def projection(quick: bool) -> dict:
 
     pipe = P.load()
     id_net = hub.load("identity-synthfaces-64").eval()
-    n, steps = (2, 12) if quick else (6, 300)
+    n, steps = (1, 8) if quick else (6, 300)
     early = max(1, steps // 3)  # "faster": the error after a third of the steps, per start
     faces = standard_faces("test", 64)
     res, seconds = {}, []
@@ -93,7 +93,7 @@ def projection(quick: bool) -> dict:
     res["seconds_300_steps_64"] = statistics.median(seconds) * 300 / steps
 
     # animation: a motion of identity B driven onto the look of A
-    frames, first, later = (4, 6, 3) if quick else (16, 300, 50)
+    frames, first, later = (3, 4, 2) if quick else (16, 300, 50)
     clip, _ = motion_clip(FaceParams.identity(int(faces["identity"][1])), MOTION, frames)
     with torch.no_grad():
         video = render(clip, 64)
