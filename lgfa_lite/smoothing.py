@@ -1,41 +1,51 @@
-"""Temporal smoothing of per-frame signals (landmarks, pose, expression parameters).
+"""Temporal smoothing of tracked signals (landmark tracks of a driving video, per-frame codes).
 
-`one_euro` is the One-Euro filter (Casiez et al. 2012): a low-pass filter whose cut-off rises
-with the signal's speed, so slow jitter is removed while fast motion keeps little lag. GDPW's
-demo smooths the fitted expression, pose and camera of a driving video with it (min_cutoff 0.5,
-beta 0, as the original).
+`one_euro` is the One-Euro filter (Casiez, Roussel and Vogel, CHI 2012): an exponential
+low-pass whose cut-off frequency rises with the signal's speed, so a still signal is smoothed
+hard (detector jitter goes) and a fast one lags little (motions keep their timing). Every
+element of a frame (each landmark coordinate) is filtered on its own.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 
-def _alpha(cutoff: torch.Tensor | float, fps: float) -> torch.Tensor | float:
+def _alpha(cutoff, rate: float):
+    """Smoothing factor of an exponential low-pass with `cutoff` Hz sampled at `rate` Hz."""
     tau = 1.0 / (2 * math.pi * cutoff)
-    return 1.0 / (1.0 + tau * fps)
+    return 1.0 / (1.0 + tau * rate)
 
 
-def one_euro(
-    signal: torch.Tensor, fps: float = 25.0, min_cutoff: float = 0.5, beta: float = 0.0, d_cutoff: float = 1.0
-) -> torch.Tensor:
-    """Filter a sequence (T, ...) along its first axis; every other entry is filtered on its own.
-    Frame 0 is returned unchanged. Cut-offs in Hz, `fps` the frame rate."""
-    x = torch.as_tensor(signal, dtype=torch.float32)
-    if x.dim() == 0 or len(x) == 0:
-        raise ValueError("one_euro needs a sequence with at least one frame")
-    if not (fps > 0 and min_cutoff > 0 and d_cutoff > 0 and beta >= 0):
+def one_euro(x, fps: float = 25.0, min_cutoff: float = 1.0, beta: float = 0.2, d_cutoff: float = 1.0):
+    """Filter a sequence x (T, ...) along its first axis; returns the same type and shape.
+
+    min_cutoff (Hz): the cut-off when the signal is still (lower = smoother, more lag).
+    beta: how much the cut-off grows with speed (|dx/dt| in x's units per second; higher = less
+    lag on fast moves). d_cutoff (Hz): the low-pass on the speed estimate. Frame 0 is kept.
+    """
+    if not fps > 0 or not min_cutoff > 0 or not d_cutoff > 0 or not beta >= 0:
         raise ValueError(
-            f"one_euro needs fps, min_cutoff, d_cutoff > 0 and beta >= 0 (got {fps}, {min_cutoff}, {d_cutoff}, {beta})"
+            f"one_euro needs fps, min_cutoff, d_cutoff > 0 and beta >= 0; got {fps}, {min_cutoff}, {d_cutoff}, {beta}"
         )
-    out = [x[0]]
-    speed = torch.zeros_like(x[0])
+    is_numpy = isinstance(x, np.ndarray)
+    t = torch.as_tensor(x, dtype=torch.float64)
+    if t.dim() == 0 or len(t) == 0:
+        raise ValueError(f"one_euro filters a sequence (T, ...), got shape {tuple(t.shape)}")
+    if not torch.isfinite(t).all():
+        raise ValueError("one_euro: the sequence contains NaN or infinite values")
+    out = torch.empty_like(t)
+    out[0] = prev = t[0]
+    speed = torch.zeros_like(t[0])
     a_d = _alpha(d_cutoff, fps)
-    for t in range(1, len(x)):
-        raw_speed = (x[t] - out[-1]) * fps
-        speed = a_d * raw_speed + (1 - a_d) * speed
+    for i in range(1, len(t)):
+        speed = speed + a_d * ((t[i] - prev) * fps - speed)
         a = _alpha(min_cutoff + beta * speed.abs(), fps)
-        out.append(a * x[t] + (1 - a) * out[-1])
-    return torch.stack(out)
+        prev = prev + a * (t[i] - prev)
+        out[i] = prev
+    if is_numpy:
+        return out.numpy().astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
+    return out.to(x.dtype if torch.is_tensor(x) and x.is_floating_point() else torch.float32)

@@ -32,6 +32,7 @@ SMALL_PARAMS = {
         "fps": 4,
         "legibility_identities": 2,
     },
+    "03_landmark_projection": {"steps": 8, "later_steps": 3, "frames": 3},
     "02_train_perception": {"net": "au", "steps": 3, "minutes": 1.0, "batch": 8, "train_size": 256, "test_size": 16},
     "04_ganimation": {
         "steps": 4,
