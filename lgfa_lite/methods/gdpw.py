@@ -411,7 +411,7 @@ class GDPWPipeline:
         """SynthFaces faces (B, 3, H, W) -> their geometry, read by the lite 3D fitter."""
         return hub.load_shared(FITTER)(check_face(faces))
 
-    def fit_photo(self, image, size: int = 128, steps: int = 200) -> tuple[torch.Tensor, FaceParams, list[str]]:
+    def fit_photo(self, image, size: int = 128, steps: int = 100) -> tuple[torch.Tensor, FaceParams, list[str]]:
         """A real photo (path, array, PIL...) -> (its largest face cropped as SynthFaces frames a
         render, (1, 3, size, size); the morphable model fitted to its FaceMesh landmarks; notes for
         the user). Raises `FaceInputError` when there is no usable face."""
@@ -520,11 +520,14 @@ def smooth_params(params: FaceParams, fps: float = 25.0) -> FaceParams:
     """One-Euro smoothing (min_cutoff 0.5, beta 0, the original's) of a sequence's expression, jaw, pose and camera."""
     from lgfa_lite.smoothing import one_euro
 
+    def smooth(x):
+        return one_euro(x, fps, min_cutoff=0.5, beta=0.0)
+
     return params.replace(
-        aus=one_euro(params.aus, fps).clamp(0, 1),
-        jaw=one_euro(params.jaw, fps),
-        pose=one_euro(params.pose, fps),
-        camera=one_euro(params.camera, fps),
+        aus=smooth(params.aus).clamp(0, 1),
+        jaw=smooth(params.jaw),
+        pose=smooth(params.pose),
+        camera=smooth(params.camera),
     )
 
 
