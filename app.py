@@ -32,7 +32,8 @@ def build_demo() -> gr.Blocks:
             for tab in demos.TABS:
                 with gr.Tab(tab.TITLE):
                     tab.build()
-    return demo
+    # CPU-bound requests run two at a time (a small CPU's cores); the rest wait, their place shown
+    return demo.queue(default_concurrency_limit=2, max_size=64)
 
 
 def launch_kwargs() -> dict:

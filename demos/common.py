@@ -49,21 +49,22 @@ def clamped(value, what: str, lo: float, hi: float, warnings: list[str]) -> floa
 
 
 def guarded(fn, tab: str):
-    """fn for a Gradio event: InputError -> gr.Error with its message, any other failure logged
-    and shown in one line; a result's `warnings` become toasts."""
+    """fn for a Gradio event: InputError -> gr.Error with its message and one log line; any other
+    failure logged with its traceback (once) and shown in one line; a result's `warnings` become toasts."""
     import gradio as gr
 
     @functools.wraps(fn)
     def run(*args):
         try:
             result = fn(*args)
-        except InputError as e:
-            raise gr.Error(str(e)) from None
+        except InputError as e:  # the user's mistake: one log line, no traceback
+            log.info("%s: refused input: %s", tab, e)
+            raise gr.Error(str(e), print_exception=False) from None
         except gr.Error:
             raise
-        except Exception as e:  # keep the server alive and the message readable
+        except Exception as e:  # a bug: keep the server alive, log the traceback once, say it plainly
             log.exception("%s failed", tab)
-            raise gr.Error(f"Something went wrong: {type(e).__name__}: {e}") from None
+            raise gr.Error(f"Something went wrong: {type(e).__name__}: {e}", print_exception=False) from None
         for w in getattr(result, "warnings", None) or []:
             gr.Warning(w)
         return result

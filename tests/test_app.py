@@ -129,6 +129,37 @@ def test_registry_and_launch_settings(monkeypatch):
     assert (app.launch_kwargs()["server_name"], app.launch_kwargs()["server_port"]) == ("0.0.0.0", 7861)
 
 
+def test_requests_are_queued_two_at_a_time():
+    import app
+
+    queue = app.build_demo()._queue
+    assert queue.default_concurrency_limit == 2 and queue.max_size == 64
+
+
+def test_user_errors_log_one_line_and_bugs_their_traceback(caplog):
+    import logging
+
+    import gradio as gr
+
+    from demos.common import InputError, guarded
+
+    def refuse():
+        raise InputError("Frames must be a number.")
+
+    def crash():
+        raise KeyError("bug")
+
+    with caplog.at_level(logging.INFO, logger="demos.common"):
+        with pytest.raises(gr.Error) as refused:
+            guarded(refuse, "Tab")()
+        with pytest.raises(gr.Error) as crashed:
+            guarded(crash, "Tab")()
+    assert not refused.value.print_exception and not crashed.value.print_exception  # Gradio prints nothing more
+    user, bug = caplog.records
+    assert "Frames must be a number" in user.getMessage() and user.exc_info is None
+    assert bug.exc_info is not None and "Something went wrong: KeyError" in crashed.value.message
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
