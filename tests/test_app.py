@@ -3,6 +3,7 @@ launched app through gradio_client."""
 
 import math
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,3 +217,13 @@ def test_synthfaces_tab_renders_both_worlds():
     assert v1.shape == v2.shape == (64, 64, 3) and (v1.astype(int) - v2).__abs__().mean() > 5
     with pytest.raises(sf_tab.InputError, match="World must be one of"):
         sf_tab.render_face(world="v3")
+
+
+def test_about_tab_names_every_method_and_shows_measured_numbers():
+    from demos import about
+
+    text = about.about_markdown({"ganimation": {"au_mae": 0.123456, "psnr_vs_gt": 30.0}, "auclip": {}})
+    for name, *_ in about.METHODS:
+        assert f"**{name}**" in text
+    assert "au_mae 0.1235" in text and "| AU-CLIP | `auclip` | not shipped yet |" in text
+    assert "lite profile" in about.about_markdown({}) and about.load_results(Path("/nonexistent")) == {}
