@@ -44,8 +44,7 @@ METHODS = [
         "AU-CLIP",
         "AU-CLIP: a facial expression editing method based on action units (Li)",
         "https://github.com/Kevinfringe/AU-CLIP",
-        "A latent mapper turns an action-unit increment into a W+ offset, trained with CLIP, identity and AU "
-        "losses.",
+        "A latent mapper turns an action-unit increment into a W+ offset, trained with CLIP, identity and AU losses.",
     ),
 ]
 
