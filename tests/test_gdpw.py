@@ -167,3 +167,13 @@ def test_bad_faces_are_refused():
             pipe(bad, p, p)
     with pytest.raises(ValueError, match="one source face"):
         pipe(torch.zeros(2, 3, 64, 64), p.repeat(2), p)
+
+
+def test_fit_refines_the_fitter_towards_the_landmarks():
+    from lgfa_lite.nets.fitter import landmarks_2d
+
+    source, _, image, _ = _pair(6, seed=9)
+    pipe = GD.GDPWPipeline(GD.GDPWGenerator())
+    truth = render(source).landmarks
+    error = lambda p: float((landmarks_2d(p, 64) - truth).norm(dim=-1).mean())  # noqa: E731
+    assert error(pipe.fit(image, refine_steps=30)) < 0.8 * error(pipe.fit(image, refine_steps=0))

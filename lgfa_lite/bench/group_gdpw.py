@@ -4,7 +4,8 @@ Same identity: two renders of one test identity (its colours, light and backgrou
 own expression, jaw, pose and camera; the driving render is the ground truth. Cross identity: the
 driving face is another test identity; the ground truth is the source identity rendered with the
 driving expression, jaw, pose and camera (exact, as SynthFaces allows). Geometry is read from the
-images by the lite 3D fitter, as a user's pipeline would. Baselines: the source itself, and the
+images by the lite 3D fitter, as a user's pipeline would (`*_true_geometry`: the exact parameters,
+to separate the net from the fitter). Baselines: the source itself, and the
 source warped by the mesh flow alone. AKD: lite FAN landmarks of the result vs of the ground truth,
 in pixels at 64 px. LPIPS: the lite perceptual distance (no ImageNet trunk offline).
 Real photo: `skimage.data.astronaut()` (128 px crop) driven by SynthFaces motions; FaceMesh
@@ -70,7 +71,7 @@ def gdpw(quick: bool) -> dict:
     n = 16 if quick else 256
     res = {"n_pairs": float(n)}
     for kind, cross in (("same_id", False), ("cross_id", True)):
-        _, _, src, truth, drv = _pairs(n, 1 if cross else 0, cross)
+        source, driving, src, truth, drv = _pairs(n, 1 if cross else 0, cross)
         out, warped = [], []
         for i in range(0, n, 32):
             s, d = src[i : i + 32], drv[i : i + 32]
@@ -86,6 +87,10 @@ def gdpw(quick: bool) -> dict:
         res.update(_scores(f"baseline_mesh_warp_{kind}", warped, truth, fan, perceptual, truth_marks))
         with torch.no_grad():
             res[f"{kind}_id_sim"] = float(identity.similarity(out, src).mean())
+        if not cross:  # the net alone: exact geometry instead of the fitter's reading
+            exact = torch.cat([pipe(src[j : j + 1], source[j], driving[j])[0] for j in range(n)])
+            scores = _scores(kind, exact, truth, fan, perceptual, truth_marks)
+            res.update({f"{k}_true_geometry": v for k, v in scores.items()})
     res.update(_edits(pipe, 8 if quick else 64))
     one = _pairs(16, 2, False)
     sp, dp = one[0][:1], one[1]
