@@ -167,3 +167,18 @@ def _run_notebook(nb_path, tmp_path, small_params):
     assert not errors
     assert any((tmp_path / "out").iterdir()), "the notebook wrote nothing to out_dir"
     return executed
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_gallery_renders_an_executed_notebook_with_its_thumbnail(tmp_path):
+    spec = importlib.util.spec_from_file_location("make_gallery", ROOT / "tools" / "make_gallery.py")
+    gallery = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gallery)
+    _check_python3_kernel()
+    assert gallery.main(["00_", "--small", "--out", str(tmp_path)]) == 0
+    index = (tmp_path / "index.html").read_text()
+    assert 'href="00_synthfaces.html"' in index and "data:image/png;base64," in index and "Open in Colab" in index
+    assert "<html" in (tmp_path / "00_synthfaces.html").read_text()
+    assert gallery.main(["zz_", "--out", str(tmp_path)]) == 2
