@@ -13,6 +13,7 @@ _TAB_MODULES = [
     "lgfa",  # LGFA: a face + a sentence -> a video
     "gdpw",  # GDPW: reenactment and 3D-parameter editing (real photos keep their look)
     "ganimation",  # GANimation: AU-conditioned expression editing
+    "auclip",  # AU-CLIP: AU-increment W+ mapper (edit, transfer, animate)
 ]
 
 TABS = sorted((import_module(f"{__name__}.{m}") for m in _TAB_MODULES), key=lambda m: m.ORDER)
