@@ -173,3 +173,12 @@ def test_bad_inputs_raise_clear_errors(nets, call, match):
     pipe = A.AUCLIPPipeline(mapper(), nets)
     with pytest.raises(ValueError, match=match):
         call(pipe, torch.rand(1, 3, 64, 64))
+
+
+def test_bench_spearman():
+    from lgfa_lite.bench.group_auclip import spearman
+
+    k = torch.tensor([0.25, 0.5, 0.75, 1.0])
+    assert spearman(k, k * 3 + 1) == pytest.approx(1.0)
+    assert spearman(k, -k) == pytest.approx(-1.0)
+    assert spearman(k, torch.ones(4)) == 0.0  # the quirk's constant edit: no order at all

@@ -5,15 +5,22 @@ The pipeline reads each source face's AUs with the lite AU regressor, Δau = tar
 and edits the encoder's W+ code. AUs of the result are read by the same regressor (the one the
 mapper was trained against; `au_mae_ground_truth_render` is its floor). Two no-edit baselines: the
 input face (`baseline_no_edit_*`, as in `ganimation`) and its reconstruction G(E(x))
-(`reconstruction_*`: what the generator gives before any edit). `magnitude_spearman`: per face, the
-rank correlation of the Δau scale k (0.25, 0.5, 0.75, 1) with the AU change achieved along Δau,
-averaged (`_of_mean`: of the change averaged over faces); `_original_quirk`: the same mapper weights
-with the original's sign normalisation. `ms_per_edit_64`: mapper + synthesis for one inverted face;
-`_from_face`: the whole call from a photo (inversion, AU reading, reconstruction and edit).
+(`reconstruction_*`: what the generator gives before any edit).
+
+`expression_nme` (as in `ganimation`): brow, eye and mouth landmarks of the edit against the ground
+truth's, read by the lite landmark net, which the mapper never trained against (an edit that fools
+the AU regressor does not fool it).
+
+`magnitude_spearman`: per face, the rank correlation of the Δau scale k (0.25, 0.5, 0.75, 1) with
+the AU change achieved along Δau, averaged; `_of_mean`: of the change averaged over faces first;
+`_original_quirk`: the same mapper weights with the original's sign normalisation.
+
+`ms_per_edit_64`: mapper + synthesis for one inverted face; `_from_face`: the whole call from a
+photo (inversion, AU reading, reconstruction and edit).
 """
 
 from lgfa_lite.bench import card_minutes, median_seconds, register
-from lgfa_lite.bench.group_ganimation import held_out_edits, in_batches, psnr
+from lgfa_lite.bench.group_ganimation import expression_nme, held_out_edits, in_batches, psnr
 
 SCALES = (0.25, 0.5, 0.75, 1.0)
 
@@ -76,6 +83,11 @@ def auclip(quick: bool) -> dict:
             "reconstruction_psnr_vs_gt": float(psnr(recon, gt).mean()),
             "id_sim": float((id_net(out) * id_net(recon)).sum(-1).mean()),
         }
+        nme = expression_nme(faces, src, renders)  # a judge the mapper never trained against
+        if nme is not None:
+            res["expression_nme"] = nme(out)
+            res["baseline_no_edit_expression_nme"] = nme(x)
+            res["reconstruction_expression_nme"] = nme(recon)
         m = 32 if quick else 128
         quirk = AC.AUMapper(**{**pipe.mapper.config, "sign_quirk": True})
         quirk.load_state_dict(pipe.mapper.state_dict())

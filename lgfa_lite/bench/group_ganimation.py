@@ -48,6 +48,29 @@ def held_out_edits(quick: bool):
     return faces, src, x, target, renders
 
 
+def expression_nme(faces: dict, src: slice, renders):
+    """-> nme(images): the lite landmark net's brow, eye and mouth landmarks on edits of `held_out_edits`
+    against the renders' exact landmarks, normalised by the input face's inter-ocular distance
+    (None while the landmark net is not shipped)."""
+    from lgfa_lite import hub
+    from lgfa_lite.nets.landmarks import inter_ocular
+
+    try:
+        landmark_net = hub.load("fan-synthfaces-64")
+    except hub.CheckpointError:
+        return None
+    import torch
+
+    true = torch.cat([r.landmarks.float() for r in renders])[:, EXPRESSION_LANDMARKS]
+    scale = inter_ocular(faces["landmarks"][src].float())
+
+    def nme(images) -> float:
+        pred = in_batches(landmark_net, images)
+        return float(((pred[:, EXPRESSION_LANDMARKS] - true).norm(dim=-1).mean(1) / scale).mean())
+
+    return nme
+
+
 @register("ganimation")
 def ganimation(quick: bool) -> dict:
     import torch
@@ -86,21 +109,8 @@ def ganimation(quick: bool) -> dict:
             res["au_mae"] = float((read(out) - target).abs().mean())
             res["baseline_no_edit_au_mae"] = float((read(x) - target).abs().mean())
             res["au_mae_ground_truth_render"] = float((read(gt) - target).abs().mean())  # the regressor's floor
-        try:
-            landmark_net = hub.load("fan-synthfaces-64")
-        except hub.CheckpointError:
-            landmark_net = None
-        if landmark_net is not None:
-            from lgfa_lite.nets.landmarks import inter_ocular
-
-            # the renders' exact landmarks; the scale is the input face's (its stored landmarks)
-            true = torch.cat([r.landmarks.float() for r in renders])[:, EXPRESSION_LANDMARKS]
-            scale = inter_ocular(faces["landmarks"][src].float())
-
-            def nme(imgs):
-                pred = in_batches(landmark_net, imgs)
-                return float(((pred[:, EXPRESSION_LANDMARKS] - true).norm(dim=-1).mean(1) / scale).mean())
-
+        nme = expression_nme(faces, src, renders)
+        if nme is not None:
             res["expression_nme"] = nme(out)
             res["baseline_no_edit_expression_nme"] = nme(x)
             res["expression_nme_ground_truth_render"] = nme(gt)  # the landmark net's floor
