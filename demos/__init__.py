@@ -14,6 +14,7 @@ _TAB_MODULES = [
     "gdpw",  # GDPW: reenactment and 3D-parameter editing (real photos keep their look)
     "ganimation",  # GANimation: AU-conditioned expression editing
     "projection",  # StyleGAN2 landmark projection: look of one face, landmarks of another
+    "auclip",  # AU-CLIP: AU-increment W+ mapper (edit, transfer, animate)
     "about",  # the methods, the profiles, the benchmark numbers
 ]
 

@@ -80,6 +80,11 @@ def check_aus(values, warnings: list[str]) -> list[float]:
     return [clamped(v, name, 0.0, 1.0, warnings) for name, v in zip(names, values)]
 
 
+def reference_aus(reference_path, reference_sample) -> list[float]:
+    """The AUs of a reference face (an upload, else a sample number), for the sliders."""
+    return read_aus(prepare_face(reference_path) if reference_path else sample_face(reference_sample))
+
+
 def preset_aus(name: str) -> list[float]:
     from lgfa_lite.methods.ganimation import PRESETS
 
@@ -143,10 +148,71 @@ def warm_up() -> None:
 # ---------------------------------------------------------------- Gradio wiring
 
 
-def build() -> None:
+def animation_outputs():
+    """The animation's mp4 player and its frame strip (inside a column); the AU tabs share them."""
     import gradio as gr
 
-    names = au_names()
+    video = gr.Video(
+        label="Animation (mp4)",
+        format="mp4",
+        interactive=False,
+        autoplay=True,
+        loop=True,
+        height=256,
+        buttons=["download"],
+    )
+    return video, gr.Image(label="Frames", interactive=False, format="png")
+
+
+def reference_inputs():
+    """The reference-face accordion (inside a column) -> `wire(handler, sliders)`, which sends the AUs
+    `handler(reference upload, reference sample #)` returns to the sliders."""
+    import gradio as gr
+
+    with gr.Accordion("Copy the expression of a reference face", open=False):
+        reference = gr.Image(label="Reference face", type="filepath", sources=["upload", "clipboard"], height=180)
+        ref_sample = gr.Number(value=11, label="or reference sample #", precision=0)
+        copy_btn = gr.Button("Copy AUs from reference")
+    return lambda handler, sliders: copy_btn.click(
+        handler, [reference, ref_sample], sliders, api_name="copy_expression"
+    )
+
+
+def target_inputs(preset_value: str):
+    """A preset dropdown and one 0..1 slider per AU -> (preset, sliders)."""
+    import gradio as gr
+
+    preset = gr.Dropdown(preset_names(), value=preset_value, label="Preset expression")
+    with gr.Accordion("Target action units (0..1)", open=True):
+        sliders = [gr.Slider(0, 1, value=0, step=0.05, label=au_label(n)) for n in au_names()]
+    return preset, sliders
+
+
+def wire_face(tab: str, face_state, face_view, upload, sample, sample_btn, sliders):
+    """An upload or a sample face -> the face state, its view, and the AU sliders at the face's own AUs.
+    Returns the sample handler (examples call it)."""
+    import gradio as gr
+
+    def _use_face(face):
+        return face, display(face)[0], *read_aus(face)
+
+    def _from_upload(path):
+        if not path:  # the upload was cleared: keep the current face
+            return (gr.skip(),) * (2 + len(sliders))
+        face = load_upload(path, tab)
+        return guarded(_use_face, tab)(face) if face is not None else (None, None, *(gr.skip(),) * len(sliders))
+
+    def _from_sample(n):
+        return guarded(_use_face, tab)(guarded(sample_face, tab)(n))
+
+    face_outputs = [face_state, face_view, *sliders]
+    upload.change(_from_upload, upload, face_outputs, api_name="load_face")
+    sample_btn.click(_from_sample, sample, face_outputs, api_name="sample_face")
+    return _from_sample
+
+
+def build() -> None:
+    import gradio as gr
 
     def guarded_here(fn):
         return guarded(fn, TITLE)
@@ -161,16 +227,9 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
             upload, sample, sample_btn, face_view = face_inputs()
-            with gr.Accordion("Copy the expression of a reference face", open=False):
-                reference = gr.Image(
-                    label="Reference face", type="filepath", sources=["upload", "clipboard"], height=180
-                )
-                ref_sample = gr.Number(value=11, label="or reference sample #", precision=0)
-                copy_btn = gr.Button("Copy AUs from reference")
+            copy_reference = reference_inputs()
         with gr.Column(scale=1, min_width=280):
-            preset = gr.Dropdown(preset_names(), value="smiling", label="Preset expression")
-            with gr.Accordion("Target action units (0..1)", open=True):
-                sliders = [gr.Slider(0, 1, value=0, step=0.05, label=au_label(n)) for n in names]
+            preset, sliders = target_inputs("smiling")
             edit_btn = gr.Button("Edit expression", variant="primary")
         with gr.Column(scale=1, min_width=280):
             result = gr.Image(label="Edited face", interactive=False, format="png", height=256)
@@ -181,40 +240,11 @@ def build() -> None:
                 frames = gr.Slider(*FRAMES_RANGE, value=16, step=1, label="Frames")
                 fps = gr.Slider(*FPS_RANGE, value=10, step=1, label="FPS")
             anim_btn = gr.Button("Animate to target")
-            video = gr.Video(
-                label="Animation (mp4)",
-                format="mp4",
-                interactive=False,
-                autoplay=True,
-                loop=True,
-                height=256,
-                buttons=["download"],
-            )
-            strip = gr.Image(label="Frames", interactive=False, format="png")
+            video, strip = animation_outputs()
 
-    @guarded_here
-    def _use_face(face):
-        return face, display(face)[0], *read_aus(face)
+    _from_sample = wire_face(TITLE, face_state, face_view, upload, sample, sample_btn, sliders)
 
-    def _from_upload(path):
-        if not path:  # the upload was cleared: keep the current face
-            return (gr.skip(),) * (2 + len(names))
-        face = load_upload(path, TITLE)
-        return _use_face(face) if face is not None else (None, None, *(gr.skip(),) * len(names))
-
-    def _from_sample(n):
-        return _use_face(guarded_here(sample_face)(n))
-
-    face_outputs = [face_state, face_view, *sliders]
-    upload.change(_from_upload, upload, face_outputs, api_name="load_face")
-    sample_btn.click(_from_sample, sample, face_outputs, api_name="sample_face")
-
-    @guarded_here
-    def _copy(ref_path, ref_n):
-        face = prepare_face(ref_path) if ref_path else sample_face(ref_n)
-        return read_aus(face)
-
-    copy_btn.click(lambda p, n: _copy(p, n), [reference, ref_sample], sliders, api_name="copy_expression")
+    copy_reference(guarded_here(reference_aus), sliders)
     preset.input(guarded_here(preset_aus), preset, sliders, api_name="preset")
 
     @guarded_here

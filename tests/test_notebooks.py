@@ -45,6 +45,17 @@ SMALL_PARAMS = {
         "test_size": 4,
         "use_shipped": False,
     },
+    "05_auclip": {
+        "steps": 2,
+        "minutes": 1.0,
+        "batch": 2,
+        "train_faces": 8,
+        "hidden": 16,
+        "depth": 2,
+        "use_shipped": False,
+        "n_faces": 2,
+        "frames": 4,
+    },
     "07_gdpw": {"steps": 2, "minutes": 1.0, "batch": 2, "n_pairs": 2, "sweep_steps": 3, "use_shipped": False},
     "06_lgfa": {
         "steps": 2,

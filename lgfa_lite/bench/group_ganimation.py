@@ -28,14 +28,55 @@ def psnr(a, b):
     return 10 * torch.log10(1 / mse)
 
 
+def held_out_edits(quick: bool):
+    """The held-out edit set every AU-editing group scores (`ganimation`, `auclip`): the first n test faces,
+    each with the AUs of test face n + i as its target, and the ground truth, each face rendered again
+    with its target AUs -> (faces dict, source slice, x (n, 3, 64, 64), target AUs (n, n_aus), renders)."""
+    import torch
+
+    from lgfa_lite.synthface import FaceParams, render
+    from lgfa_lite.synthface.dataset import TEST_SIZE, images_of, standard_faces
+
+    n = 64 if quick else TEST_SIZE // 2
+    faces = standard_faces("test", 2 * n)
+    src = slice(0, n)
+    x = images_of(faces, src)
+    target = faces["aus"][n : 2 * n].float()  # another face's expression
+    params = FaceParams.from_data(faces, src)
+    with torch.no_grad():
+        renders = [render(params[i : i + 64].replace(aus=target[i : i + 64]), x.shape[-1]) for i in range(0, n, 64)]
+    return faces, src, x, target, renders
+
+
+def expression_nme(faces: dict, src: slice, renders):
+    """-> nme(images): the lite landmark net's brow, eye and mouth landmarks on edits of `held_out_edits`
+    against the renders' exact landmarks, normalised by the input face's inter-ocular distance
+    (None while the landmark net is not shipped)."""
+    from lgfa_lite import hub
+    from lgfa_lite.nets.landmarks import inter_ocular
+
+    try:
+        landmark_net = hub.load("fan-synthfaces-64")
+    except hub.CheckpointError:
+        return None
+    import torch
+
+    true = torch.cat([r.landmarks.float() for r in renders])[:, EXPRESSION_LANDMARKS]
+    scale = inter_ocular(faces["landmarks"][src].float())
+
+    def nme(images) -> float:
+        pred = in_batches(landmark_net, images)
+        return float(((pred[:, EXPRESSION_LANDMARKS] - true).norm(dim=-1).mean(1) / scale).mean())
+
+    return nme
+
+
 @register("ganimation")
 def ganimation(quick: bool) -> dict:
     import torch
 
     from lgfa_lite import hub
     from lgfa_lite.methods import ganimation as GA
-    from lgfa_lite.synthface import FaceParams, render
-    from lgfa_lite.synthface.dataset import TEST_SIZE, images_of, standard_faces
 
     try:
         pipe = GA.load()
@@ -46,16 +87,10 @@ def ganimation(quick: bool) -> dict:
         au_net = hub.load("au-synthfaces-64")
     except hub.CheckpointError:
         au_net = None  # the AU keys need the lite AU regressor: absent until it is shipped
-    n = 64 if quick else TEST_SIZE // 2
-    faces = standard_faces("test", 2 * n)
-    src = slice(0, n)
-    x = images_of(faces, src)
-    target = faces["aus"][n : 2 * n].float()  # another face's expression
-    params = FaceParams.from_data(faces, src)
+    faces, src, x, target, renders = held_out_edits(quick)
+    n, gt = len(x), torch.cat([r.image for r in renders])
     out, masks = [], []
     with torch.no_grad():
-        renders = [render(params[i : i + 64].replace(aus=target[i : i + 64]), x.shape[-1]) for i in range(0, n, 64)]
-        gt = torch.cat([r.image for r in renders])
         for i in range(0, n, 64):
             y, a, _ = pipe(x[i : i + 64], target[i : i + 64])
             out.append(y)
@@ -74,21 +109,8 @@ def ganimation(quick: bool) -> dict:
             res["au_mae"] = float((read(out) - target).abs().mean())
             res["baseline_no_edit_au_mae"] = float((read(x) - target).abs().mean())
             res["au_mae_ground_truth_render"] = float((read(gt) - target).abs().mean())  # the regressor's floor
-        try:
-            landmark_net = hub.load("fan-synthfaces-64")
-        except hub.CheckpointError:
-            landmark_net = None
-        if landmark_net is not None:
-            from lgfa_lite.nets.landmarks import inter_ocular
-
-            # the renders' exact landmarks; the scale is the input face's (its stored landmarks)
-            true = torch.cat([r.landmarks.float() for r in renders])[:, EXPRESSION_LANDMARKS]
-            scale = inter_ocular(faces["landmarks"][src].float())
-
-            def nme(imgs):
-                pred = in_batches(landmark_net, imgs)
-                return float(((pred[:, EXPRESSION_LANDMARKS] - true).norm(dim=-1).mean(1) / scale).mean())
-
+        nme = expression_nme(faces, src, renders)
+        if nme is not None:
             res["expression_nme"] = nme(out)
             res["baseline_no_edit_expression_nme"] = nme(x)
             res["expression_nme_ground_truth_render"] = nme(gt)  # the landmark net's floor
