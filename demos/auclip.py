@@ -15,6 +15,7 @@ import numpy as np
 
 from demos.common import (
     InputError,
+    api,
     clamped,
     display,
     face_batch,
@@ -26,6 +27,7 @@ from demos.common import (
 )
 from demos.ganimation import (
     animation_outputs,
+    au_params,
     check_aus,
     preset_aus,
     reference_aus,
@@ -118,7 +120,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
             upload, sample, sample_btn, face_view = face_inputs()
-            copy_reference = reference_inputs()
+            copy_reference = reference_inputs("auclip")
         with gr.Column(scale=1, min_width=280):
             preset, sliders = target_inputs("opening mouth")
             alpha = gr.Slider(*ALPHA_RANGE, value=0.2, step=0.05, label="Strength α (0.2 in training)")
@@ -134,9 +136,12 @@ def build() -> None:
             anim_btn = gr.Button("Animate")
             video, strip = animation_outputs()
 
-    _from_sample = wire_face(TITLE, face_state, face_view, upload, sample, sample_btn, sliders)
+    _from_sample = wire_face(TITLE, "auclip", face_state, face_view, upload, sample, sample_btn, sliders)
     copy_reference(guarded_here(reference_aus), sliders)
-    preset.input(guarded_here(preset_aus), preset, sliders, api_name="preset")
+    preset.input(
+        api(guarded_here(preset_aus), ["preset"]), preset, sliders, api_name="auclip_preset", show_progress="hidden"
+    )
+    aus = au_params()
 
     @guarded_here
     def _edit(face, a, *aus):
@@ -146,7 +151,12 @@ def build() -> None:
         e = _edit(face, a, *aus)
         return e.reconstruction, e.image
 
-    edit_btn.click(_edit_outputs, [face_state, alpha, *sliders], [recon, result], api_name="edit")
+    edit_btn.click(
+        api(_edit_outputs, ["face", "strength", *aus]),
+        [face_state, alpha, *sliders],
+        [recon, result],
+        api_name="auclip_edit",
+    )
 
     @guarded_here
     def _animate(face, a, m, n, rate, *aus):
@@ -156,7 +166,12 @@ def build() -> None:
         anim = _animate(face, a, m, n, rate, *aus)
         return str(anim.path), anim.strip
 
-    anim_btn.click(_anim_outputs, [face_state, alpha, mode, frames, fps, *sliders], [video, strip], api_name="animate")
+    anim_btn.click(
+        api(_anim_outputs, ["face", "strength", "animation", "frames", "fps", *aus]),
+        [face_state, alpha, mode, frames, fps, *sliders],
+        [video, strip],
+        api_name="auclip_animate",
+    )
 
     def _example(n, name, a):
         face_out = _from_sample(n)

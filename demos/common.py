@@ -4,8 +4,10 @@ the UI shows a clear message and never a traceback (and the server stays up)."""
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import math
+import re
 import tempfile
 import time
 import uuid
@@ -70,6 +72,39 @@ def guarded(fn, tab: str):
         return result
 
     return run
+
+
+def api(fn, names, *, request: bool = False, progress: bool = False):
+    """`fn` (called with the event's input values, in order) re-signed with explicit parameter
+    names, so that the API page and gradio_client show `names` rather than param_0 … param_N.
+
+    Gradio names an endpoint's parameters after its function's signature; a `*args` function
+    gets numbered names. `request` / `progress` add a trailing gr.Request / gr.Progress
+    parameter that Gradio fills in (not part of the API)."""
+    import gradio as gr
+
+    keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter(n, keyword) for n in names]
+    annotations = {}
+    if request:
+        params.append(inspect.Parameter("request", keyword, default=None, annotation=gr.Request))
+        annotations["request"] = gr.Request
+    if progress:
+        params.append(inspect.Parameter("progress", keyword, default=gr.Progress()))
+
+    def call(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    call.__signature__ = inspect.Signature(params)
+    call.__annotations__ = annotations
+    call.__name__ = call.__qualname__ = getattr(fn, "__name__", "call")
+    call.__doc__ = fn.__doc__
+    return call
+
+
+def param_name(label: str) -> str:
+    """A component label as an API parameter name: "AU12 lip corner puller" -> "au12_lip_corner_puller"."""
+    return re.sub(r"[^0-9a-z]+", "_", label.lower()).strip("_") or "value"
 
 
 def int_in(value, what: str, bounds, warnings: list[str]) -> int:
@@ -147,10 +182,19 @@ def prepare_face(image, notes: list[str] | None = None) -> np.ndarray:
     return (t[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 
-def load_upload(path, tab: str) -> np.ndarray | None:
-    """A Gradio upload handler's face: the prepared face, with its notes as info toasts; or, when
-    the upload is not a usable face, None (the tab's face is cleared, never silently kept) and
-    the reason as a warning toast."""
+UPLOAD_REFUSED = "No face was loaded from this upload: upload another photo or pick a sample face."
+
+
+def refused_upload(reason) -> str:
+    """The message for a refused upload: the reader's reason, then what to do."""
+    text = str(reason).strip()
+    return f"{text}{'' if text.endswith(('.', '!', '?')) else '.'} {UPLOAD_REFUSED}"
+
+
+def load_upload(path, tab: str) -> np.ndarray:
+    """A Gradio upload handler's face: the prepared face, with its notes as info toasts; when the
+    upload is not a usable face, a gr.Error naming the problem (one log line). `wire_upload`
+    clears the tab's face before this runs, so a refused upload never leaves an older face."""
     import gradio as gr
 
     notes: list[str] = []
@@ -158,11 +202,23 @@ def load_upload(path, tab: str) -> np.ndarray | None:
         face = prepare_face(path, notes)
     except InputError as e:
         log.info("%s: upload refused: %s", tab, e)
-        gr.Warning(f"{e} The face was cleared: upload another photo or pick a sample face.")
-        return None
+        raise gr.Error(refused_upload(e), print_exception=False) from None
     for note in notes:
         gr.Info(note)
     return face
+
+
+def wire_upload(upload, handler, outputs, api_name: str, param: str = "photo", cleared: int = 2):
+    """upload.change -> first clear the first `cleared` outputs (the face state and its view: a
+    refused upload never leaves an older face on screen), then `handler(path)` (named in the API
+    as `api_name`, its parameter as `param`). Returns the handler's event."""
+    import gradio as gr
+
+    def clear():
+        return (None,) * cleared + (gr.skip(),) * (len(outputs) - cleared)
+
+    first = upload.change(clear, None, outputs, api_visibility="private", show_progress="hidden", queue=False)
+    return first.then(api(handler, [param]), upload, outputs, api_name=api_name, show_progress="hidden")
 
 
 def face_batch(face: np.ndarray):
@@ -188,12 +244,21 @@ def new_video_path(method: str, out_dir=None) -> Path:
     return out / f"{method}_{time.strftime('%Y%m%d-%H%M%S')}_{uuid.uuid4().hex[:6]}.mp4"
 
 
+def photo_upload(label: str = "Face photo (upload)", height: int | None = 120):
+    """An upload of a face photo as a file: the app's own reader (`lgfa_lite.faces.read_image`)
+    checks it, so a non-image, 0-byte or broken file gets the app's message, in the UI and the
+    API alike (gr.Image decodes uploads itself first and fails with a generic error)."""
+    import gradio as gr
+
+    return gr.File(label=label, type="filepath", file_count="single", height=height)
+
+
 def face_inputs(sample_value: int = 3):
     """The face column's components (inside a gr.Column): an upload, a sample number with its
     button, and the 64 px face in use. Returns (upload, sample, sample_btn, face_view)."""
     import gradio as gr
 
-    upload = gr.Image(label="Face (upload)", type="filepath", sources=["upload", "clipboard"], height=220)
+    upload = photo_upload()
     with gr.Row():
         sample = gr.Number(value=sample_value, label="Sample face #", precision=0, scale=2)
         sample_btn = gr.Button("Use sample face", scale=2)

@@ -14,6 +14,7 @@ import numpy as np
 
 from demos.common import (
     InputError,
+    api,
     clamped,
     display,
     face_batch,
@@ -23,8 +24,11 @@ from demos.common import (
     load_upload,
     method_pipeline,
     new_video_path,
+    param_name,
+    photo_upload,
     prepare_face,
     sample_face,
+    wire_upload,
 )
 
 TITLE = "GANimation"
@@ -164,17 +168,21 @@ def animation_outputs():
     return video, gr.Image(label="Frames", interactive=False, format="png")
 
 
-def reference_inputs():
+def reference_inputs(prefix: str):
     """The reference-face accordion (inside a column) -> `wire(handler, sliders)`, which sends the AUs
     `handler(reference upload, reference sample #)` returns to the sliders."""
     import gradio as gr
 
     with gr.Accordion("Copy the expression of a reference face", open=False):
-        reference = gr.Image(label="Reference face", type="filepath", sources=["upload", "clipboard"], height=180)
+        reference = photo_upload("Reference face (upload)")
         ref_sample = gr.Number(value=11, label="or reference sample #", precision=0)
         copy_btn = gr.Button("Copy AUs from reference")
     return lambda handler, sliders: copy_btn.click(
-        handler, [reference, ref_sample], sliders, api_name="copy_expression"
+        api(handler, ["reference_photo", "reference_sample_number"]),
+        [reference, ref_sample],
+        sliders,
+        api_name=f"{prefix}_copy_expression",
+        show_progress="hidden",  # a refused reference: one toast, no badge on every slider
     )
 
 
@@ -188,7 +196,12 @@ def target_inputs(preset_value: str):
     return preset, sliders
 
 
-def wire_face(tab: str, face_state, face_view, upload, sample, sample_btn, sliders):
+def au_params() -> list[str]:
+    """The AU sliders' API parameter names, in AU_NAMES order."""
+    return [param_name(au_label(n)) for n in au_names()]
+
+
+def wire_face(tab: str, prefix: str, face_state, face_view, upload, sample, sample_btn, sliders):
     """An upload or a sample face -> the face state, its view, and the AU sliders at the face's own AUs.
     Returns the sample handler (examples call it)."""
     import gradio as gr
@@ -199,15 +212,20 @@ def wire_face(tab: str, face_state, face_view, upload, sample, sample_btn, slide
     def _from_upload(path):
         if not path:  # the upload was cleared: keep the current face
             return (gr.skip(),) * (2 + len(sliders))
-        face = load_upload(path, tab)
-        return guarded(_use_face, tab)(face) if face is not None else (None, None, *(gr.skip(),) * len(sliders))
+        return guarded(_use_face, tab)(load_upload(path, tab))
 
     def _from_sample(n):
         return guarded(_use_face, tab)(guarded(sample_face, tab)(n))
 
     face_outputs = [face_state, face_view, *sliders]
-    upload.change(_from_upload, upload, face_outputs, api_name="load_face")
-    sample_btn.click(_from_sample, sample, face_outputs, api_name="sample_face")
+    wire_upload(upload, _from_upload, face_outputs, f"{prefix}_load_face")
+    sample_btn.click(
+        api(_from_sample, ["sample_number"]),
+        sample,
+        face_outputs,
+        api_name=f"{prefix}_sample_face",
+        show_progress="hidden",
+    )
     return _from_sample
 
 
@@ -227,7 +245,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
             upload, sample, sample_btn, face_view = face_inputs()
-            copy_reference = reference_inputs()
+            copy_reference = reference_inputs("ganimation")
         with gr.Column(scale=1, min_width=280):
             preset, sliders = target_inputs("smiling")
             edit_btn = gr.Button("Edit expression", variant="primary")
@@ -242,10 +260,17 @@ def build() -> None:
             anim_btn = gr.Button("Animate to target")
             video, strip = animation_outputs()
 
-    _from_sample = wire_face(TITLE, face_state, face_view, upload, sample, sample_btn, sliders)
+    _from_sample = wire_face(TITLE, "ganimation", face_state, face_view, upload, sample, sample_btn, sliders)
 
     copy_reference(guarded_here(reference_aus), sliders)
-    preset.input(guarded_here(preset_aus), preset, sliders, api_name="preset")
+    preset.input(
+        api(guarded_here(preset_aus), ["preset"]),
+        preset,
+        sliders,
+        api_name="ganimation_preset",
+        show_progress="hidden",
+    )
+    aus = au_params()
 
     @guarded_here
     def _edit(face, *aus):
@@ -255,7 +280,12 @@ def build() -> None:
         e = _edit(face, *aus)
         return e.image, e.attention, e.colour
 
-    edit_btn.click(_edit_outputs, [face_state, *sliders], [result, attention, colour], api_name="edit")
+    edit_btn.click(
+        api(_edit_outputs, ["face", *aus]),
+        [face_state, *sliders],
+        [result, attention, colour],
+        api_name="ganimation_edit",
+    )
 
     @guarded_here
     def _animate(face, n, rate, *aus):
@@ -265,7 +295,12 @@ def build() -> None:
         a = _animate(face, n, rate, *aus)
         return str(a.path), a.strip
 
-    anim_btn.click(_anim_outputs, [face_state, frames, fps, *sliders], [video, strip], api_name="animate")
+    anim_btn.click(
+        api(_anim_outputs, ["face", "frames", "fps", *aus]),
+        [face_state, frames, fps, *sliders],
+        [video, strip],
+        api_name="ganimation_animate",
+    )
 
     def _example(n, name):
         face_out = _from_sample(n)

@@ -13,7 +13,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from demos.common import InputError, clamped, guarded, int_in, method_pipeline, new_video_path
+from demos.common import (
+    InputError,
+    api,
+    clamped,
+    guarded,
+    int_in,
+    method_pipeline,
+    new_video_path,
+    photo_upload,
+    refused_upload,
+    wire_upload,
+)
 
 TITLE = "GDPW"
 ORDER = 25
@@ -227,7 +238,7 @@ def build() -> None:
     source_state = gr.State(None)
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
-            upload = gr.Image(label="Source face (upload a photo)", type="filepath", sources=["upload", "clipboard"])
+            upload = photo_upload("Source face photo (upload)")
             with gr.Row():
                 sample = gr.Number(value=3, label="Sample face #", precision=0)
                 sample_btn = gr.Button("Use sample face")
@@ -276,32 +287,53 @@ def build() -> None:
         try:
             return _use(g(photo_source)(path))
         except gr.Error as e:
-            gr.Warning(f"{e.message} The source was cleared: upload another photo or pick a sample face.")
-            return _use(None)
+            raise gr.Error(refused_upload(e.message), print_exception=False) from None
 
     outputs = [source_state, source_view, *sliders]
-    upload.change(_from_upload, upload, outputs, api_name="gdpw_load_photo")
-    sample_btn.click(lambda n: _use(g(sample_source)(n)), sample, outputs, api_name="gdpw_sample_face")
+    # many outputs (every slider): failures show one toast, not a badge on each
+    wire_upload(upload, _from_upload, outputs, "gdpw_load_photo")
+    sample_btn.click(
+        api(lambda n: _use(g(sample_source)(n)), ["sample_number"]),
+        sample,
+        outputs,
+        api_name="gdpw_sample_face",
+        show_progress="hidden",
+    )
+    slider_params = [
+        *(f"shape_{d}" for d in SHAPE_DIMS),
+        *(f"expression_{a.lower()}" for a in EDIT_AUS),
+        "jaw_opening",
+        *(n for n, _ in POSE),
+        *(n for n, *_ in CAMERA),
+    ]
 
     def _edit(source, *values):
         e = g(edit_source)(source, values)
         return e.image, e.mesh_before, e.mesh_after
 
-    edit_btn.click(_edit, [source_state, *sliders], [edited, mesh_before, mesh_after], api_name="gdpw_edit")
+    edit_btn.click(
+        api(_edit, ["source", *slider_params]),
+        [source_state, *sliders],
+        [edited, mesh_before, mesh_after],
+        api_name="gdpw_edit",
+    )
 
     @g
     def _reset(source):
         return (*slider_values(source), display(_check(source).face[None])[0])
 
-    reset_btn.click(_reset, source_state, [*sliders, edited], api_name="gdpw_reset")
+    reset_btn.click(_reset, source_state, [*sliders, edited], api_name="gdpw_reset", show_progress="hidden")
 
-    def _reenact(source, motion_name, actor_n, video_path, n, rate, progress=gr.Progress()):  # noqa: B008 (Gradio reads it)
+    def _reenact(source, motion_name, actor_n, video_path, n, rate, progress):
         driving = video_path or motion_name
         r = g(reenact)(source, driving, actor_n, n, rate, None, progress)
         return str(r.path), r.strip
 
     reenact_btn.click(
-        _reenact, [source_state, motion, actor, driving_video, frames, fps], [video, strip], api_name="gdpw_reenact"
+        api(_reenact, ["source", "motion", "actor_sample_number", "driving_video", "max_frames", "fps"], progress=True),
+        [source_state, motion, actor, driving_video, frames, fps],
+        [video, strip],
+        api_name="gdpw_reenact",
     )
 
     def _example(n, motion_name):

@@ -16,6 +16,7 @@ import numpy as np
 
 from demos.common import (
     InputError,
+    api,
     display,
     face_batch,
     face_inputs,
@@ -25,6 +26,7 @@ from demos.common import (
     new_video_path,
     number,
     sample_face,
+    wire_upload,
 )
 
 TITLE = "LGFA: face + sentence → video"
@@ -212,7 +214,7 @@ def build() -> None:
                 buttons=["download"],
             )
             strip = gr.Image(label="Frames", interactive=False, format="png")
-            notes = gr.Markdown()
+            notes = gr.Markdown(label="Notes")
 
     def _show(face):
         return face, display(face)[0]
@@ -220,15 +222,15 @@ def build() -> None:
     def _from_upload(path):
         if not path:  # the upload was cleared: keep the current face
             return gr.skip(), gr.skip()
-        face = load_upload(path, TITLE)
-        return _show(face) if face is not None else (None, None)
+        return _show(load_upload(path, TITLE))
 
     def _from_sample(n):
         return _show(guarded_here(sample_face)(n))
 
-    upload.change(_from_upload, upload, [face_state, face_view], api_name="load_face")
-    sample_btn.click(_from_sample, sample, [face_state, face_view], api_name="sample_face")
-    clear_btn.click(lambda: (None, None), None, [face_state, face_view], api_name="no_face")
+    face_out = [face_state, face_view]
+    wire_upload(upload, _from_upload, face_out, "lgfa_load_face")
+    sample_btn.click(api(_from_sample, ["sample_number"]), sample, face_out, api_name="lgfa_sample_face")
+    clear_btn.click(lambda: (None, None), None, face_out, api_name="lgfa_no_face")
 
     @guarded_here
     def _animate(face, text, n, rate, s, d, k):
@@ -239,7 +241,8 @@ def build() -> None:
         return str(a.path), a.strip, "\n\n".join(f"ℹ️ {note}" for note in a.notes)
 
     inputs = [face_state, prompt, frames, fps, seed, schedule, seeds]
-    run_btn.click(_outputs, inputs, [video, strip, notes], api_name="animate")
+    names = ["face", "sentence", "frames", "fps", "seed", "schedule", "seeds_side_by_side"]
+    run_btn.click(api(_outputs, names), inputs, [video, strip, notes], api_name="lgfa_animate")
 
     def _example(n, text, s):
         face, view = _from_sample(n)

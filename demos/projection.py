@@ -18,6 +18,7 @@ import numpy as np
 from demos.common import (
     SIZE,
     InputError,
+    api,
     clamped,
     display,
     face_batch,
@@ -26,8 +27,11 @@ from demos.common import (
     int_in,
     load_upload,
     new_video_path,
+    param_name,
+    photo_upload,
     prepare_face,
     sample_face,
+    wire_upload,
 )
 
 TITLE = "Landmark projection"
@@ -253,9 +257,7 @@ def build() -> None:
         with gr.Column(scale=1, min_width=260):
             gr.Markdown("### Landmarks")
             source = gr.Radio(list(SOURCES), value=SOURCES[0], label="Landmark source")
-            lm_upload = gr.Image(
-                label="Landmark face (upload)", type="filepath", sources=["upload", "clipboard"], height=180
-            )
+            lm_upload = photo_upload("Landmark face photo (upload)")
             lm_sample = gr.Number(value=11, label="SynthFaces person #", precision=0)
             expression = gr.Dropdown(expression_names(), value="opening mouth", label="Expression")
             motion = gr.Dropdown(motion_names(), value="open mouth", label="Motion")
@@ -280,7 +282,7 @@ def build() -> None:
         result_view = gr.Image(
             label="Result (grey: target, colour: achieved)", interactive=False, format="png", height=256
         )
-    info = gr.Markdown()
+    info = gr.Markdown(label="Landmark error")
     video = gr.Video(
         label="Animation (mp4)",
         format="mp4",
@@ -298,12 +300,11 @@ def build() -> None:
     def _from_upload(path):
         if not path:
             return gr.skip(), gr.skip()
-        face = load_upload(path, TITLE)
-        return _use_face(face) if face is not None else (None, None)
+        return _use_face(load_upload(path, TITLE))
 
-    upload.change(_from_upload, upload, [look_state, face_view], api_name="projection_look")
+    wire_upload(upload, _from_upload, [look_state, face_view], "projection_look")
     sample_btn.click(
-        lambda n: _use_face(guarded(sample_face, TITLE)(n)),
+        api(lambda n: _use_face(guarded(sample_face, TITLE)(n)), ["sample_number"]),
         sample,
         [look_state, face_view],
         api_name="projection_sample_look",
@@ -324,11 +325,26 @@ def build() -> None:
         *sliders,
     ]
 
-    def _run(data: dict, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
+    params = [
+        "look",
+        "landmark_source",
+        "landmark_photo",
+        "landmark_sample_number",
+        "expression",
+        "motion",
+        "motion_frames",
+        "steps",
+        "latent_space",
+        "start_from",
+        "smooth",
+        *(f"weight_{param_name(n)}" for n in names),
+    ]
+
+    def _run(*v):
+        *v, request, progress = v
         session = getattr(request, "session_hash", "") or ""
         stop = stop_event(session)
         stop.clear()
-        v = [data[c] for c in inputs]
 
         def work():
             warnings: list[str] = []
@@ -344,15 +360,14 @@ def build() -> None:
         )
         return r.look, r.target, r.result, text, str(r.video) if r.video else None, r.strip
 
-    gr.on(
-        [run_btn.click],
-        _run,
-        inputs=set(inputs),
+    run_btn.click(
+        api(_run, params, request=True, progress=True),
+        inputs=inputs,
         outputs=[look_view, target_view, result_view, info, video, strip],
         api_name="project",
     )
 
-    def _stop(request: gr.Request = None):
+    def _stop(request):
         stop_event(getattr(request, "session_hash", "") or "").set()
 
-    stop_btn.click(_stop, None, None, api_name="projection_stop")
+    stop_btn.click(api(_stop, [], request=True), None, None, api_name="projection_stop")

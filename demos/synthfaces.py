@@ -18,7 +18,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from demos.common import InputError, clamped, guarded, number
+from demos.common import InputError, api, clamped, guarded, number, param_name
 
 TITLE = "SynthFaces playground"
 ORDER = 0
@@ -331,7 +331,10 @@ def build() -> None:
                 preset = gr.Dropdown(list(presets()), value="neutral", label="Expression preset", scale=3)
                 reset_btn = gr.Button("Reset expression", scale=2)
             with gr.Row():
-                resolution = gr.Radio(list(RESOLUTIONS), value=DEFAULT_RESOLUTION, label="Resolution (px)")
+                # string choices: the API documents a Radio's choices as strings, so they must be strings
+                resolution = gr.Radio(
+                    [str(r) for r in RESOLUTIONS], value=str(DEFAULT_RESOLUTION), label="Resolution (px)"
+                )
                 world = gr.Radio(
                     [(label, key) for key, label in WORLDS.items()], value=DEFAULT_WORLD, label="SynthFaces world"
                 )
@@ -368,6 +371,10 @@ def build() -> None:
 
     face_inputs = [seed, *au_sliders, jaw, yaw, pitch, roll, resolution, show_lm, world]
     n_au = len(names)
+    # API parameter names, in the order of face_inputs
+    au_params = [param_name(au_label(n)) for n in names]
+    view_params = ["jaw_opening", "yaw", "pitch", "roll", "resolution", "landmark_overlay", "world"]
+    face_params_ = ["identity_seed", *au_params, *view_params]
 
     def _render(seed_v, *rest):
         aus, (j, y, p_, r, res, lm, w) = rest[:n_au], rest[n_au:]
@@ -377,7 +384,7 @@ def build() -> None:
     gr.on(
         triggers=[s.release for s in (*au_sliders, jaw, yaw, pitch, roll)]
         + [seed.submit, seed.blur, resolution.change, world.change, show_lm.change],
-        fn=_render,
+        fn=api(_render, face_params_),
         inputs=face_inputs,
         outputs=[image, caption, seed],
         api_name="render",
@@ -398,24 +405,44 @@ def build() -> None:
     def _random(*rest):
         return _render(random_seed(), *rest)
 
-    random_btn.click(_random, inputs=face_inputs[1:], outputs=[image, caption, seed], api_name="random_identity")
+    random_btn.click(
+        api(_random, face_params_[1:]),
+        inputs=face_inputs[1:],
+        outputs=[image, caption, seed],
+        api_name="random_identity",
+        show_progress="minimal",
+    )
 
     def _apply_preset(name, seed_v, y, p_, r, res, lm, w):
         try:
             aus, j = preset_values(name)
         except InputError as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(str(e), print_exception=False) from None
         img, text, s = _render(seed_v, *aus, j, y, p_, r, res, lm, w)
         return (*aus, j, img, text, s)
 
     preset_inputs = [preset, seed, yaw, pitch, roll, resolution, show_lm, world]
+    preset_params = ["preset", "identity_seed", *view_params[1:]]
     preset_outputs = [*au_sliders, jaw, image, caption, seed]
-    preset.input(_apply_preset, inputs=preset_inputs, outputs=preset_outputs, api_name="apply_preset")
+    # many outputs: a failure shows one toast, not an error badge on every slider
+    preset.input(
+        api(_apply_preset, preset_params),
+        inputs=preset_inputs,
+        outputs=preset_outputs,
+        api_name="apply_preset",
+        show_progress="hidden",
+    )
 
     def _reset(*args):
         return _apply_preset("neutral", *args)
 
-    reset_btn.click(_reset, inputs=preset_inputs[1:], outputs=preset_outputs, api_name="reset_expression")
+    reset_btn.click(
+        api(_reset, preset_params[1:]),
+        inputs=preset_inputs[1:],
+        outputs=preset_outputs,
+        api_name="reset_expression",
+        show_progress="hidden",
+    )
 
     def _play(seed_v, m, then, n, rate, *rest):
         aus, (j, y, p_, r, res, lm, w) = rest[:n_au], rest[n_au:]
@@ -423,7 +450,7 @@ def build() -> None:
         return str(clip.path), clip.caption
 
     play_btn.click(
-        _play,
+        api(_play, ["identity_seed", "motion", "then_motion", "frames", "fps", *face_params_[1:]]),
         inputs=[seed, motion, then_motion, frames, fps, *au_sliders, jaw, yaw, pitch, roll, resolution, show_lm, world],
         outputs=[video, motion_caption],
         api_name="play_motion",

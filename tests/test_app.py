@@ -184,7 +184,7 @@ def test_app_end_to_end(tmp_path):
             f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path), httpx_kwargs={"timeout": 120}
         )
         n = len(AU_NAMES)
-        img_path, text, seed = client.predict(-3, *([0.0] * n), 0.0, 10.0, 0.0, 0.0, 64, True, api_name="/render")
+        img_path, text, seed = client.predict(-3, *([0.0] * n), 0.0, 10.0, 0.0, 0.0, "64", True, api_name="/render")
         assert seed == 0  # clamped, not an error
         from PIL import Image
 
@@ -192,11 +192,11 @@ def test_app_end_to_end(tmp_path):
         assert im.format == "PNG" and im.size == (256, 256)
         assert isinstance(text, str) and text
         with pytest.raises(Exception, match="Identity seed is empty"):
-            client.predict(None, *([0.0] * n), 0.0, 0.0, 0.0, 0.0, 64, False, api_name="/render")
+            client.predict(None, *([0.0] * n), 0.0, 0.0, 0.0, 0.0, "64", False, api_name="/render")
         with pytest.raises(Exception, match="not in the list of choices"):
-            client.predict(0, *([0.0] * n), 0.0, 0.0, 0.0, 0.0, 99, False, api_name="/render")
+            client.predict(0, *([0.0] * n), 0.0, 0.0, 0.0, 0.0, "99", False, api_name="/render")
         # the server survived the bad request
-        img_path2, _, _ = client.predict(1, *([0.0] * n), 0.0, 0.0, 0.0, 0.0, 64, False, api_name="/render")
+        img_path2, _, _ = client.predict(1, *([0.0] * n), 0.0, 0.0, 0.0, 0.0, "64", False, api_name="/render")
         assert Image.open(img_path2).size == (256, 256)
     finally:
         demo.close()

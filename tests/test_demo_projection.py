@@ -82,7 +82,7 @@ def test_stop_returns_the_best_so_far():
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_tab_through_the_launched_app(tmp_path):
-    """The event wiring (dict inputs, the session's stop flag, progress) through gradio_client."""
+    """The event wiring (named inputs, the session's stop flag, progress) through gradio_client."""
     import socket
 
     from gradio_client import Client
@@ -99,15 +99,14 @@ def test_tab_through_the_launched_app(tmp_path):
             f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path), httpx_kwargs={"timeout": 120}
         )
         weights = tab.default_weights()
-        args = ("SynthFaces expression", None, 11, "opening mouth", "open mouth", 4, *weights, 10, "W")
+        target = ("SynthFaces expression", None, 11, "opening mouth", "open mouth", 4)
+        args = (*target, 10, "W", "mean face (w_avg)", False)
         with pytest.raises(Exception, match="No look face yet"):
-            client.predict(*args, "mean face (w_avg)", False, api_name="/project")
+            client.predict(*args, *weights, api_name="/project")
         client.predict(3, api_name="/projection_sample_look")
-        look, target, result, text, video, strip = client.predict(
-            *args, "mean face (w_avg)", False, api_name="/project"
-        )
+        look, target, result, text, video, strip = client.predict(*args, *weights, api_name="/project")
         assert Image.open(result).size == (256, 256) and "NME" in text and video is None
         with pytest.raises(Exception, match="No landmark face uploaded"):
-            client.predict("Upload a face", *args[1:], "mean face (w_avg)", False, api_name="/project")
+            client.predict("Upload a face", *args[1:], *weights, api_name="/project")
     finally:
         demo.close()
