@@ -42,6 +42,9 @@ def launch_kwargs() -> dict:
         "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         "theme": gr.themes.Soft(),  # an object: a theme name string may be looked up online
+        # a value Gradio cannot read (e.g. text for a slider) gets its reason, not "verbose error
+        # reporting is off"; the app's own errors are gr.Error (shown either way, tracebacks never)
+        "show_error": True,
     }
 
 

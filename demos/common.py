@@ -74,17 +74,19 @@ def guarded(fn, tab: str):
     return run
 
 
-def api(fn, names, *, request: bool = False, progress: bool = False):
+def api(fn, names, *, required=(), request: bool = False, progress: bool = False):
     """`fn` (called with the event's input values, in order) re-signed with explicit parameter
     names, so that the API page and gradio_client show `names` rather than param_0 … param_N.
 
     Gradio names an endpoint's parameters after its function's signature; a `*args` function
-    gets numbered names. `request` / `progress` add a trailing gr.Request / gr.Progress
-    parameter that Gradio fills in (not part of the API)."""
+    gets numbered names. A parameter's API default is its component's value, or None where the
+    component starts empty (so it may be left out), except for the `required` names (listed
+    first). `request` / `progress` add a trailing gr.Request / gr.Progress parameter that Gradio
+    fills in (not part of the API)."""
     import gradio as gr
 
-    keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    params = [inspect.Parameter(n, keyword) for n in names]
+    keyword, empty = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty
+    params = [inspect.Parameter(n, keyword, default=empty if n in required else None) for n in names]
     annotations = {}
     if request:
         params.append(inspect.Parameter("request", keyword, default=None, annotation=gr.Request))
@@ -218,7 +220,8 @@ def wire_upload(upload, handler, outputs, api_name: str, param: str = "photo", c
         return (None,) * cleared + (gr.skip(),) * (len(outputs) - cleared)
 
     first = upload.change(clear, None, outputs, api_visibility="private", show_progress="hidden", queue=False)
-    return first.then(api(handler, [param]), upload, outputs, api_name=api_name, show_progress="hidden")
+    call = api(handler, [param], required=[param])
+    return first.then(call, upload, outputs, api_name=api_name, show_progress="hidden")
 
 
 def face_batch(face: np.ndarray):

@@ -87,10 +87,11 @@ def sample_source(seed) -> Source:
 def photo_source(image) -> Source:
     """A real photo: its largest face cropped at SIZE px and the morphable model fitted to its
     FaceMesh landmarks. Clear errors for non-images, broken files, no face."""
-    from lgfa_lite.faces import FaceInputError
+    from lgfa_lite.faces import FaceInputError, read_image
 
     try:
-        face, params, notes = pipeline().fit_photo(image, SIZE)
+        pixels = read_image(image)  # the upload's own problems first, whatever the checkpoint
+        face, params, notes = pipeline().fit_photo(pixels, SIZE)
     except FaceInputError as e:
         raise InputError(str(e)) from None
     return Source(_uint8(face)[0], params, notes + ["Geometry fitted to FaceMesh landmarks of the photo."])

@@ -104,6 +104,11 @@ def check_prompt(prompt) -> tuple[str, list[str]]:
     if not isinstance(prompt, str) or not prompt.strip():
         raise InputError("The sentence is empty: describe a motion, e.g. “The person is smiling.”")
     words = words_of(prompt)
+    if not words and any(c.isalpha() for c in prompt):
+        raise InputError(
+            "The sentence has no English words: the lite text model reads English only (Latin letters). "
+            "Describe the motion in English, e.g. “The person turns left.”"
+        )
     if not words:
         raise InputError(
             "The sentence has no words (only symbols or emoji): describe a motion in English, "

@@ -45,6 +45,9 @@ def test_prompt_checks():
             tab.check_prompt(bad)
     with pytest.raises(tab.InputError, match="no words"):
         tab.check_prompt("🙂🙂🙂 !!")
+    for other in ("这个人在微笑。", "Человек улыбается"):  # letters, not Latin ones: not "symbols or emoji"
+        with pytest.raises(tab.InputError, match="no English words"):
+            tab.check_prompt(other)
 
 
 def test_animation_video_and_strip(tiny_pipeline, tmp_path):
