@@ -169,11 +169,14 @@ def test_bad_faces_are_refused():
         pipe(torch.zeros(2, 3, 64, 64), p.repeat(2), p)
 
 
-def test_fit_refines_the_fitter_towards_the_landmarks():
+def test_fit_reads_the_geometry_and_can_refine_it_towards_the_landmarks():
     from lgfa_lite.nets.fitter import landmarks_2d
 
     source, _, image, _ = _pair(6, seed=9)
     pipe = GD.GDPWPipeline(GD.GDPWGenerator())
+    marks = hub.load("fan-synthfaces-64")(image).detach()
     truth = render(source).landmarks
-    error = lambda p: float((landmarks_2d(p, 64) - truth).norm(dim=-1).mean())  # noqa: E731
-    assert error(pipe.fit(image, refine_steps=30)) < 0.8 * error(pipe.fit(image, refine_steps=0))
+    error = lambda p, to: float((landmarks_2d(p, 64) - to).norm(dim=-1).mean())  # noqa: E731
+    fitted, refined = pipe.fit(image), pipe.fit(image, refine_steps=30)
+    assert error(fitted, truth) < 1.0  # pixels at 64 px: the fitter reads held-out faces
+    assert error(refined, marks) < error(fitted, marks)  # the refinement moves towards the landmark net

@@ -407,10 +407,10 @@ class GDPWPipeline:
         return torch.cat(out)
 
     # -- geometry from images ---------------------------------------------------------
-    def fit(self, faces: torch.Tensor, refine_steps: int = 30) -> FaceParams:
-        """SynthFaces faces (B, 3, H, W) -> their geometry: the lite 3D fitter's reading, refined by
-        `fit_landmarks` towards the lite landmark net's 68 points (`refine_steps` Adam steps; 0 = the
-        fitter alone). The refinement halves the landmark error of reenactments (docs/experiments/gdpw.md)."""
+    def fit(self, faces: torch.Tensor, refine_steps: int = 0) -> FaceParams:
+        """SynthFaces faces (B, 3, H, W) -> their geometry, read by the lite 3D fitter; with
+        `refine_steps` > 0, refined by `fit_landmarks` towards the lite landmark net's 68 points. That
+        helped the first, 8-minute fitter and hurts the shipped one (docs/experiments/gdpw.md): off by default."""
         from lgfa_lite.nets.fitter import fit_landmarks
 
         faces = check_face(faces)
