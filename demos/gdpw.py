@@ -254,7 +254,9 @@ def build() -> None:
                         with gr.Column():
                             jaw = gr.Slider(0, 25, value=0, step=0.5, label="jaw opening (deg)")
                             pose = [gr.Slider(-lim, lim, value=0, step=1, label=f"{n} (deg)") for n, lim in POSE]
-                            camera = [gr.Slider(lo, hi, value=0, step=0.01, label=n) for n, lo, hi in CAMERA]
+                            camera = [  # default: the default camera (scale 1, no shift)
+                                gr.Slider(lo, hi, value=(lo + hi) / 2, step=0.01, label=n) for n, lo, hi in CAMERA
+                            ]
                             with gr.Row():
                                 edit_btn = gr.Button("Apply edits", variant="primary")
                                 reset_btn = gr.Button("Reset")
