@@ -13,15 +13,9 @@ landmarks of the result against the driving geometry's projected landmarks (in 6
 """
 
 from lgfa_lite.bench import card_minutes, median_seconds, register
+from lgfa_lite.bench.group_ganimation import psnr
 
 REAL_PHOTO_MOTIONS = ("turn left", "nod", "open mouth", "smile")
-
-
-def _psnr(a, b):
-    import torch
-
-    mse = (a - b).pow(2).flatten(1).mean(1).clamp(min=1e-10)
-    return 10 * torch.log10(1 / mse)
 
 
 def _scores(name, images, truth, fan, perceptual, truth_marks) -> dict:
@@ -31,7 +25,7 @@ def _scores(name, images, truth, fan, perceptual, truth_marks) -> dict:
         marks = fan(images)
         return {
             f"{name}_l1": float((images - truth).abs().mean()),
-            f"{name}_psnr": float(_psnr(images, truth).mean()),
+            f"{name}_psnr": float(psnr(images, truth).mean()),
             f"{name}_lpips": float(perceptual(images, truth).mean()),
             f"{name}_akd_px": float((marks - truth_marks).norm(dim=-1).mean()),
         }

@@ -48,6 +48,8 @@ from lgfa_lite.hub import register_model
 from lgfa_lite.synthface import AU_INDEX, POSE_LIMITS, FaceParams, Renderer
 from lgfa_lite.synthface.params import N_SHAPE
 from lgfa_lite.synthface.raster import interpolate, rasterize
+from lgfa_lite.synthface.render import _renderer as shared_renderer
+from lgfa_lite.synthface.world import get_world
 
 WEIGHTS = "gdpw-synthfaces-64"
 FITTER = "fitter-synthfaces-64"  # reads SynthFaces faces; real photos use FaceMesh + fit_landmarks
@@ -118,13 +120,8 @@ def rasterize_pair(source: FaceParams, driving: FaceParams, resolution: int, wor
 
 
 def _renderer(resolution: int, world) -> Renderer:
-    key = (int(resolution), str(world))
-    if key not in _RENDERERS:
-        _RENDERERS[key] = Renderer(int(resolution), world=world)
-    return _RENDERERS[key]
-
-
-_RENDERERS: dict = {}
+    """The process-wide renderer of `render` for this size and world (one mesh cache for all callers)."""
+    return shared_renderer(int(resolution), 1, get_world(world))
 
 
 def identity_grid(flow: torch.Tensor) -> torch.Tensor:
