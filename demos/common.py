@@ -3,6 +3,7 @@ the UI shows a clear message and never a traceback (and the server stays up)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -50,28 +51,77 @@ def clamped(value, what: str, lo: float, hi: float, warnings: list[str]) -> floa
     return x
 
 
-def guarded(fn, tab: str):
-    """fn for a Gradio event: InputError -> gr.Error with its message and one log line; any other
-    failure logged with its traceback (once) and shown in one line; a result's `warnings` become toasts."""
+@contextlib.contextmanager
+def user_errors(tab: str):
+    """InputError -> gr.Error with its message and one log line; any other failure logged with its
+    traceback (once) and shown in one line, so the server stays up and the user gets a message."""
     import gradio as gr
 
-    @functools.wraps(fn)
-    def run(*args):
-        try:
-            result = fn(*args)
-        except InputError as e:  # the user's mistake: one log line, no traceback
-            log.info("%s: refused input: %s", tab, e)
-            raise gr.Error(str(e), print_exception=False) from None
-        except gr.Error:
-            raise
-        except Exception as e:  # a bug: keep the server alive, log the traceback once, say it plainly
-            log.exception("%s failed", tab)
-            raise gr.Error(f"Something went wrong: {type(e).__name__}: {e}", print_exception=False) from None
+    try:
+        yield
+    except InputError as e:  # the user's mistake: one log line, no traceback
+        log.info("%s: refused input: %s", tab, e)
+        raise gr.Error(str(e), print_exception=False) from None
+    except gr.Error:
+        raise
+    except Exception as e:  # a bug: keep the server alive, log the traceback once, say it plainly
+        log.exception("%s failed", tab)
+        raise gr.Error(f"Something went wrong: {type(e).__name__}: {e}", print_exception=False) from None
+
+
+def guarded(fn, tab: str):
+    """fn for a Gradio event, its failures turned into messages (`user_errors`); a result's `warnings`
+    become toasts. A generator function stays one (Gradio streams its yields)."""
+    import gradio as gr
+
+    def toast(result):
         for w in getattr(result, "warnings", None) or []:
             gr.Warning(w)
         return result
 
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def run_all(*args):
+            with user_errors(tab):
+                for result in fn(*args):
+                    yield toast(result)
+
+        return run_all
+
+    @functools.wraps(fn)
+    def run(*args):
+        with user_errors(tab):
+            result = fn(*args)
+        return toast(result)
+
     return run
+
+
+def streamed(work, on_step, every: float = 1.5):
+    """Run `work(tick)` in a worker thread and yield ("step", latest tick value) about every `every`
+    seconds while it runs, then ("done", its result). `work` calls `tick(value)` as it goes (cheap: it
+    only keeps the latest); `on_step(value)` runs in the caller's thread at each poll (e.g. a Gradio
+    progress bar, which belongs to the event's thread). An exception in `work` is raised here."""
+    import concurrent.futures
+
+    latest: list = [None]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(work, lambda value: latest.__setitem__(0, value))
+        shown, last = None, time.perf_counter()
+        while True:
+            try:
+                result = future.result(timeout=0.2)
+                break
+            except concurrent.futures.TimeoutError:
+                pass
+            value = latest[0]
+            if value is not None and value is not shown:
+                on_step(value)
+                if time.perf_counter() - last >= every:
+                    shown, last = value, time.perf_counter()
+                    yield "step", value
+    yield "done", result
 
 
 def api(fn, names, *, required=(), request: bool = False, progress: bool = False):
@@ -94,8 +144,15 @@ def api(fn, names, *, required=(), request: bool = False, progress: bool = False
     if progress:
         params.append(inspect.Parameter("progress", keyword, default=gr.Progress()))
 
-    def call(*args, **kwargs):
-        return fn(*args, **kwargs)
+    if inspect.isgeneratorfunction(fn):  # Gradio streams a generator's yields only when it sees one
+
+        def call(*args, **kwargs):
+            yield from fn(*args, **kwargs)
+
+    else:
+
+        def call(*args, **kwargs):
+            return fn(*args, **kwargs)
 
     call.__signature__ = inspect.Signature(params)
     call.__annotations__ = annotations
@@ -140,8 +197,9 @@ def method_pipeline(method: str, minutes: int):
 # ---------------------------------------------------------------- faces
 
 
-def sample_face(seed) -> np.ndarray:
-    """A SynthFaces test-identity face (neutral expression) as uint8 (64, 64, 3)."""
+def sample_face(seed, world: str = "v1") -> np.ndarray:
+    """A SynthFaces test-identity face (neutral expression) as uint8 (64, 64, 3), drawn and framed as
+    `world` draws them (the world the tab's model learnt)."""
     import torch
 
     from lgfa_lite.synthface import FaceParams, identities, render
@@ -153,16 +211,16 @@ def sample_face(seed) -> np.ndarray:
     ids = identities("test", 100)
     p = FaceParams.identity(ids[s % len(ids)], batch=1)
     with torch.no_grad():
-        img = render(p, SIZE).image
+        img = render(p, SIZE, world=world).image
     return (img[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 
-def prepare_face(image, notes: list[str] | None = None) -> np.ndarray:
+def prepare_face(image, notes: list[str] | None = None, world: str = "v1") -> np.ndarray:
     """An upload (path / array) -> a checked uint8 (64, 64, 3) face; clear errors otherwise.
 
-    A photo in which FaceMesh finds a face is cropped as the lite nets' SynthFaces renders are
-    framed (`align_photo`; the shipped nets learnt world v1); anything else must already be a face
-    crop the lite nets can read (`require_face`). What the user should know goes to `notes`."""
+    A photo in which FaceMesh finds a face is cropped as SynthFaces `world` frames its renders
+    (`align_photo`; the world the tab's model learnt); anything else must already be a face crop
+    the lite nets can read (`require_face`). What the user should know goes to `notes`."""
     from lgfa_lite.faces import FaceInputError, crop_photo, face_tensor, photo_landmarks, read_image, require_face
 
     notes = [] if notes is None else notes
@@ -170,7 +228,7 @@ def prepare_face(image, notes: list[str] | None = None) -> np.ndarray:
         pixels = read_image(image)
         found = photo_landmarks(pixels)  # FaceMesh once: the crop reuses its landmarks
         if len(found):
-            aligned = crop_photo(pixels, found, SIZE, "v1")
+            aligned = crop_photo(pixels, found, SIZE, world)
             t = aligned.image
             notes += aligned.notes + [
                 "Photo cropped around the face. The lite models were trained on synthetic faces: they "
@@ -193,7 +251,7 @@ def refused_upload(reason) -> str:
     return f"{text}{'' if text.endswith(('.', '!', '?')) else '.'} {UPLOAD_REFUSED}"
 
 
-def load_upload(path, tab: str) -> np.ndarray:
+def load_upload(path, tab: str, world: str = "v1") -> np.ndarray:
     """A Gradio upload handler's face: the prepared face, with its notes as info toasts; when the
     upload is not a usable face, a gr.Error naming the problem (one log line). `wire_upload`
     clears the tab's face before this runs, so a refused upload never leaves an older face."""
@@ -201,7 +259,7 @@ def load_upload(path, tab: str) -> np.ndarray:
 
     notes: list[str] = []
     try:
-        face = prepare_face(path, notes)
+        face = prepare_face(path, notes, world)
     except InputError as e:
         log.info("%s: upload refused: %s", tab, e)
         raise gr.Error(refused_upload(e), print_exception=False) from None

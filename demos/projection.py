@@ -31,6 +31,7 @@ from demos.common import (
     photo_upload,
     prepare_face,
     sample_face,
+    streamed,
     wire_upload,
 )
 
@@ -149,6 +150,15 @@ def overlay(image, target_points=None, achieved_points=None) -> np.ndarray:
     if achieved_points is not None:
         big = draw_landmarks(big, np.asarray(achieved_points) * scale, radius=2)
     return big
+
+
+class Preview(NamedTuple):
+    """The projection so far, shown while it runs (target landmarks in grey)."""
+
+    look: np.ndarray
+    target: np.ndarray
+    result: np.ndarray
+    step: object  # the method's Step: step, steps, frame
 
 
 class Result(NamedTuple):
@@ -346,19 +356,36 @@ def build() -> None:
         stop = stop_event(session)
         stop.clear()
 
-        def work():
+        def work():  # yields previews while it optimises, then the Result
             warnings: list[str] = []
             if v[0] is None:
                 raise InputError("No look face yet: upload a photo or click “Use sample face”.")
             target = landmark_target(*v[1:7], warnings=warnings)
-            tick = lambda s: progress((s.step, s.steps), desc=f"frame {s.frame}: step")  # noqa: E731
-            return project_face(v[0], target, v[11:], *v[7:11], progress=tick, cancel=stop, warnings=warnings)
+            look, target_view = display(v[0])[0], overlay(target.faces[:1], target.points[0])
+            run = (
+                lambda tick: project_face(  # noqa: E731
+                    v[0], target, v[11:], *v[7:11], progress=tick, cancel=stop, warnings=warnings
+                )
+            )
+            show = lambda s: progress((s.step, s.steps), desc=f"frame {s.frame}: step")  # noqa: E731
+            for kind, value in streamed(run, show):
+                if kind == "done":
+                    yield value
+                else:
+                    points = target.points[min(value.frame, len(target.points) - 1)]
+                    yield Preview(look, target_view, overlay(value.image[:1], points), value)
 
-        r = guarded(work, TITLE)()
-        text = f"Landmark error (NME, lite FAN vs target): **{r.nme:.3f}**" + (
-            " (stopped early)" if r.cancelled else ""
-        )
-        return r.look, r.target, r.result, text, str(r.video) if r.video else None, r.strip
+        for r in guarded(work, TITLE)():
+            if isinstance(r, Preview):
+                s = r.step
+                where = f"frame {s.frame + 1}, " if len(v) and v[1] == "Motion" else ""
+                text = f"Projecting… {where}step {s.step} of {s.steps} (the picture updates as it goes)"
+                yield r.look, r.target, r.result, text, gr.skip(), gr.skip()
+                continue
+            text = f"Landmark error (NME, lite FAN vs target): **{r.nme:.3f}**" + (
+                " (stopped early)" if r.cancelled else ""
+            )
+            yield r.look, r.target, r.result, text, str(r.video) if r.video else None, r.strip
 
     run_btn.click(
         api(_run, params, request=True, progress=True),

@@ -242,10 +242,10 @@ def test_au_tab_endpoints(client, files, tab):
 
     _app_error(client, "No face yet|not in weights/", api_name=f"/{tab}_edit")
     out = client.predict(handle_file(files / "astronaut.png"), api_name=f"/{tab}_load_face")
-    assert len(out) == 1 + N_AU and _png(out[0]).ndim == 3
+    assert len(out) == 2 + N_AU and _png(out[0]).ndim == 3  # the face, its AUs, the preset cleared
     _app_error(client, "is empty", handle_file(files / "empty.png"), api_name=f"/{tab}_load_face")
     out = client.predict(3, api_name=f"/{tab}_sample_face")
-    assert len(out) == 1 + N_AU and all(0 <= v <= 1 for v in out[1:])
+    assert len(out) == 2 + N_AU and all(0 <= v <= 1 for v in out[1:-1]) and out[-1] is None
     aus = client.predict("smiling", api_name=f"/{tab}_preset")
     assert len(aus) == N_AU
     _app_error(client, "not in the list of choices", "grinning", api_name=f"/{tab}_preset")
@@ -281,6 +281,10 @@ def test_projection_endpoints(client, files):
     assert client.predict(api_name="/projection_stop") in (None, ())
     *_, text, _, _ = client.predict(steps=10, latent_space="W+", api_name="/project")
     assert "NME" in text
+    job = client.submit(steps=120, api_name="/project")  # ~6 s here: previews stream while it runs
+    job.result()
+    texts = [out[3] for out in job.outputs()]
+    assert any(t.startswith("Projecting") for t in texts[:-1]) and "NME" in texts[-1]
 
 
 def _readme_example() -> str:

@@ -110,3 +110,26 @@ def test_tab_through_the_launched_app(tmp_path):
             client.predict("Upload a face", *args[1:], *weights, api_name="/project")
     finally:
         demo.close()
+
+
+def test_streamed_yields_progress_then_the_result_and_raises_failures():
+    import time
+
+    from demos.common import streamed
+
+    def work(tick):
+        for i in range(6):
+            time.sleep(0.1)
+            tick(i)
+        return "done!"
+
+    seen = []
+    events = list(streamed(work, seen.append, every=0.15))
+    assert events[-1] == ("done", "done!") and [k for k, _ in events[:-1]] == ["step"] * (len(events) - 1)
+    assert len(events) >= 2 and seen and seen == sorted(seen)
+
+    def broken(tick):
+        raise ValueError("bad look")
+
+    with pytest.raises(ValueError, match="bad look"):
+        list(streamed(broken, seen.append))
