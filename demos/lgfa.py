@@ -159,7 +159,7 @@ def animate_prompt(
     path = write_mp4(video, new_video_path("lgfa", out_dir), fps=rate, min_size=0)
     if face is None:
         notes.append("No face given: each seed animates a random SynthFaces identity.")
-    return Animation(path, frames_to_strip(display(runs[0])), notes, warnings)
+    return Animation(path, frames_to_strip(display(runs[0]), per_row=4), notes, warnings)
 
 
 def warm_up() -> None:

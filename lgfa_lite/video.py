@@ -234,11 +234,16 @@ def _resize(frames: np.ndarray, size) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(f).resize((tw, th), Image.BILINEAR)) for f in frames])
 
 
-def frames_to_strip(frames, max_frames: int = 8) -> np.ndarray:
+def frames_to_strip(frames, max_frames: int = 8, per_row: int | None = None) -> np.ndarray:
     """Lay frames side by side: uint8 (H, W * n, 3), n = min(T, max_frames) frames picked
-    evenly from first to last."""
+    evenly from first to last. `per_row`: wrap into rows of that many frames (the last row padded
+    with white), so a strip shown in a narrow column keeps its frames legible."""
     arr = to_uint8_frames(frames)
     t = arr.shape[0]
     n = max(1, min(t, int(max_frames)))
     idx = np.linspace(0, t - 1, n).round().astype(int) if n > 1 else np.array([0])
-    return np.ascontiguousarray(np.concatenate(list(arr[idx]), axis=1))
+    picked = list(arr[idx])
+    k = n if not per_row else max(1, min(n, int(per_row)))
+    picked += [np.full_like(picked[0], 255)] * (-n % k)
+    rows = [np.concatenate(picked[i : i + k], axis=1) for i in range(0, len(picked), k)]
+    return np.ascontiguousarray(np.concatenate(rows, axis=0))

@@ -79,3 +79,12 @@ def test_frames_to_strip():
     np.testing.assert_array_equal(strip[:, :30], u8[0])  # first and last frames kept
     np.testing.assert_array_equal(strip[:, -30:], u8[-1])
     assert frames_to_strip(u8[:3], max_frames=8).shape == (20, 90, 3)
+
+
+def test_frames_to_strip_wraps_into_rows():
+    u8 = to_uint8_frames(torch.rand(16, 3, 20, 30))
+    grid = frames_to_strip(u8, max_frames=8, per_row=4)
+    assert grid.shape == (40, 120, 3)
+    np.testing.assert_array_equal(grid[20:, -30:], u8[-1])  # the last frame ends the second row
+    odd = frames_to_strip(u8[:3], max_frames=8, per_row=2)  # 3 frames: the 4th cell is white
+    assert odd.shape == (40, 60, 3) and (odd[20:, 30:] == 255).all()
