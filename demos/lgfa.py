@@ -247,7 +247,15 @@ def build() -> None:
 
     inputs = [face_state, prompt, frames, fps, seed, schedule, seeds]
     names = ["face", "sentence", "frames", "fps", "seed", "schedule", "seeds_side_by_side"]
-    run_btn.click(api(_outputs, names), inputs, [video, strip, notes], api_name="lgfa_animate")
+    # the sentence is checked first, in an event without outputs: a bad one gets its message as a
+    # toast and the previous video stays on screen (a failing animate would cover it with error badges)
+    run_btn.click(
+        guarded_here(lambda text: check_prompt(text) and None),
+        prompt,
+        None,
+        api_visibility="private",
+        show_progress="hidden",
+    ).success(api(_outputs, names), inputs, [video, strip, notes], api_name="lgfa_animate")
 
     def _example(n, text, s):
         face, view = _from_sample(n)

@@ -1,6 +1,6 @@
 """The Space in a real browser (Debian's chromium through playwright, headless, no browser
 download): visit every tab, run its first example, upload the astronaut photo; the outputs are
-populated and no error badge is left. A screenshot per tab goes to a tmp folder (printed).
+populated and no error badge is left; a refused LGFA sentence leaves the last video on screen. A screenshot per tab goes to a tmp folder (printed).
 
 Skips when /usr/bin/chromium or the playwright package is missing (`.ci/run` installs both)."""
 
@@ -80,6 +80,12 @@ def test_every_tab_in_a_browser(tmp_path_factory):
                 if runs:
                     badges = panel.locator(".error:visible", has_text="Error")  # on controls (not toasts)
                     assert badges.count() == 0, f"{title}: error badge left: {badges.all_inner_texts()[:3]}"
+                if title == "LGFA" and runs:  # a refused sentence: a message, and the last video stays
+                    panel.get_by_label("Sentence").fill("")
+                    panel.get_by_role("button", name="Animate").click()
+                    page.get_by_text("The sentence is empty").first.wait_for()
+                    _settle(page)
+                    assert panel.locator("video").count() == 1 and badges.count() == 0
             browser.close()
         print(f"screenshots: {shots}")
     finally:
