@@ -1,6 +1,7 @@
 """The Space in a real browser (Debian's chromium through playwright, headless, no browser
 download): visit every tab, run its first example, upload the astronaut photo; the outputs are
-populated and no error badge is left; a refused LGFA sentence leaves the last video on screen. A screenshot per tab goes to a tmp folder (printed).
+populated and no error badge is left; a refused LGFA sentence leaves the last video on screen.
+A screenshot per tab goes to a tmp folder (printed).
 
 Skips when /usr/bin/chromium or the playwright package is missing (`.ci/run` installs both)."""
 
