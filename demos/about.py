@@ -82,7 +82,9 @@ def _fmt(v) -> str:
 
 def editing_table(results: dict) -> str:
     """Markdown: the expression-editing methods side by side, with what each was measured on.
-    GANimation and AU-CLIP share one held-out edit set; GDPW and projection measure their own targets."""
+    GANimation and AU-CLIP score the same held-out edits (`held_out_edits`), each in the SynthFaces
+    world its checkpoint learnt (`synthfaces_world`, v1 when not recorded); GDPW and projection
+    measure their own targets."""
     lines = ["| method | measured | values |", "|---|---|---|"]
     for name, group, keys in EDITING:
         found = results.get(group, {})
@@ -90,7 +92,9 @@ def editing_table(results: dict) -> str:
             lines.append(f"| {name} | `{group}` | not shipped yet |")
             continue
         values = ", ".join(f"{k} {_fmt(found.get(k))}" for k in keys if k in found)
-        lines.append(f"| {name} | `{group}` | {values or '—'} |")
+        shared = group in ("ganimation", "auclip")  # the shared edit set, in the world the checkpoint learnt
+        world = f" (SynthFaces v{int(found.get('synthfaces_world', 1))} edits)" if shared else ""
+        lines.append(f"| {name} | `{group}`{world} | {values or '—'} |")
     return "\n".join(lines)
 
 

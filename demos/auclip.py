@@ -91,7 +91,7 @@ def animate_face(face: np.ndarray, aus, alpha=0.2, mode="scale the AU change (Δ
     rate = int_in(fps, "FPS", FPS_RANGE, warnings)
     video = pipeline().animate(face_batch(face), target, frames=n, mode=MODES[mode], alpha=a)
     path = write_mp4(display(video), new_video_path("auclip", out_dir), fps=rate, min_size=0)
-    return Animation(path, frames_to_strip(display(video)), warnings)
+    return Animation(path, frames_to_strip(display(video), per_row=4), warnings)
 
 
 def warm_up() -> None:
@@ -136,7 +136,7 @@ def build() -> None:
             anim_btn = gr.Button("Animate")
             video, strip = animation_outputs()
 
-    _from_sample = wire_face(TITLE, "auclip", face_state, face_view, upload, sample, sample_btn, sliders)
+    _from_sample = wire_face(TITLE, "auclip", face_state, face_view, upload, sample, sample_btn, sliders, preset)
     copy_reference(guarded_here(reference_aus), sliders)
     preset.input(
         api(guarded_here(preset_aus), ["preset"]), preset, sliders, api_name="auclip_preset", show_progress="hidden"

@@ -7,6 +7,7 @@ Models load on first use.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import NamedTuple
 
@@ -62,14 +63,24 @@ def pipeline():
     return method_pipeline("ganimation", 40)
 
 
-def read_aus(face: np.ndarray) -> list[float]:
-    """The face's own AU intensities, read by the lite AU regressor (0 where it is not shipped)."""
+def world() -> str:
+    """The SynthFaces world the GANimation checkpoint learnt (v1 while none is shipped): sample faces
+    are drawn, photos cropped and AUs read as that world draws them."""
+    try:
+        return pipeline().world
+    except InputError:
+        return "v1"
+
+
+def read_aus(face: np.ndarray, world: str = "v1") -> list[float]:
+    """The face's own AU intensities, read by the lite AU regressor of `world` (0 where it is not shipped)."""
     import torch
 
     from lgfa_lite import hub
+    from lgfa_lite.nets import lite_weights
 
     try:
-        net = hub.load_shared("au-synthfaces-64")
+        net = hub.load_shared(lite_weights("au-synthfaces-64", world))
     except hub.CheckpointError:
         return [0.0] * len(au_names())
     with torch.no_grad():
@@ -84,9 +95,10 @@ def check_aus(values, warnings: list[str]) -> list[float]:
     return [clamped(v, name, 0.0, 1.0, warnings) for name, v in zip(names, values)]
 
 
-def reference_aus(reference_path, reference_sample) -> list[float]:
+def reference_aus(reference_path, reference_sample, world: str = "v1") -> list[float]:
     """The AUs of a reference face (an upload, else a sample number), for the sliders."""
-    return read_aus(prepare_face(reference_path) if reference_path else sample_face(reference_sample))
+    face = prepare_face(reference_path, world=world) if reference_path else sample_face(reference_sample, world)
+    return read_aus(face, world)
 
 
 def preset_aus(name: str) -> list[float]:
@@ -136,10 +148,11 @@ def animate_face(face: np.ndarray, aus, frames=16, fps=10, out_dir=None) -> Anim
     target = torch.tensor(check_aus(aus, warnings))
     n = int_in(frames, "Frames", FRAMES_RANGE, warnings)
     rate = int_in(fps, "FPS", FPS_RANGE, warnings)
-    source = torch.tensor(read_aus(face))
-    video = pipeline().animate(face_batch(face), interpolate_aus(source, target, n))
+    pipe = pipeline()
+    source = torch.tensor(read_aus(face, pipe.world))
+    video = pipe.animate(face_batch(face), interpolate_aus(source, target, n))
     path = write_mp4(display(video), new_video_path("ganimation", out_dir), fps=rate, min_size=0)
-    return Animation(path, frames_to_strip(display(video)), warnings)
+    return Animation(path, frames_to_strip(display(video), per_row=4), warnings)
 
 
 def warm_up() -> None:
@@ -186,13 +199,24 @@ def reference_inputs(prefix: str):
     )
 
 
-def target_inputs(preset_value: str):
-    """A preset dropdown and one 0..1 slider per AU -> (preset, sliders)."""
+def target_inputs(preset_value: str = "neutral"):
+    """A preset dropdown and one 0..1 slider per AU (set to the preset) -> (preset, sliders). The two
+    agree: picking a preset sets the sliders, moving a slider or loading a face clears the preset."""
     import gradio as gr
 
-    preset = gr.Dropdown(preset_names(), value=preset_value, label="Preset expression")
+    start = preset_aus(preset_value)
+    preset = gr.Dropdown(preset_names(), value=preset_value, label="Preset expression (sets the sliders)")
     with gr.Accordion("Target action units (0..1)", open=True):
-        sliders = [gr.Slider(0, 1, value=0, step=0.05, label=au_label(n)) for n in au_names()]
+        sliders = [gr.Slider(0, 1, value=v, step=0.05, label=au_label(n)) for n, v in zip(au_names(), start)]
+    gr.on(
+        [s.input for s in sliders],
+        lambda: None,
+        None,
+        preset,
+        api_visibility="private",
+        show_progress="hidden",
+        queue=False,
+    )
     return preset, sliders
 
 
@@ -201,23 +225,24 @@ def au_params() -> list[str]:
     return [param_name(au_label(n)) for n in au_names()]
 
 
-def wire_face(tab: str, prefix: str, face_state, face_view, upload, sample, sample_btn, sliders):
-    """An upload or a sample face -> the face state, its view, and the AU sliders at the face's own AUs.
-    Returns the sample handler (examples call it)."""
+def wire_face(tab: str, prefix: str, face_state, face_view, upload, sample, sample_btn, sliders, preset, world="v1"):
+    """An upload or a sample face (drawn, cropped and read as SynthFaces `world` does) -> the face
+    state, its view, the AU sliders at the face's own AUs and the preset cleared. Returns the sample
+    handler (examples call it)."""
     import gradio as gr
 
     def _use_face(face):
-        return face, display(face)[0], *read_aus(face)
+        return face, display(face)[0], *read_aus(face, world), None
 
     def _from_upload(path):
         if not path:  # the upload was cleared: keep the current face
-            return (gr.skip(),) * (2 + len(sliders))
-        return guarded(_use_face, tab)(load_upload(path, tab))
+            return (gr.skip(),) * (3 + len(sliders))
+        return guarded(_use_face, tab)(load_upload(path, tab, world))
 
     def _from_sample(n):
-        return guarded(_use_face, tab)(guarded(sample_face, tab)(n))
+        return guarded(_use_face, tab)(guarded(sample_face, tab)(n, world))
 
-    face_outputs = [face_state, face_view, *sliders]
+    face_outputs = [face_state, face_view, *sliders, preset]
     wire_upload(upload, _from_upload, face_outputs, f"{prefix}_load_face")
     sample_btn.click(
         api(_from_sample, ["sample_number"]),
@@ -241,13 +266,20 @@ def build() -> None:
         "expression with action-unit sliders (they start at the face's own AUs), a preset, or a reference "
         "face; *Animate* makes an mp4 from the face's expression to the target. Lite profile: 64 px."
     )
+    try:
+        pipeline()
+        missing = None
+    except InputError as e:  # one notice instead of an error badge on every control
+        missing = str(e)
+        gr.Markdown(f"⚠️ {missing} Until then *Edit* and *Animate* answer with this message.")
+    progress = "hidden" if missing else "full"
     face_state = gr.State(None)
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
             upload, sample, sample_btn, face_view = face_inputs()
             copy_reference = reference_inputs("ganimation")
         with gr.Column(scale=1, min_width=280):
-            preset, sliders = target_inputs("smiling")
+            preset, sliders = target_inputs()
             edit_btn = gr.Button("Edit expression", variant="primary")
         with gr.Column(scale=1, min_width=280):
             result = gr.Image(label="Edited face", interactive=False, format="png", height=256)
@@ -260,9 +292,10 @@ def build() -> None:
             anim_btn = gr.Button("Animate to target")
             video, strip = animation_outputs()
 
-    _from_sample = wire_face(TITLE, "ganimation", face_state, face_view, upload, sample, sample_btn, sliders)
+    w = world()
+    _from_sample = wire_face(TITLE, "ganimation", face_state, face_view, upload, sample, sample_btn, sliders, preset, w)
 
-    copy_reference(guarded_here(reference_aus), sliders)
+    copy_reference(guarded_here(functools.partial(reference_aus, world=w)), sliders)
     preset.input(
         api(guarded_here(preset_aus), ["preset"]),
         preset,
@@ -285,6 +318,7 @@ def build() -> None:
         [face_state, *sliders],
         [result, attention, colour],
         api_name="ganimation_edit",
+        show_progress=progress,
     )
 
     @guarded_here
@@ -300,18 +334,19 @@ def build() -> None:
         [face_state, frames, fps, *sliders],
         [video, strip],
         api_name="ganimation_animate",
+        show_progress=progress,
     )
 
     def _example(n, name):
         face_out = _from_sample(n)
         aus = guarded_here(preset_aus)(name)
         e = _edit(face_out[0], *aus)
-        return (*face_out[:2], *aus, e.image, e.attention, e.colour)
+        return (*face_out[:2], *aus, name, e.image, e.attention, e.colour)
 
     gr.Examples(
         examples=EXAMPLES,
         inputs=[sample, preset],
-        outputs=[face_state, face_view, *sliders, result, attention, colour],
+        outputs=[face_state, face_view, *sliders, preset, result, attention, colour],
         fn=_example,
         run_on_click=True,
         cache_examples=False,

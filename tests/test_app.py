@@ -222,8 +222,10 @@ def test_synthfaces_tab_renders_both_worlds():
 def test_about_tab_names_every_method_and_shows_measured_numbers():
     from demos import about
 
-    text = about.about_markdown({"ganimation": {"au_mae": 0.123456, "psnr_vs_gt": 30.0}, "auclip": {}})
+    results = {"ganimation": {"au_mae": 0.123456, "psnr_vs_gt": 30.0, "synthfaces_world": 2.0}, "auclip": {}}
+    text = about.about_markdown(results)
     for name, *_ in about.METHODS:
         assert f"**{name}**" in text
     assert "au_mae 0.1235" in text and "| AU-CLIP | `auclip` | not shipped yet |" in text
+    assert "`ganimation` (SynthFaces v2 edits)" in text
     assert "lite profile" in about.about_markdown({}) and about.load_results(Path("/nonexistent")) == {}

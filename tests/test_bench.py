@@ -129,16 +129,24 @@ def test_perception_group_quick():
 
 
 def test_ganimation_group_quick(monkeypatch):
-    """Scores edits against paired ground-truth renders; a tiny untrained generator stands in."""
+    """Scores edits (and the unpaired ablation's) against paired ground-truth renders of the world
+    the generator learnt; tiny untrained generators stand in."""
     from lgfa_lite.bench.group_ganimation import ganimation
     from lgfa_lite.methods import ganimation as GA
     from lgfa_lite.synthface import N_AUS
 
-    monkeypatch.setattr(GA, "load", lambda name=GA.WEIGHTS: GA.GANimationPipeline(GA.Generator(N_AUS, 8, 1)))
+    loaded = []
+
+    def tiny(name=GA.WEIGHTS):
+        loaded.append(name)
+        return GA.GANimationPipeline(GA.Generator(N_AUS, 8, 1, world="v2"))
+
+    monkeypatch.setattr(GA, "load", tiny)
     res = ganimation(quick=True)
     for key in ("psnr_vs_gt", "baseline_no_edit_psnr", "id_sim", "mask_mean", "ms_per_frame_64"):
         assert key in res and res[key] == res[key]
     assert 0 <= res["mask_mean"] <= 1 and res["baseline_no_edit_psnr"] > 10
+    assert loaded[1] != GA.WEIGHTS and 0 <= res["ablation_unpaired_mask_mean"] <= 1
 
 
 def test_kid_and_precision_recall_separate_distributions():

@@ -165,29 +165,31 @@ def test_command_line_reads_the_config_and_trains(monkeypatch):
 # ------------------------------------------------------------------ the shipped checkpoint
 
 
-@pytest.mark.skipif(
-    not all((hub.default_weights_dir() / w).is_dir() for w in (GA.WEIGHTS, "au-synthfaces-64")),
-    reason=f"{GA.WEIGHTS} and the AU regressor it is judged by are not both shipped yet",
-)
-def test_shipped_edit_moves_aus_toward_target():
-    """On held-out faces, asking for a smile moves the AU regressor's AU12 reading up, and asking
-    for neutral moves it back down; an untrained generator does neither."""
-    from lgfa_lite.synthface.dataset import images_of, standard_faces
-
-    regressor = hub.load("au-synthfaces-64")
-    faces = standard_faces("test", 32)
-    x = images_of(faces, slice(0, 32))
-    smile = GA.PRESETS["smiling"]
-    neutral = torch.zeros(N_AUS)
-
-    def au12(G, target):
-        with torch.no_grad():
-            return float(regressor(G(x, target).image)[:, AU_INDEX["AU12"]].mean())
+@pytest.mark.skipif(not (hub.default_weights_dir() / GA.WEIGHTS).is_dir(), reason=f"{GA.WEIGHTS} is not shipped yet")
+def test_shipped_edit_moves_aus_and_landmarks_toward_target():
+    """On held-out faces of the world it learnt, asking for a smile moves the AU regressor's AU12
+    reading up from asking for neutral, and edits toward other faces' AUs bring the brow, eye and
+    mouth landmarks closer to the ground truth's than no edit; an untrained generator does neither."""
+    from lgfa_lite.bench.group_ganimation import expression_nme, held_out_edits
+    from lgfa_lite.nets import lite_weights
 
     pipe = GA.load()
-    assert au12(pipe, smile) > au12(pipe, neutral) + 0.15
+    regressor = hub.load(lite_weights("au-synthfaces-64", pipe.world))
+    faces, src, x, target, renders = held_out_edits(True, pipe.world)
+    nme = expression_nme(faces, src, renders, pipe.world)
+    x32, smile, neutral = x[:32], GA.PRESETS["smiling"], torch.zeros(N_AUS)
+
+    def au12(G, aus):
+        with torch.no_grad():
+            return float(regressor(G(x32, aus).image)[:, AU_INDEX["AU12"]].mean())
+
+    def closer(G):
+        with torch.no_grad():
+            return nme(G(x, target).image) < nme(x)
+
+    assert au12(pipe, smile) > au12(pipe, neutral) + 0.15 and closer(pipe)
     untrained = GA.GANimationPipeline(GA.Generator(**pipe.generator.config))
-    assert not au12(untrained, smile) > au12(untrained, neutral) + 0.15
+    assert not au12(untrained, smile) > au12(untrained, neutral) + 0.15 and not closer(untrained)
 
 
 def test_paired_term_is_zero_for_a_perfect_edit_and_trains_towards_the_pair(tmp_path):
@@ -203,6 +205,10 @@ def test_paired_term_is_zero_for_a_perfect_edit_and_trains_towards_the_pair(tmp_
     l1, mask_l1 = T.paired_loss(perfect, mask, real, truth)
     assert float(l1) < 1e-3 and float(mask_l1) == 0.0
     assert float(T.paired_loss(real, torch.ones_like(mask), real, truth)[0]) > 0.002  # no edit is not perfect
+    # focus weighs the changed pixels more: no edit costs more, a perfect edit still nothing
+    assert float(T.paired_loss(perfect, mask, real, truth, focus=10)[0]) < 1e-3
+    plain, focused = (float(T.paired_loss(real, mask, real, truth, focus=f)[0]) for f in (0, 10))
+    assert focused > 5 * plain
     # the truth of a dataset face is that face rendered again with the target AUs
     data = standard_faces("train", 32)
     idx = torch.tensor([3, 5])

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lgfa_lite import hub
+from lgfa_lite.nets import lite_weights
 from lgfa_lite.nets.au import AURegressor
 from lgfa_lite.nets.clip import TextImageModel
 from lgfa_lite.nets.fitter import FaceFitter, landmarks_2d, params_from_raw, raw_from_params
@@ -298,8 +299,7 @@ NET_WEIGHTS = {name: spec.weights for name, spec in NETS.items()}  # net -> chec
 
 def weights_name(net: str, synthfaces: str = "v1") -> str:
     """The checkpoint folder of a net trained on a SynthFaces world: v2 nets are `*-synthfaces2-64`."""
-    name = NET_WEIGHTS[net]
-    return name if synthfaces == "v1" else name.replace("-synthfaces-", f"-synthfaces{synthfaces[1:]}-")
+    return lite_weights(NET_WEIGHTS[net], synthfaces)
 
 
 def is_shipped(net: str) -> bool:
