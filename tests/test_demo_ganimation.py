@@ -77,3 +77,15 @@ def test_missing_checkpoint_is_a_clear_message(monkeypatch, tmp_path):
             tab.edit_face(tab.sample_face(0), [0.0] * N)
     finally:
         common._method_pipeline.cache_clear()
+
+
+def test_faces_follow_the_checkpoints_world(monkeypatch):
+    """A generator trained on SynthFaces v2 gets v2 sample faces and v2 AU readings."""
+    pipe = GA.GANimationPipeline(GA.Generator(N, conv_dim=8, repeat_num=1, world="v2"))
+    monkeypatch.setattr(tab, "pipeline", lambda: pipe)
+    assert tab.world() == "v2"
+    v1, v2 = tab.sample_face(3), tab.sample_face(3, "v2")
+    assert v1.shape == v2.shape == (64, 64, 3) and np.abs(v1.astype(int) - v2).mean() > 5
+    assert len(tab.read_aus(v2, "v2")) == N and len(tab.reference_aus(None, 11, "v2")) == N
+    monkeypatch.setattr(tab, "pipeline", lambda: (_ for _ in ()).throw(tab.InputError("not in weights/")))
+    assert tab.world() == "v1"  # no checkpoint: the world the other lite nets learnt
