@@ -183,6 +183,7 @@ def train(config: GANimationConfig, *, data: dict | None = None) -> tuple[GANima
                 "name": WEIGHTS,
                 "description": "GANimation generator (AU-conditioned, attention + colour heads), lite profile.",
                 "task": "image-to-image",
+                "tags": [] if c.synthfaces == "v1" else [f"synthfaces-{c.synthfaces}"],
                 "metrics": {
                     "train_minutes": loop.minutes,
                     **{k: v for k, v in last.items() if k in ("mask_mean", "cycle")},
