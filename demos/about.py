@@ -56,7 +56,8 @@ the same loaders, on a machine that has them.
 
 **What the lite models can do.** Head motions, eye closing and an opening mouth are drawn by the
 lite StyleGAN2; GDPW warps real photos at 128 px and keeps their look; landmark projection reaches
-its landmark targets. **What they cannot do yet.** The lite StyleGAN2 does not draw brows, lid
+its landmark targets; GANimation (trained on SynthFaces v2) widens and closes eyes and opens,
+closes and puckers mouths, softly. **What they cannot do yet.** The lite StyleGAN2 does not draw brows, lid
 tightening or smiles, so LGFA, AU-CLIP and projection cannot show them; the StyleGAN2 methods
 redraw a real photo as its nearest synthetic face (use GDPW to keep the photo)."""
 
