@@ -111,7 +111,10 @@ def first_results(url: str, tabs, out_dir) -> dict[str, tuple[float, float]]:
         for a, k in setup:
             c.predict(*a, **k)
         job = c.submit(*args, **kwargs)
-        next(iter(job))
+        try:
+            next(iter(job))
+        except StopIteration:  # finished without an output: result() raises its error
+            job.result()
         first = time.perf_counter() - t0
         job.result()
         out[tab] = first, time.perf_counter() - t0
