@@ -231,18 +231,19 @@ def wire_face(tab: str, prefix: str, face_state, face_view, upload, sample, samp
     handler (examples call it)."""
     import gradio as gr
 
+    face_outputs = [face_state, face_view, *sliders, preset]
+
     def _use_face(face):
         return face, display(face)[0], *read_aus(face, world), None
 
     def _from_upload(path):
         if not path:  # the upload was cleared: keep the current face
-            return (gr.skip(),) * (3 + len(sliders))
+            return (gr.skip(),) * len(face_outputs)
         return guarded(_use_face, tab)(load_upload(path, tab, world))
 
     def _from_sample(n):
         return guarded(_use_face, tab)(guarded(sample_face, tab)(n, world))
 
-    face_outputs = [face_state, face_view, *sliders, preset]
     wire_upload(upload, _from_upload, face_outputs, f"{prefix}_load_face")
     sample_btn.click(
         api(_from_sample, ["sample_number"]),

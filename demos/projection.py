@@ -378,7 +378,7 @@ def build() -> None:
         for r in guarded(work, TITLE)():
             if isinstance(r, Preview):
                 s = r.step
-                where = f"frame {s.frame + 1}, " if len(v) and v[1] == "Motion" else ""
+                where = f"frame {s.frame + 1}, " if v[1] == "Motion" else ""
                 text = f"Projecting… {where}step {s.step} of {s.steps} (the picture updates as it goes)"
                 yield r.look, r.target, r.result, text, gr.skip(), gr.skip()
                 continue
