@@ -23,6 +23,7 @@ from demos.common import (
     guarded,
     int_in,
     method_pipeline,
+    method_world,
     new_video_path,
 )
 from demos.ganimation import (
@@ -136,7 +137,8 @@ def build() -> None:
             anim_btn = gr.Button("Animate")
             video, strip = animation_outputs()
 
-    _from_sample = wire_face(TITLE, "auclip", face_state, face_view, upload, sample, sample_btn, sliders, preset)
+    w = method_world(pipeline)  # the world its generator learnt
+    _from_sample = wire_face(TITLE, "auclip", face_state, face_view, upload, sample, sample_btn, sliders, preset, w)
     copy_reference(guarded_here(reference_aus), sliders)
     preset.input(
         api(guarded_here(preset_aus), ["preset"]), preset, sliders, api_name="auclip_preset", show_progress="hidden"

@@ -194,6 +194,16 @@ def method_pipeline(method: str, minutes: int):
         ) from None
 
 
+def method_world(pipeline) -> str:
+    """The SynthFaces world a tab's checkpoint learnt (`pipeline().world`): its sample faces are
+    drawn, and photos cropped, as that world does. Without a checkpoint nothing is generated, and
+    samples are drawn as v1, the world of the checkpoints shipped before worlds were recorded."""
+    try:
+        return pipeline().world
+    except InputError:
+        return "v1"
+
+
 # ---------------------------------------------------------------- faces
 
 

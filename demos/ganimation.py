@@ -24,6 +24,7 @@ from demos.common import (
     int_in,
     load_upload,
     method_pipeline,
+    method_world,
     new_video_path,
     param_name,
     photo_upload,
@@ -64,12 +65,9 @@ def pipeline():
 
 
 def world() -> str:
-    """The SynthFaces world the GANimation checkpoint learnt (v1 while none is shipped): sample faces
-    are drawn, photos cropped and AUs read as that world draws them."""
-    try:
-        return pipeline().world
-    except InputError:
-        return "v1"
+    """The SynthFaces world the GANimation checkpoint learnt (`method_world`): sample faces are
+    drawn, photos cropped and AUs read as that world draws them."""
+    return method_world(pipeline)
 
 
 def read_aus(face: np.ndarray, world: str = "v1") -> list[float]:

@@ -20,6 +20,7 @@ from demos.common import (
     guarded,
     int_in,
     method_pipeline,
+    method_world,
     new_video_path,
     photo_upload,
     refused_upload,
@@ -80,7 +81,7 @@ def sample_source(seed) -> Source:
     ids = identities("test", 100)
     params = FaceParams.identity(ids[s % len(ids)])
     with torch.no_grad():
-        face = render(params, SIZE).image
+        face = render(params, SIZE, world=method_world(pipeline)).image
     return Source(_uint8(face)[0], params, [])
 
 
@@ -174,7 +175,7 @@ def reenact(source: Source, driving, actor=7, max_frames=50, fps=25, out_dir=Non
         actor_params = sample_source(actor).params
         driving_params, _ = motion_clip(actor_params, driving, n)
         with torch.no_grad():
-            driving_frames = render(driving_params, SIZE).image
+            driving_frames = render(driving_params, SIZE, world=pipe.world).image
     else:
         if not driving:
             raise InputError("No driving video: upload one or pick a SynthFaces motion.")

@@ -23,6 +23,7 @@ from demos.common import (
     guarded,
     int_in,
     load_upload,
+    method_world,
     new_video_path,
     number,
     sample_face,
@@ -227,10 +228,10 @@ def build() -> None:
     def _from_upload(path):
         if not path:  # the upload was cleared: keep the current face
             return gr.skip(), gr.skip()
-        return _show(load_upload(path, TITLE))
+        return _show(load_upload(path, TITLE, method_world(pipeline)))
 
     def _from_sample(n):
-        return _show(guarded_here(sample_face)(n))
+        return _show(guarded_here(sample_face)(n, method_world(pipeline)))
 
     face_out = [face_state, face_view]
     wire_upload(upload, _from_upload, face_out, "lgfa_load_face")

@@ -115,7 +115,7 @@ def landmark_target(
     if source == "Upload a face":
         if not upload:
             raise InputError("No landmark face uploaded: upload a face photo, or pick a SynthFaces source.")
-        face = prepare_face(upload, warnings)
+        face = prepare_face(upload, warnings, pipeline().world)
         x = face_batch(face)
         with torch.no_grad():
             points = pipeline().fan(x)[0].numpy()
@@ -132,7 +132,7 @@ def landmark_target(
             raise InputError(f"Motion must be one of {', '.join(motion_names())}; got {motion!r}.")
         params, _ = motion_clip(person, motion, int_in(frames, "Frames", FRAMES_RANGE, warnings))
     with torch.no_grad():
-        out = render(params, SIZE)
+        out = render(params, SIZE, world=pipeline().world)
     faces = (out.image.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
     points = out.landmarks.float()
     is_sequence = source == "Motion"
@@ -310,11 +310,11 @@ def build() -> None:
     def _from_upload(path):
         if not path:
             return gr.skip(), gr.skip()
-        return _use_face(load_upload(path, TITLE))
+        return _use_face(load_upload(path, TITLE, pipeline().world))
 
     wire_upload(upload, _from_upload, [look_state, face_view], "projection_look")
     sample_btn.click(
-        api(lambda n: _use_face(guarded(sample_face, TITLE)(n)), ["sample_number"]),
+        api(lambda n: _use_face(guarded(sample_face, TITLE)(n, pipeline().world)), ["sample_number"]),
         sample,
         [look_state, face_view],
         api_name="projection_sample_look",

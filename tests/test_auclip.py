@@ -92,7 +92,7 @@ def trained(nets, tmp_path_factory):
 def held_out():
     from lgfa_lite.synthface.dataset import images_of, standard_faces
 
-    faces = standard_faces("test", 64)
+    faces = standard_faces("test", 64, world="v1")  # the world of the v1 generator the tests use
     return images_of(faces, slice(0, 16)), faces["aus"][16:32].float()
 
 

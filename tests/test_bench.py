@@ -107,25 +107,30 @@ def test_synthface_group_quick(tmp_path):
 
 
 def test_perception_group_quick():
+    """Both worlds are scored: v2 nets on v2 faces (no suffix), v1 nets on v1 faces (`_v1`)."""
     from lgfa_lite.train.perception import NET_WEIGHTS, is_shipped
 
     runner.discover()
     metrics = bench.GROUPS["perception"](True)
     baselines = {
         "au_mae_baseline_mean",
+        "au_mae_baseline_median",
         "fan_nme_baseline_mean",
         "fitter_landmark_px_baseline_mean",
         "fitter_pose_deg_baseline_zero",
         "clip_zero_shot_chance",
         "n_test_faces",
     }
-    assert baselines <= set(metrics) and metrics["n_test_faces"] == 64
-    shipped = [n for n in NET_WEIGHTS if is_shipped(n)]
-    for net in shipped:  # every shipped net is scored and timed
-        assert f"ms_per_image_{net}" in metrics and metrics[f"ms_per_image_{net}"] > 0
-        assert f"train_minutes_{net}" in metrics
-    if "identity" in shipped:
-        assert 0.5 < metrics["id_auc"] <= 1.0
+    for world, suffix in (("v2", ""), ("v1", "_v1")):
+        assert {b + suffix for b in baselines} <= set(metrics) and metrics["n_test_faces" + suffix] == 64
+        assert metrics["au_mae_baseline_median" + suffix] < metrics["au_mae_baseline_mean" + suffix]
+        shipped = [n for n in NET_WEIGHTS if is_shipped(n, world)]
+        for net in shipped:  # every shipped net is scored and timed
+            assert metrics[f"ms_per_image_{net}{suffix}"] > 0 and f"train_minutes_{net}{suffix}" in metrics
+        if "identity" in shipped:
+            assert 0.5 < metrics["id_auc" + suffix] <= 1.0
+        if "au" in shipped:
+            assert metrics["au_mae" + suffix] < metrics["au_mae_baseline_median" + suffix]
 
 
 def test_ganimation_group_quick(monkeypatch):

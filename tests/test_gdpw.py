@@ -11,7 +11,8 @@ from lgfa_lite.train import gdpw as recipe
 
 
 def _pair(n=4, seed=0, split="test"):
-    return recipe.sample_pairs(n, torch.Generator().manual_seed(seed), 64, split=split)
+    """Pairs in v1, the world of `GDPWGenerator()`'s default pipeline (and of its fitter)."""
+    return recipe.sample_pairs(n, torch.Generator().manual_seed(seed), 64, world="v1", split=split)
 
 
 def test_rasterized_flow_of_a_known_shift():
@@ -175,8 +176,8 @@ def test_fit_reads_the_geometry_and_can_refine_it_towards_the_landmarks():
     source, _, image, _ = _pair(6, seed=9)
     pipe = GD.GDPWPipeline(GD.GDPWGenerator())
     marks = hub.load("fan-synthfaces-64")(image).detach()
-    truth = render(source).landmarks
-    error = lambda p, to: float((landmarks_2d(p, 64) - to).norm(dim=-1).mean())  # noqa: E731
+    truth = render(source, world="v1").landmarks
+    error = lambda p, to: float((landmarks_2d(p, 64, "v1") - to).norm(dim=-1).mean())  # noqa: E731
     fitted, refined = pipe.fit(image), pipe.fit(image, refine_steps=30)
     assert error(fitted, truth) < 1.0  # pixels at 64 px: the fitter reads held-out faces
     assert error(refined, marks) < error(fitted, marks)  # the refinement moves towards the landmark net

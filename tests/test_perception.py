@@ -24,8 +24,8 @@ TINY = (8, 16, 32)
 
 @pytest.fixture(scope="module")
 def held_out():
-    """32 renders of held-out test identities (4 identities x 8 faces)."""
-    return dataset.standard_faces("test", 32)
+    """32 v1 renders of held-out test identities (4 identities x 8 faces), for the v1 nets."""
+    return dataset.standard_faces("test", 32, world="v1")
 
 
 # ------------------------------------------------------------------ interfaces (tiny configs)
@@ -258,7 +258,7 @@ def test_v2_nets_train_on_v2_renders_under_their_own_names(tmp_path):
         synthfaces="v2",
     )
     model, _ = _train("fitter", steps=1, out_dir=tmp_path / "fitter", **kw)
-    assert T.weights_name("fitter", "v2") == "fitter-synthfaces2-64" and T.weights_name("au") == "au-synthfaces-64"
+    assert T.weights_name("fitter") == "fitter-synthfaces2-64" and T.weights_name("au", "v1") == "au-synthfaces-64"
     assert hub.load(tmp_path / "fitter").world == "v2" and "synthfaces-v2" in hub.read_card(tmp_path / "fitter")["tags"]
     assert all("-v2-" in f.name for f in (tmp_path / "cache").iterdir())  # v2 renders, cached apart from v1
     # the fitter's reprojection is the v2 renderer's: the true parameters give back the rendered landmarks

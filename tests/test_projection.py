@@ -21,8 +21,8 @@ def pipe():
 
 
 @pytest.fixture(scope="module")
-def faces():
-    return standard_faces("test", 64)
+def faces(pipe):
+    return standard_faces("test", 64, world=pipe.world)  # the faces its generator learnt
 
 
 def pair(faces, a, b):

@@ -254,7 +254,7 @@ def test_shipped_generator_draws_the_faces_it_is_asked_for():
     p = FaceParams.sample(32, seed=777)
     with torch.no_grad():
         fake = to_unit(G(lite.params_to_z(p)))
-    real = render(p, 64).image
+    real = render(p, 64, world=G.world).image
     err = (fake - real).abs().mean()
     baseline = (real.mean(0, keepdim=True) - real).abs().mean()  # the mean face for everyone
     assert err < 0.6 * baseline, (err, baseline)
@@ -266,7 +266,7 @@ def test_shipped_encoder_reconstructs_held_out_faces():
 
     G, E = lite.load_generator().eval(), encoder_module.load_encoder().eval()
     p = FaceParams.sample(16, seed=5, identities=identities("test", 16))
-    real = render(p, 64).image
+    real = render(p, 64, world=G.world).image
     with torch.no_grad():
         recon = to_unit(G.synthesis(E(real)))
         avg = to_unit(G(G.w_avg[None].expand(16, -1), input_is="w"))

@@ -92,15 +92,17 @@ AU_REGIONS = {
 
 @pytest.mark.parametrize("au", AU_NAMES)
 def test_each_au_moves_its_region_and_no_other(au):
+    """On v1's fixed camera: v2 frames each face by its own landmarks, so an AU that moves the eyes
+    or mouth shifts the crop and with it every point (v2's own test: `test_v2_each_au_is_legible...`)."""
     base = face(7)
     moved = base.replace(aus=au_vector({au: 1.0}))
-    a, b = render(FaceParams.cat([base, moved]), 64).landmarks
+    a, b = render(FaceParams.cat([base, moved]), 64, world="v1").landmarks
     shift = (b - a).norm(dim=-1)
     allowed = sorted({i for group in AU_REGIONS[au] for i in group})
     others = [i for i in range(68) if i not in allowed]
     assert shift[allowed].max() > 0.5, f"{au} barely moves its landmarks"
     assert shift[others].max() < 0.6, f"{au} moves landmarks {[i for i in others if shift[i] >= 0.6]}"
-    img = render(FaceParams.cat([base, moved]), 64).image
+    img = render(FaceParams.cat([base, moved]), 64, world="v1").image
     assert (img[0] - img[1]).abs().sum(0).gt(0.1).sum() >= 4, f"{au} is not visible at 64 px"
 
 
@@ -280,15 +282,34 @@ def test_v2_framing_puts_eyes_and_mouth_where_the_crop_says(yaw, pitch, roll):
         assert (eyes / 128 >= 0.28).all(), eyes / 128  # inter-ocular distance: tighter than v1's 0.21
 
 
-def test_v1_stays_the_default_world_and_unchanged_by_v2():
-    from lgfa_lite.synthface.world import DEFAULT_WORLD, V1, get_world
+def test_v2_is_the_default_world_and_v1_is_kept():
+    from lgfa_lite.synthface.world import DEFAULT_WORLD, V2, get_world
 
     p = FaceParams.sample(2, seed=4)
-    assert DEFAULT_WORLD is V1 and get_world(None) is V1
-    assert torch.equal(render(p, 64).image, render(p, 64, world="v1").image)
-    assert not torch.allclose(render(p, 64).image, render(p, 64, world="v2").image)
+    assert DEFAULT_WORLD is V2 and get_world(None) is V2
+    assert torch.equal(render(p, 64).image, render(p, 64, world="v2").image)
+    assert not torch.allclose(render(p, 64).image, render(p, 64, world="v1").image)
     with pytest.raises(ValueError, match="unknown SynthFaces world"):
         render(p, 64, world="v9")
+
+
+def test_checkpoints_carry_their_world(tmp_path):
+    """A generator records the world it was taught; one saved before the record loads as v1, so
+    code serving it (benches, tabs, trainers downstream) keeps using v1 faces."""
+    import json
+
+    from lgfa_lite import hub
+    from lgfa_lite.methods.gdpw import GDPWGenerator, GDPWPipeline
+    from lgfa_lite.nets.stylegan2 import Generator
+
+    G = Generator(16, 32, 1, channels={4: 8, 8: 8, 16: 8}, world="v2")
+    hub.save(G, tmp_path / "g2")
+    assert hub.load(tmp_path / "g2").world == "v2"
+    config = json.loads((tmp_path / "g2" / "config.json").read_text())
+    del config["config"]["world"]
+    (tmp_path / "g2" / "config.json").write_text(json.dumps(config))
+    assert hub.load(tmp_path / "g2").world == "v1"
+    assert GDPWPipeline(GDPWGenerator(world="v2")).world == "v2" and GDPWPipeline(GDPWGenerator()).world == "v1"
 
 
 def test_a_chunk_cached_by_a_smaller_dataset_is_rendered_again_whole(tmp_path):

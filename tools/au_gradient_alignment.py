@@ -33,7 +33,7 @@ def landmark_judge(steps: int = 6000):
     from lgfa_lite.nets.landmarks import soft_argmax
 
     fan = hub.load("fan-synthfaces-64").eval().requires_grad_(False)
-    train = standard_faces("train", 16384)
+    train = standard_faces("train", 16384, world="v1")  # the world of the v1 nets this experiment used
     points, aus = train["landmarks"].float(), train["aus"].float()
 
     def shape(p):  # centred, unit RMS size: position and scale are not expression
@@ -73,10 +73,10 @@ def main():
     reader = hub.load("au-synthfaces-64").eval()
     judge = landmark_judge() if args.judge == "landmarks" else hub.load(args.judge).eval().requires_grad_(False)
     n = args.faces
-    faces = standard_faces("test", 1024)
+    faces = standard_faces("test", 1024, world="v1")
     x = images_of(faces, slice(0, n))
     target = faces["aus"][n : 2 * n].float()
-    truth = render(FaceParams.from_data(faces, slice(0, n)).replace(aus=target), x.shape[-1]).image
+    truth = render(FaceParams.from_data(faces, slice(0, n)).replace(aus=target), x.shape[-1], world="v1").image
     radius = (truth - x).flatten(1).norm(dim=1)[:, None, None, None]
     delta = torch.zeros_like(x, requires_grad=True)
     opt = torch.optim.Adam([delta], 0.01)

@@ -44,7 +44,7 @@ def save(strip: np.ndarray, path: Path) -> None:
 
 
 def synthfaces_strip() -> np.ndarray:
-    images = render(FaceParams.sample(8, seed=0), 128).image  # (8, 3, 128, 128) in [0, 1]
+    images = render(FaceParams.sample(8, seed=0), 128, world="v1").image  # (8, 3, 128, 128) in [0, 1]
     return frames_to_strip(images, max_frames=8)
 
 
@@ -52,7 +52,7 @@ def lgfa_strips() -> dict[str, np.ndarray]:
     from lgfa_lite.methods import lgfa
 
     pipe = lgfa.load()
-    face = render(FaceParams.identity(identities("test", 100)[FACE]), 64).image  # (1, 3, 64, 64)
+    face = render(FaceParams.identity(identities("test", 100)[FACE]), 64, world=pipe.world).image  # (1, 3, 64, 64)
     out = {}
     for name, prompt in PROMPTS.items():
         video = pipe(face, prompt, frames=16, seed=0)  # (16, 3, 64, 64) in [0, 1]

@@ -54,16 +54,17 @@ def auclip(quick: bool) -> dict:
 
     from lgfa_lite import hub
     from lgfa_lite.methods import auclip as AC
+    from lgfa_lite.nets import lite_weights
     from lgfa_lite.synthface import AU_NAMES
 
     try:
         pipe = AC.load()
     except hub.CheckpointError:
         return {"checkpoint_missing": 1.0}
-    id_net = hub.load("identity-synthfaces-64")
+    id_net = hub.load(lite_weights("identity-synthfaces-64", pipe.world))
     au_net = pipe.nets.au
     read = lambda imgs: in_batches(au_net, imgs)  # noqa: E731
-    faces, src, x, target, renders = held_out_edits(quick)
+    faces, src, x, target, renders = held_out_edits(quick, pipe.world)  # the world its generator learnt
     gt = torch.cat([r.image for r in renders])
     with torch.no_grad():
         edits = [pipe(x[i : i + 64], target[i : i + 64]) for i in range(0, len(x), 64)]
@@ -83,7 +84,7 @@ def auclip(quick: bool) -> dict:
             "reconstruction_psnr_vs_gt": float(psnr(recon, gt).mean()),
             "id_sim": float((id_net(out) * id_net(recon)).sum(-1).mean()),
         }
-        nme = expression_nme(faces, src, renders)  # a judge the mapper never trained against
+        nme = expression_nme(faces, src, renders, pipe.world)  # a judge the mapper never trained against
         if nme is not None:
             res["expression_nme"] = nme(out)
             res["baseline_no_edit_expression_nme"] = nme(x)

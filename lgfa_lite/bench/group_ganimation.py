@@ -28,7 +28,7 @@ def psnr(a, b):
     return 10 * torch.log10(1 / mse)
 
 
-def held_out_edits(quick: bool, world: str = "v1"):
+def held_out_edits(quick: bool, world: str):
     """The held-out edit set every AU-editing group scores (`ganimation`, `auclip`): the first n test faces
     of a SynthFaces world, each with the AUs of test face n + i as its target, and the ground truth, each
     face rendered again with its target AUs -> (faces dict, source slice, x (n, 3, 64, 64), target AUs
@@ -52,7 +52,7 @@ def held_out_edits(quick: bool, world: str = "v1"):
     return faces, src, x, target, renders
 
 
-def expression_nme(faces: dict, src: slice, renders, world: str = "v1"):
+def expression_nme(faces: dict, src: slice, renders, world: str):
     """-> nme(images): the lite landmark net (of that world)'s brow, eye and mouth landmarks on edits of
     `held_out_edits` against the renders' exact landmarks, normalised by the input face's inter-ocular
     distance (None while the landmark net is not shipped)."""

@@ -31,7 +31,7 @@ def _scores(name, images, truth, fan, perceptual, truth_marks) -> dict:
         }
 
 
-def _pairs(n, seed, cross: bool):
+def _pairs(n, seed, cross: bool, world: str):
     """Source and driving params of test identities, and (source image, ground truth, driving image)."""
     import torch
 
@@ -45,7 +45,8 @@ def _pairs(n, seed, cross: bool):
     other = FaceParams.sample(n, generator=g, identities=[pool[i] for i in perm[n : 2 * n]] if cross else None)
     driving = other if cross else driving_geometry(source, other)
     truth = driving_geometry(source, driving)
-    return source, driving, render(source).image, render(truth).image, render(driving).image
+    images = (render(p, world=world).image for p in (source, truth, driving))  # the world the generator learnt
+    return source, driving, *images
 
 
 @register("gdpw")
@@ -54,18 +55,19 @@ def gdpw(quick: bool) -> dict:
 
     from lgfa_lite import hub
     from lgfa_lite.methods import gdpw as GD
+    from lgfa_lite.nets import lite_weights
     from lgfa_lite.nets.perceptual import PerceptualDistance
 
     try:
         pipe = GD.load()
     except hub.CheckpointError:
         return {"checkpoint_missing": 1.0}
-    fan, identity = hub.load("fan-synthfaces-64"), hub.load("identity-synthfaces-64")
+    fan, identity = (hub.load(lite_weights(n, pipe.world)) for n in ("fan-synthfaces-64", "identity-synthfaces-64"))
     perceptual = PerceptualDistance("lite")
     n = 16 if quick else 256
     res = {"n_pairs": float(n)}
     for kind, cross in (("same_id", False), ("cross_id", True)):
-        source, driving, src, truth, drv = _pairs(n, 1 if cross else 0, cross)
+        source, driving, src, truth, drv = _pairs(n, 1 if cross else 0, cross, pipe.world)
         out, warped = [], []
         for i in range(0, n, 32):
             s, d = src[i : i + 32], drv[i : i + 32]
@@ -86,7 +88,7 @@ def gdpw(quick: bool) -> dict:
             scores = _scores(kind, exact, truth, fan, perceptual, truth_marks)
             res.update({f"{k}_true_geometry": v for k, v in scores.items()})
     res.update(_edits(pipe, 8 if quick else 64))
-    one = _pairs(16, 2, False)
+    one = _pairs(16, 2, False, pipe.world)
     sp, dp = one[0][:1], one[1]
     res["ms_per_frame_64"] = 1000 * median_seconds(lambda: pipe(one[2][:1], sp, dp), 2 if quick else 10) / 16
     res.update(_real_photo(pipe, quick))
@@ -100,7 +102,7 @@ def _edits(pipe, n) -> dict:
     from lgfa_lite.methods.gdpw import edited_params
     from lgfa_lite.synthface import AU_INDEX
 
-    _, _, src, _, _ = _pairs(n, 3, False)
+    _, _, src, _, _ = _pairs(n, 3, False, pipe.world)
     g = torch.Generator().manual_seed(4)
     yaw, pitch = (torch.rand(n, generator=g) * 40 - 20), (torch.rand(n, generator=g) * 24 - 12)
     smile = torch.rand(n, generator=g) * 0.8 + 0.2

@@ -8,6 +8,8 @@ CLIP, the pooled features of the lite 3D fitter (geometry, expression, pose) and
 (appearance), each unit-normalised and concatenated (`feature_space_fitter_identity`). `kid_real_vs_real`
 is the floor: KID between training and test faces. `follows_z`: is G(z) the face z describes?
 `clip_reads_motions`: can the lite CLIP read LGFA's motions in G's images?
+Every comparison uses the SynthFaces world G learnt (`G.world`): its faces, renders and the lite
+nets trained on that world (`lite_weights`).
 
 encoder: reconstructions G(E(x)) of held-out test faces: PSNR, identity similarity,
 landmark error (lite FAN on the reconstruction vs the input's true landmarks, / inter-ocular),
@@ -23,20 +25,22 @@ CLIP_WEIGHTS = "clip-synthfaces-64"
 FEATURE_NETS = ("fitter-synthfaces-64", "identity-synthfaces-64")  # without a shipped CLIP
 
 
-def feature_extractor():
+def feature_extractor(world: str = "v1"):
     """(name, images (N, 3, H, W) in [0, 1] -> (N, D)): the lite CLIP's unit image embeddings,
-    or the fitter's and identity net's pooled features, unit-normalised and concatenated."""
+    or the fitter's and identity net's pooled features, unit-normalised and concatenated; the
+    nets trained on `world`."""
     import torch
     import torch.nn.functional as F
 
     from lgfa_lite import hub
+    from lgfa_lite.nets import lite_weights
     from lgfa_lite.nets.blocks import resize
 
     try:
-        clip = hub.load(CLIP_WEIGHTS).eval()
+        clip = hub.load(lite_weights(CLIP_WEIGHTS, world)).eval()
         embed, name = clip.encode_image, "clip"
     except hub.CheckpointError:
-        nets = [hub.load(n).eval() for n in FEATURE_NETS]
+        nets = [hub.load(lite_weights(n, world)).eval() for n in FEATURE_NETS]
         embed = lambda x: torch.cat([F.normalize(net.encoder(resize(x, net.input_size)), dim=1) for net in nets], 1)
         name = "fitter_identity"
 
@@ -92,6 +96,7 @@ def _load_generator():
 def generator(quick: bool) -> dict:
     import torch
 
+    from lgfa_lite.nets import lite_weights
     from lgfa_lite.nets.blocks import to_unit
     from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS, sample_z
     from lgfa_lite.synthface.dataset import images_of, load_faces
@@ -119,11 +124,11 @@ def generator(quick: bool) -> dict:
 
     n = 128 if quick else 1024
     # the standard cached sets (100 test identities; the training set's first n faces, 800 identities)
-    test = images_of(load_faces("test", n, n_identities=100), slice(0, n))
-    train = images_of(load_faces("train", n, n_identities=800), slice(0, n))
+    test = images_of(load_faces("test", n, n_identities=100, world=G.world), slice(0, n))
+    train = images_of(load_faces("train", n, n_identities=800, world=G.world), slice(0, n))
     with torch.no_grad():
         fake = torch.cat([to_unit(G(sample_z(64, seed=1000 + i))) for i in range(0, n, 64)])[:n]
-    space, features = feature_extractor()
+    space, features = feature_extractor(G.world)
     f_test, f_train, f_fake = (features(x) for x in (test, train, fake))
     sub = min(500, n)
     res["kid"] = kid(f_fake, f_test, subset_size=sub)
@@ -132,8 +137,8 @@ def generator(quick: bool) -> dict:
     res["precision"], res["recall"] = precision_recall(f_test, f_fake)
     res[f"feature_space_{space}"] = 1.0
     res.update(follows_z(G, n))
-    res.update(au_response(G))
-    res.update(au_change_follows(G))
+    res.update(au_response(G, world=G.world, au_weights=lite_weights("au-synthfaces-64", G.world)))
+    res.update(au_change_follows(G, G.world))
     res.update(clip_reads_motions(G))
     return {**res, **card_minutes(GENERATOR_WEIGHTS)}
 
@@ -151,13 +156,14 @@ def follows_z(G, n: int) -> dict:
     import torch
 
     from lgfa_lite import hub
+    from lgfa_lite.nets import lite_weights
     from lgfa_lite.nets.blocks import to_unit
     from lgfa_lite.nets.landmarks import inter_ocular
     from lgfa_lite.nets.stylegan2 import sample_z, z_to_params
     from lgfa_lite.synthface.render import render
 
     try:
-        au_net, fan = hub.load("au-synthfaces-64").eval(), hub.load("fan-synthfaces-64").eval()
+        au_net, fan = (hub.load(lite_weights(n, G.world)).eval() for n in ("au-synthfaces-64", "fan-synthfaces-64"))
     except hub.CheckpointError:
         return {}
     l1, au_g, au_r, au_zero, nme, nme_inner, nme_neutral = [], [], [], [], [], [], []
@@ -165,7 +171,7 @@ def follows_z(G, n: int) -> dict:
         for i in range(0, n, 128):
             z = sample_z(128, seed=5000 + i)
             p = z_to_params(z)
-            truth = render(p, G.size)
+            truth = render(p, G.size, world=G.world)
             fake = to_unit(G(z))
             l1.append((fake - truth.image).abs().flatten(1).mean(1))
             au_g.append((au_net(fake) - p.aus).abs().mean(1))
@@ -176,7 +182,7 @@ def follows_z(G, n: int) -> dict:
             err = point_error(fan(fake))
             nme.append(err.mean(1))
             nme_inner.append(err[:, 36:].mean(1))  # eyes 36-47, mouth 48-67
-            neutral = render(p.replace(aus=torch.zeros_like(p.aus)), G.size).landmarks.float()
+            neutral = render(p.replace(aus=torch.zeros_like(p.aus)), G.size, world=G.world).landmarks.float()
             nme_neutral.append(point_error(neutral)[:, 36:].mean(1))
     mean = lambda parts: float(torch.cat(parts).mean())
     return {
@@ -264,6 +270,7 @@ def encoder(quick: bool) -> dict:
 
     from lgfa_lite import hub
     from lgfa_lite.bench.group_ganimation import psnr
+    from lgfa_lite.nets import lite_weights
     from lgfa_lite.nets.blocks import to_unit
     from lgfa_lite.nets.encoder import ENCODER_WEIGHTS
     from lgfa_lite.nets.landmarks import inter_ocular
@@ -275,11 +282,11 @@ def encoder(quick: bool) -> dict:
     except hub.CheckpointError:
         return {"checkpoint_missing": 1.0}
     n = 64 if quick else 512
-    faces = load_faces("test", n, n_identities=100)
+    faces = load_faces("test", n, n_identities=100, world=G.world)  # the faces its generator learnt
     x = images_of(faces, slice(0, n))
     with torch.no_grad():
         recon = torch.cat([to_unit(G.synthesis(E(x[i : i + 64]))) for i in range(0, n, 64)])
-        fan, ident = hub.load("fan-synthfaces-64"), hub.load("identity-synthfaces-64")
+        fan, ident = (hub.load(lite_weights(n, G.world)) for n in ("fan-synthfaces-64", "identity-synthfaces-64"))
         lmk_true = faces["landmarks"][:n].float()
         lmk = torch.cat([fan(recon[i : i + 128]) for i in range(0, n, 128)])
         res = {
@@ -291,7 +298,7 @@ def encoder(quick: bool) -> dict:
             "landmark_nme": float(((lmk - lmk_true).norm(dim=-1).mean(1) / inter_ocular(lmk_true)).mean()),
         }
         try:
-            au_net = hub.load("au-synthfaces-64")
+            au_net = hub.load(lite_weights("au-synthfaces-64", G.world))
             res["au_mae"] = float(
                 (torch.cat([au_net(recon[i : i + 128]) for i in range(0, n, 128)]) - faces["aus"][:n].float())
                 .abs()
@@ -313,6 +320,7 @@ def clip_reads_motions(G, n_faces: int = 16) -> dict:
     import torch
 
     from lgfa_lite import hub
+    from lgfa_lite.nets import lite_weights
     from lgfa_lite.nets.blocks import to_unit
     from lgfa_lite.nets.stylegan2 import params_to_z
     from lgfa_lite.synthface import MOTIONS, FaceParams
@@ -320,7 +328,7 @@ def clip_reads_motions(G, n_faces: int = 16) -> dict:
     from lgfa_lite.synthface.render import render
 
     try:
-        clip = hub.load(CLIP_WEIGHTS).eval()
+        clip = hub.load(lite_weights(CLIP_WEIGHTS, G.world)).eval()
     except hub.CheckpointError:
         return {}
     names = list(MOTIONS)
@@ -342,6 +350,6 @@ def clip_reads_motions(G, n_faces: int = 16) -> dict:
         top1 = lambda images: float(((clip.encode_image(images) @ text.T).argmax(1) == labels).float().mean())
         return {
             "clip_motion_top1": top1(to_unit(G(params_to_z(p)))),
-            "clip_motion_top1_render": top1(render(p, G.size).image),
+            "clip_motion_top1_render": top1(render(p, G.size, world=G.world).image),
             "clip_motion_top1_chance": 1 / len(names),
         }

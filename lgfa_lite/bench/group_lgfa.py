@@ -135,6 +135,7 @@ def lgfa(quick: bool) -> dict:
 
     from lgfa_lite import hub
     from lgfa_lite.methods import lgfa as L
+    from lgfa_lite.nets import lite_weights
     from lgfa_lite.synthface import MOTIONS, FaceParams, motion_clip, render
     from lgfa_lite.synthface.dataset import images_of, standard_faces
     from lgfa_lite.video import write_mp4
@@ -144,14 +145,14 @@ def lgfa(quick: bool) -> dict:
     except hub.CheckpointError:
         return {"checkpoint_missing": 1.0}
     model, nets = pipe.model, pipe.nets
-    fitter = hub.load("fitter-synthfaces-64").eval()
-    au_net = hub.load("au-synthfaces-64").eval()
-    id_net = hub.load("identity-synthfaces-64").eval()
+    world = pipe.world  # the SynthFaces world of its generator: faces, renders and judges of that world
+    judges = ("fitter-synthfaces-64", "au-synthfaces-64", "identity-synthfaces-64")
+    fitter, au_net, id_net = (hub.load(lite_weights(n, world)).eval() for n in judges)
     names, templates = motion_templates()
     head = {n for n in names if not MOTIONS[n].aus}
     prompts = [f"The person {MOTIONS[n].verb}." for n in names]
     n_faces = 4 if quick else 16
-    test = standard_faces("test", 1024)
+    test = standard_faces("test", 1024, world=world)
     which = slice(0, 10 * n_faces, 10)  # distinct identities
     faces = images_of(test, which)
     params = FaceParams.from_data(test, which)
@@ -175,7 +176,7 @@ def lgfa(quick: bool) -> dict:
                 reading, reading_fitter_aus = read_video(video, fitter, au_net)
                 hits.append((names[i], read_motion(reading, names, templates) == names[i]))
                 hits_fitter_aus.append(read_motion(reading_fitter_aus, names, templates) == names[i])
-                truth = render(motion_clip(params[k], names[i], frames)[0], video.shape[-1]).image
+                truth = render(motion_clip(params[k], names[i], frames)[0], video.shape[-1], world=world).image
                 read_truth = read_motion(read_video(truth, fitter, au_net)[0], names, templates)
                 hits_truth.append((names[i], read_truth == names[i]))
                 r_hits.append(int((judge.encode_image(video[-1:]) @ judge_text.T).argmax()) == i)

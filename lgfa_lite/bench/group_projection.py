@@ -43,14 +43,15 @@ def projection(quick: bool) -> dict:
 
     from lgfa_lite import hub
     from lgfa_lite.methods import projection as P
+    from lgfa_lite.nets import lite_weights
     from lgfa_lite.synthface import FaceParams, motion_clip, render
     from lgfa_lite.synthface.dataset import images_of, standard_faces
 
     pipe = P.load()
-    id_net = hub.load("identity-synthfaces-64").eval()
+    id_net = hub.load(lite_weights("identity-synthfaces-64", pipe.world)).eval()
     n, steps = (1, 8) if quick else (6, 300)
     early = max(1, steps // 3)  # "faster": the error after a third of the steps, per start
-    faces = standard_faces("test", 64)
+    faces = standard_faces("test", 64, world=pipe.world)  # the faces its generator learnt
     res, seconds = {}, []
     for init in ("w_avg", "encoder"):
         rows = []
@@ -96,7 +97,7 @@ def projection(quick: bool) -> dict:
     frames, first, later = (3, 4, 2) if quick else (16, 300, 50)
     clip, _ = motion_clip(FaceParams.identity(int(faces["identity"][1])), MOTION, frames)
     with torch.no_grad():
-        video = render(clip, 64)
+        video = render(clip, 64, world=pipe.world)
         detected = pipe.fan(video.image)
     look = images_of(faces, slice(0, 1))
     g = torch.Generator().manual_seed(0)

@@ -269,6 +269,11 @@ class AUCLIPPipeline:
     def __init__(self, mapper: AUMapper, nets: Frozen, alpha: float = TRAIN_ALPHA):
         self.mapper, self.nets, self.alpha = mapper.eval(), nets, check_alpha(alpha)
 
+    @property
+    def world(self) -> str:
+        """The SynthFaces world its generator learnt: photos are cropped, faces sampled for it."""
+        return getattr(self.nets.generator, "world", "v1")
+
     def to(self, device) -> "AUCLIPPipeline":
         self.mapper.to(device)
         for net in dataclasses.astuple(self.nets):

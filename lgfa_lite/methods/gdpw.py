@@ -45,6 +45,7 @@ from torch.nn.utils import spectral_norm
 from lgfa_lite import hub
 from lgfa_lite.config import TrainConfig
 from lgfa_lite.hub import register_model
+from lgfa_lite.nets import lite_weights
 from lgfa_lite.synthface import AU_INDEX, POSE_LIMITS, FaceParams, Renderer
 from lgfa_lite.synthface.params import N_SHAPE
 from lgfa_lite.synthface.raster import interpolate, rasterize
@@ -52,8 +53,8 @@ from lgfa_lite.synthface.render import _renderer as shared_renderer
 from lgfa_lite.synthface.world import get_world
 
 WEIGHTS = "gdpw-synthfaces-64"
-FITTER = "fitter-synthfaces-64"  # reads SynthFaces faces; real photos use FaceMesh + fit_landmarks
-LANDMARKS = "fan-synthfaces-64"  # its 68 points refine the fitter's reading
+FITTER = "fitter-synthfaces-64"  # reads SynthFaces faces (its twin for the pipeline's world, `lite_weights`);
+LANDMARKS = "fan-synthfaces-64"  # its 68 points refine the fitter's reading; real photos: FaceMesh + fit_landmarks
 GUIDANCE = ("geom_disp", "neural_codes", "both")
 # The original's loss weights (L1, VGG pyramid, feature matching, LSGAN); its warp loss weight is
 # not stated: 10, like the other perceptual terms.
@@ -77,7 +78,7 @@ class GDPWConfig(TrainConfig):
     channels: tuple = (16, 32, 64, 96)  # encoder/decoder widths from full resolution down to 1/8
     critic_channels: tuple = (32, 64, 128, 256)
     loss_weights: dict = dataclasses.field(default_factory=lambda: dict(LOSS_WEIGHTS))
-    synthfaces: str = "v1"  # the SynthFaces world of the training pairs
+    synthfaces: str = "v2"  # the SynthFaces world of the training pairs
     colour_jitter: float = 0.1
     out_dir: str = ""  # default weights/gdpw-synthfaces-64
     work_dir: str = str(Path.home() / ".cache" / "lgfa_lite" / "train" / "gdpw-64")
@@ -206,6 +207,7 @@ class GDPWGenerator(nn.Module):
         channels=(16, 32, 64, 96),
         code_dim: int = 16,
         n_vertices: int = 3672,
+        world: str = "v1",
     ):
         super().__init__()
         if guidance not in GUIDANCE:
@@ -217,7 +219,9 @@ class GDPWGenerator(nn.Module):
             "channels": channels,
             "code_dim": int(code_dim),
             "n_vertices": int(n_vertices),
+            "world": str(world),
         }
+        self.world = str(world)  # the SynthFaces world of its training pairs ('v1' before it was recorded)
         self.resolution, self.guidance = int(resolution), guidance
         uses_codes = guidance != "geom_disp"
         self.codes = nn.Parameter(torch.randn(n_vertices, code_dim) * 0.5) if uses_codes else None
@@ -342,7 +346,7 @@ class GDPWPipeline:
     def __init__(self, generator: GDPWGenerator, world=None):
         self.generator = generator.eval()
         self.resolution = generator.resolution
-        self.world = world
+        self.world = world or generator.world  # renders guidance and crops photos as its training did
 
     def to(self, device) -> "GDPWPipeline":
         self.generator.to(device)
@@ -412,10 +416,10 @@ class GDPWPipeline:
 
         faces = check_face(faces)
         with torch.no_grad():
-            params = hub.load_shared(FITTER)(faces)
+            params = hub.load_shared(lite_weights(FITTER, self.world))(faces)
             if refine_steps <= 0:
                 return params
-            marks = hub.load_shared(LANDMARKS)(faces)
+            marks = hub.load_shared(lite_weights(LANDMARKS, self.world))(faces)
         size = faces.shape[-1]
         return fit_landmarks(marks, size, init=params, steps=refine_steps, lr=0.02, world=self.world)
 

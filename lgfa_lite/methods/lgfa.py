@@ -271,6 +271,11 @@ class LGFAPipeline:
     def __init__(self, model: LGFA, nets: Frozen):
         self.model, self.nets = model.eval(), nets
 
+    @property
+    def world(self) -> str:
+        """The SynthFaces world its generator learnt: photos are cropped, faces sampled for it."""
+        return getattr(self.nets.generator, "world", "v1")
+
     def to(self, device) -> "LGFAPipeline":
         self.model.to(device)
         self.nets.to(device)

@@ -219,6 +219,11 @@ class ProjectionPipeline:
     def size(self) -> int:
         return self.G.size
 
+    @property
+    def world(self) -> str:
+        """The SynthFaces world its generator learnt: photos are cropped, faces sampled for it."""
+        return getattr(self.G, "world", "v1")
+
     # ------------------------------------------------------------------ targets
     def target_heatmaps(self, landmarks, points_size: int | None = None, sigma: float = 1.0):
         """A landmark image (1, 3, H, W) in [0, 1] -> the FAN's heatmaps of it (the original), or
@@ -464,15 +469,18 @@ def _checked_face(x, what: str) -> torch.Tensor:
 
 def load(encoder: bool = True, look_trunk: str = "identity") -> ProjectionPipeline:
     """The shipped lite generator, landmark net and perceptual trunk(s) (and the encoder for
-    init='encoder'), all frozen. look_trunk: "identity" (default), "lite" or "full" (LPIPS)."""
+    init='encoder'), all frozen; the landmark and identity nets of the generator's SynthFaces world.
+    look_trunk: "identity" (default), "lite" or "full" (LPIPS)."""
+    from lgfa_lite.nets import lite_weights
     from lgfa_lite.nets.perceptual import PerceptualDistance
 
+    G = hub.load(GENERATOR)
     if look_trunk == "identity":
-        perceptual = PerceptualDistance("lite", trunks=[hub.load("identity-synthfaces-64")])
+        perceptual = PerceptualDistance("lite", trunks=[hub.load(lite_weights("identity-synthfaces-64", G.world))])
     elif look_trunk in ("lite", "full"):
         perceptual = PerceptualDistance(look_trunk)
     else:
         raise ValueError(f"look_trunk must be 'identity', 'lite' or 'full', got {look_trunk!r}")
     return ProjectionPipeline(
-        hub.load(GENERATOR), hub.load(LANDMARKS), perceptual, hub.load(ENCODER) if encoder else None
+        G, hub.load(lite_weights(LANDMARKS, G.world)), perceptual, hub.load(ENCODER) if encoder else None
     )

@@ -317,6 +317,8 @@ class Generator(nn.Module):
     z_dim: mapping input size (default style_dim). normalize_z: PixelNorm on z (StyleGAN's
     default; off when z carries meaningful magnitudes, as the lite generator's does).
     fused: grouped-conv modulation (see module docstring); not part of the weights.
+    world: the SynthFaces world a lite generator was taught ('v1' for checkpoints that predate
+    the record); what renders compared with its images, and photos cropped for it, must use.
     """
 
     def __init__(
@@ -331,9 +333,11 @@ class Generator(nn.Module):
         blur_kernel=(1, 3, 3, 1),
         fused=False,
         w_avg_beta=0.995,
+        world="v1",
     ):
         super().__init__()
         channels = _table(channels or LITE_CHANNELS, size)
+        self.world = str(world)
         self.config = {
             "size": size,
             "style_dim": style_dim,
@@ -343,6 +347,7 @@ class Generator(nn.Module):
             "z_dim": z_dim or style_dim,
             "normalize_z": normalize_z,
             "blur_kernel": list(blur_kernel),
+            "world": self.world,
         }
         self.size, self.style_dim, self.z_dim, self.w_avg_beta = size, style_dim, z_dim or style_dim, w_avg_beta
         layers = [PixelNorm()] if normalize_z else [nn.Identity()]

@@ -71,11 +71,12 @@ V2 = World(
     framing="landmarks",
 )
 WORLDS = {"v1": V1, "v2": V2}
-DEFAULT_WORLD = V1  # the world the shipped lite checkpoints were trained on
+DEFAULT_WORLD = V2  # the world new renders, datasets and trainings use; a checkpoint records its own
 
 
 def get_world(world: World | str | None) -> World:
-    """A World, its name ('v1', 'v2') or None (the default world)."""
+    """A World, its name ('v1', 'v2') or None (the default world, v2). Code serving a checkpoint
+    passes the checkpoint's world (e.g. `Generator.world`): v1 checkpoints keep seeing v1 faces."""
     if world is None:
         return DEFAULT_WORLD
     if isinstance(world, World):

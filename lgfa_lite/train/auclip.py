@@ -33,7 +33,7 @@ def training_latents(nets: Frozen, n: int, style: str = "lite", batch: int = 256
     needs `nets.clip`)."""
     from lgfa_lite.synthface.dataset import images_of, standard_faces
 
-    faces = standard_faces("train", n)
+    faces = standard_faces("train", n, world=nets.generator.world)  # the faces its generator learnt
     w, aus = [], []
     for i in range(0, n, batch):
         x = images_of(faces, slice(i, i + batch))

@@ -121,7 +121,7 @@ def disc_guide(guidance: Guidance) -> torch.Tensor:
 def train(config: GDPWConfig) -> tuple[GDPWPipeline, list[dict]]:
     c, w = config, {**config.loss_weights}
     torch.manual_seed(c.seed)
-    G = GDPWGenerator(c.resolution, c.guidance, c.channels, c.code_dim)
+    G = GDPWGenerator(c.resolution, c.guidance, c.channels, c.code_dim, world=c.synthfaces)
     D = PatchDiscriminator(3 + 3, c.critic_channels)
     opt_g = torch.optim.Adam(G.parameters(), c.lr, betas=tuple(c.betas))
     opt_d = torch.optim.Adam(D.parameters(), c.lr, betas=tuple(c.betas))

@@ -113,7 +113,7 @@ def training_faces(nets: Frozen, n: int, batch: int = 128) -> dict:
     """Inversions and CLIP image embeddings of the first n standard SynthFaces training faces."""
     from lgfa_lite.synthface.dataset import images_of, standard_faces
 
-    faces = standard_faces("train", n)
+    faces = standard_faces("train", n, world=nets.generator.world)  # the faces its generator learnt
     images = images_of(faces, slice(0, n))
     with torch.no_grad():
         w = torch.cat([nets.encoder(images[i : i + batch]) for i in range(0, n, batch)])
@@ -132,17 +132,18 @@ def head_pairs(nets: Frozen, n_train: int, n_faces: int, frames: int) -> dict:
     from lgfa_lite.synthface.dataset import standard_faces
     from lgfa_lite.synthface.motions import motion_clip
 
-    faces = standard_faces("train", n_train)
+    world = nets.generator.world
+    faces = standard_faces("train", n_train, world=world)
     ks = sorted({round(u * (frames - 1)) for u in (0.25, 0.5, 0.75, 1.0)} - {0})
     out = {"w": [], "v": [], "face": [], "prompt": [], "delta": []}
     for i in range(min(n_faces, n_train)):
         face = FaceParams.from_data(faces, slice(i, i + 1))
-        image = render(face, 64).image  # every motion's frame 0
+        image = render(face, 64, world=world).image  # every motion's frame 0
         w0 = nets.encoder(image)
         out["w"].append(w0)
         out["v"].append(nets.clip.encode_image(image))
         seqs = [motion_clip(face, name, frames)[0][ks] for name in HEAD_MOTIONS]
-        w = nets.encoder(render(FaceParams.cat(seqs), 64).image)
+        w = nets.encoder(render(FaceParams.cat(seqs), 64, world=world).image)
         out["delta"].append(w.view(len(HEAD_MOTIONS), len(ks), *w.shape[1:]) - w0[:, None])
         out["face"] += [i] * len(HEAD_MOTIONS)
         out["prompt"] += [PROMPTS.index(f"The person {MOTIONS[name].verb}.") for name in HEAD_MOTIONS]

@@ -297,14 +297,14 @@ NETS: dict[str, NetSpec] = {
 NET_WEIGHTS = {name: spec.weights for name, spec in NETS.items()}  # net -> checkpoint folder name
 
 
-def weights_name(net: str, synthfaces: str = "v1") -> str:
+def weights_name(net: str, synthfaces: str = "v2") -> str:
     """The checkpoint folder of a net trained on a SynthFaces world: v2 nets are `*-synthfaces2-64`."""
     return lite_weights(NET_WEIGHTS[net], synthfaces)
 
 
-def is_shipped(net: str) -> bool:
-    """Whether `weights/` holds this net's lite checkpoint."""
-    return (hub.default_weights_dir() / NET_WEIGHTS[net] / "config.json").exists()
+def is_shipped(net: str, synthfaces: str = "v1") -> bool:
+    """Whether `weights/` holds this net's lite checkpoint for that SynthFaces world."""
+    return (hub.default_weights_dir() / weights_name(net, synthfaces) / "config.json").exists()
 
 
 @dataclass
@@ -324,7 +324,7 @@ class PerceptionConfig(TrainConfig):
     # a submodule kept as it is, batch-norm statistics included (e.g. "model.visual", CLIP's image
     # tower: to teach the text tower new words without moving the image embeddings others rely on)
     freeze: str = ""
-    synthfaces: str = "v1"  # the SynthFaces world; v2 nets are saved as *-synthfaces2-64
+    synthfaces: str = "v2"  # the SynthFaces world; v2 nets are saved as *-synthfaces2-64, v1 as *-synthfaces-64
     cache_dir: str = ""  # rendered faces; "" = $LGFA_CACHE_DIR or ~/.cache/lgfa_lite/synthfaces
     out_dir: str = ""  # "" = weights/<the net's checkpoint name>
     work_dir: str = ""  # "" = ~/.cache/lgfa_lite/train/<net>-<resolution>[-<world>]

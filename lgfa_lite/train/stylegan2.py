@@ -78,7 +78,7 @@ class GeneratorConfig(TrainConfig):
     lr: float = 5e-3  # 2.5x StyleGAN2's: regression to renders tolerates it and gets there sooner
     betas: tuple = (0.9, 0.99)  # StyleGAN2: (0, 0.99); momentum fits the renders faster (docstring)
     size: int = 64
-    synthfaces: str = "v1"  # the SynthFaces world the teacher renders ('v1', 'v2')
+    synthfaces: str = "v2"  # the SynthFaces world the teacher renders ('v1', 'v2'); G records it
     style_dim: int = 128
     n_mlp: int = 4
     lr_mlp: float = 1.0  # mapping-network lr multiplier (StyleGAN2: 0.01; the teacher makes a faster one safe)
@@ -149,7 +149,7 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
     """Train the lite generator (resumable); rank 0 writes G_ema as a Hub folder."""
     c = config
     torch.manual_seed(c.seed)
-    G = Generator(c.size, c.style_dim, c.n_mlp, c.channels, c.lr_mlp, z_dim=Z_DIM, normalize_z=False)
+    G = Generator(c.size, c.style_dim, c.n_mlp, c.channels, c.lr_mlp, Z_DIM, normalize_z=False, world=c.synthfaces)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     modules = {"G": G, "G_ema": G_ema}
     opt_g = torch.optim.Adam(G.parameters(), c.lr, betas=tuple(c.betas))
@@ -264,7 +264,6 @@ class EncoderConfig(TrainConfig):
     steps: int = 2000
     batch: int = 32
     lr: float = 1e-3
-    synthfaces: str = "v1"  # the SynthFaces world the generator was taught on ('v1', 'v2')
     generator: str = GENERATOR_WEIGHTS
     latent_weight: float = 1.0  # MSE to the true W (renders of known z)
     pixel_weight: float = 1.0
@@ -289,7 +288,7 @@ def train_encoder(config: EncoderConfig, G: Generator | None = None) -> tuple[La
     loop = TrainLoop(c, {"E": E}, {"E": opt})
     for step in loop:
         loop.set_lr(opt, cosine_lr(c.lr, loop.progress))
-        z, real, _ = teacher_batch(c.batch, loop.generator, G.size, c.synthfaces)
+        z, real, _ = teacher_batch(c.batch, loop.generator, G.size, G.world)
         with torch.no_grad():
             w_true = G.mapping(z)
         wplus, deltas = E(to_unit(real), return_deltas=True)

@@ -87,10 +87,9 @@ print("showing", "the shipped generator" if shipped else "the generator trained 
 p = FaceParams.sample(8, seed=2024)
 samples = to_unit(G(params_to_z(p)))
 show_row(samples, path=out / "samples.png")
-show_row(render(p, G.size).image, path=out / "teacher.png")
-print(
-    f"PSNR of samples vs the renders of their parameters: {float(psnr(samples, render(p, G.size).image).mean()):.2f} dB"
-)
+teacher = render(p, G.size, world=G.world).image  # the world G was taught
+show_row(teacher, path=out / "teacher.png")
+print(f"PSNR of samples vs the renders of their parameters: {float(psnr(samples, teacher).mean()):.2f} dB")
 
 # %% [markdown]
 # ## Truncation sweep: one z pulled toward the average face (w_avg)
@@ -140,7 +139,7 @@ E = load_encoder() if shipped_e else E_trained
 # 20 steps of W+ optimisation.
 
 # %%
-faces = render(FaceParams.sample(n_test, seed=99, identities=identities("test", n_test)), G.size).image
+faces = render(FaceParams.sample(n_test, seed=99, identities=identities("test", n_test)), G.size, world=G.world).image
 recon = to_unit(G.synthesis(invert(G, E, faces)))
 refined = to_unit(G.synthesis(invert(G, E, faces, refine_steps=20)))
 show_row(faces, path=out / "inputs.png")

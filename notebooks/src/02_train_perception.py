@@ -21,6 +21,7 @@ steps = 4000  # upper bound on optimisation steps
 minutes = 5.0  # wall-time budget; training stops at `steps` or here, whichever comes first
 batch = 32  # images per step (0 = the net's default)
 resolution = 64  # SynthFaces render size; the lite nets are trained at 64 px
+world = "v2"  # SynthFaces world: "v2" (the default; its nets are *-synthfaces2-64) or "v1"
 train_size = 16384  # training renders (rendered once, then cached on disk)
 test_size = 256  # held-out renders to score and show
 out_dir = "out/02_train_perception"  # the trained checkpoint, its training state and figures
@@ -36,7 +37,7 @@ from lgfa_lite import hub
 from lgfa_lite.nets.fitter import landmarks_2d
 from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, Renderer, draw_landmarks, expression_sentence
 from lgfa_lite.synthface.dataset import images_of, standard_faces
-from lgfa_lite.train.perception import NET_WEIGHTS, NETS, PerceptionConfig, evaluate, train
+from lgfa_lite.train.perception import NET_WEIGHTS, NETS, PerceptionConfig, evaluate, train, weights_name
 from lgfa_lite.video import to_uint8_frames
 
 if net not in NETS:
@@ -58,7 +59,8 @@ config = PerceptionConfig(
     minutes=minutes,
     train_size=train_size,
     test_size=test_size,
-    out_dir=str(out / NETS[net].weights),
+    synthfaces=world,
+    out_dir=str(out / weights_name(net, world)),
     work_dir=str(out / "state"),
 )
 model, metrics = train(config)
@@ -86,11 +88,11 @@ plt.show()
 
 # %%
 torch.set_grad_enabled(False)
-test = standard_faces("test", test_size, resolution)
+test = standard_faces("test", test_size, resolution, world=world)
 nets = {}
-for name, folder in NET_WEIGHTS.items():
+for name in NET_WEIGHTS:
     try:
-        nets[name] = model if name == net else hub.load(folder)
+        nets[name] = model if name == net else hub.load(weights_name(name, world))
     except hub.CheckpointError as e:
         print(f"{name}: not available ({str(e).splitlines()[0][:120]})")
 scores = {name: evaluate(name, m, test) for name, m in nets.items()}
@@ -180,10 +182,10 @@ if "clip" in nets:
 # %%
 if "fitter" in nets:
     fitted = nets["fitter"](images)
-    renderer = Renderer(resolution)
+    renderer = Renderer(resolution, world=world)
     rendered = renderer(fitted)
     overlay = images * (1 - 0.5 * rendered.mask) + 0.5 * rendered.mask * rendered.image
-    pts = landmarks_2d(fitted, resolution)
+    pts = landmarks_2d(fitted, resolution, world)
     rows = [
         faces_u8,
         to_uint8_frames(rendered.image),

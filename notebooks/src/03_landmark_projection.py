@@ -40,7 +40,7 @@ from lgfa_lite.video import frames_to_strip, to_uint8_frames, upscale_frames, wr
 out = Path(out_dir)
 out.mkdir(parents=True, exist_ok=True)
 pipe = P.load()
-faces = standard_faces("test", 64)
+faces = standard_faces("test", 64, world=pipe.world)  # the faces its generator learnt
 look = images_of(faces, slice(look_index, look_index + 1))
 target = faces["landmarks"][landmark_index : landmark_index + 1].float()
 landmark_face = images_of(faces, slice(landmark_index, landmark_index + 1))
@@ -115,7 +115,7 @@ show_row(
 person = FaceParams.identity(int(faces["identity"][landmark_index]))
 clip, caption = motion_clip(person, motion, frames)
 with torch.no_grad():
-    driving = render(clip, 64)
+    driving = render(clip, 64, world=pipe.world)
     detected = pipe.fan(driving.image)
 anims = {}
 for smooth in (True, False):

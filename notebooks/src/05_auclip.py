@@ -107,7 +107,7 @@ plt.show()
 torch.set_grad_enabled(False)
 pipe = AC.load() if use_shipped and (hub.default_weights_dir() / AC.WEIGHTS).is_dir() else pipe_trained
 print("showing", "the shipped mapper" if pipe is not pipe_trained else "the mapper trained above")
-test = standard_faces("test", 64)
+test = standard_faces("test", 64, world=pipe.world)  # the faces its generator learnt
 x = images_of(test, slice(0, n_faces))
 face = x[:1]
 shown = ["AU26", "AU25", "AU45", "AU46", "AU05", "AU12", "AU01", "AU04"]

@@ -137,7 +137,7 @@ print("showing", "the shipped animator" if shipped else "the animator trained ab
 
 # %%
 prompts = ["The person turns left.", "The person is surprised.", "The person looks up.", "The person is smiling."]
-faces = images_of(standard_faces("test", 1024), slice(0, 10 * n_faces, 10))  # distinct identities
+faces = images_of(standard_faces("test", 1024, world=pipe.world), slice(0, 10 * n_faces, 10))  # distinct identities
 for f, face in enumerate(faces):
     lasts = [resize(face[None], pipe.nets.generator.size)]  # the input, at the generator's size
     for p, prompt in enumerate(prompts):

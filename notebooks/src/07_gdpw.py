@@ -99,7 +99,7 @@ try:
 except hub.CheckpointError:
     pipe = pipe_trained
 for kind, cross in (("same identity", False), ("cross identity", True)):
-    _, _, src, truth, drv = _pairs(n_pairs, 1 if cross else 0, cross)
+    _, _, src, truth, drv = _pairs(n_pairs, 1 if cross else 0, cross, pipe.world)
     sp, dp = pipe.fit(src), pipe.fit(drv)
     ours = torch.cat([pipe(src[i : i + 1], sp[i], dp[i])[0] for i in range(n_pairs)])
     warped = torch.cat([pipe.mesh_warp(src[i : i + 1], sp[i], dp[i]) for i in range(n_pairs)])
@@ -117,7 +117,7 @@ for kind, cross in (("same identity", False), ("cross identity", True)):
 # the guidance comes from.
 
 # %%
-source, _, src, _, _ = _pairs(1, 3, False)
+source, _, src, _, _ = _pairs(1, 3, False, pipe.world)
 params = source  # a SynthFaces face: its exact geometry
 edits = {
     "yaw +25": dict(yaw=25),
