@@ -177,8 +177,9 @@ def test_generator_and_encoder_groups_quick(monkeypatch):
 
     G = Generator(64, 32, 2, {4: 16, 8: 16, 16: 8, 32: 8, 64: 8}, z_dim=Z_DIM, normalize_z=False).eval()
     E = LatentEncoder(G.n_latent, 32, channels=(8, 8, 16, 16), hidden=32).eval()
-    monkeypatch.setattr(group_generator, "_load_generator", lambda: (G, True))
+    monkeypatch.setattr(group_generator, "_load_generator", lambda name: (G, True))
     res = group_generator.generator(quick=True)
+    assert {"kid", "kid_v1", "precision_v1"} <= set(res)  # both worlds' generators are scored
     assert res["images_per_s_64"] > 0 and res["ratio_vs_grouped_conv"] > 0
     assert 0 <= res["precision"] <= 1 and 0 <= res["recall"] <= 1 and res["kid"] > res["kid_real_vs_real"]
     from lgfa_lite.train.perception import is_shipped
@@ -195,9 +196,12 @@ def test_generator_and_encoder_groups_quick(monkeypatch):
         hub,
         "load",
         lambda name, **kw: (
-            {"stylegan2-synthfaces-64": G, "encoder-synthfaces-64": E}.get(name) or real_load(name, **kw)
+            {"stylegan2-synthfaces2-64": G, "encoder-synthfaces2-64": E}.get(name) or real_load(name, **kw)
         ),
     )
     res = group_generator.encoder(quick=True)
-    for key in ("psnr", "id_sim", "landmark_nme", "ms_per_image"):
+    for key in ("psnr", "id_sim", "landmark_nme", "ms_per_image", "psnr_refined", "ms_per_image_refined"):
         assert key in res and res[key] == res[key]
+    # refinement optimises the reconstruction's L1: it must not be worse than the encoder's guess
+    assert res["psnr_refined"] > res["psnr_unrefined_same_faces"]
+    assert "psnr_v1" in res  # the shipped v1 encoder with its generator

@@ -13,7 +13,8 @@ nets trained on that world (`lite_weights`).
 
 encoder: reconstructions G(E(x)) of held-out test faces: PSNR, identity similarity,
 landmark error (lite FAN on the reconstruction vs the input's true landmarks, / inter-ocular),
-AU error (lite AU regressor, when shipped), and encoder time per image.
+AU error (lite AU regressor, when shipped), and encoder time per image; the same after
+`REFINE_STEPS` of W+ optimisation from the encoder's guess (`*_refined`).
 """
 
 import statistics
@@ -80,12 +81,23 @@ def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
     return covered(real, fake), covered(fake, real)
 
 
-def _load_generator():
-    from lgfa_lite import hub
+WORLDS = {"v2": "", "v1": "_v1"}  # the generator (and encoder) of each SynthFaces world -> key suffix
+
+
+def checkpoints(world: str) -> tuple[str, str]:
+    """The lite generator and encoder of a world: `stylegan2-synthfaces-64` (v1), `...synthfaces2-64` (v2)."""
+    from lgfa_lite.nets import lite_weights
+    from lgfa_lite.nets.encoder import ENCODER_WEIGHTS
     from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS
 
+    return lite_weights(GENERATOR_WEIGHTS, world), lite_weights(ENCODER_WEIGHTS, world)
+
+
+def _load_generator(name: str):
+    from lgfa_lite import hub
+
     try:
-        return hub.load(GENERATOR_WEIGHTS), True
+        return hub.load(name), True
     except hub.CheckpointError:
         from lgfa_lite.nets.stylegan2 import Z_DIM, Generator
 
@@ -94,15 +106,27 @@ def _load_generator():
 
 @register("generator")
 def generator(quick: bool) -> dict:
+    """Speed (once: the same architecture in both worlds), then the quality keys of each world's
+    shipped generator: no suffix for v2 (the default world), `_v1` for v1."""
+    res = {}
+    for world, suffix in WORLDS.items():
+        G, trained = _load_generator(checkpoints(world)[0])
+        if "images_per_s_64" not in res:
+            res.update(generator_speed(G.eval(), quick))
+        if trained:
+            res.update({k + suffix: v for k, v in generator_quality(G.eval(), quick).items()})
+            res.update({k + suffix: v for k, v in card_minutes(checkpoints(world)[0]).items()})
+    if not any(k.startswith("kid") for k in res):
+        res["checkpoint_missing"] = 1.0
+    return res
+
+
+def generator_speed(G, quick: bool) -> dict:
+    """Our modulation vs the grouped-conv formulation, same weights, interleaved (medians)."""
     import torch
 
-    from lgfa_lite.nets import lite_weights
-    from lgfa_lite.nets.blocks import to_unit
-    from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS, sample_z
-    from lgfa_lite.synthface.dataset import images_of, load_faces
+    from lgfa_lite.nets.stylegan2 import sample_z
 
-    G, trained = _load_generator()
-    G = G.eval()
     z = sample_z(32, seed=1)
     res = {}
     # Time both under the allocator setting the Space and the trainers run with (freed pages kept):
@@ -119,9 +143,20 @@ def generator(quick: bool) -> dict:
     res["images_per_s_64"] = 32 / statistics.median(ours)
     res["images_per_s_64_grouped_conv"] = 32 / statistics.median(grouped)
     res["ratio_vs_grouped_conv"] = statistics.median(grouped) / statistics.median(ours)
-    if not trained:
-        return {**res, "checkpoint_missing": 1.0}
+    return res
 
+
+def generator_quality(G, quick: bool) -> dict:
+    """Samples against held-out faces of G's world (KID, precision/recall), and how faithfully
+    G(z) draws z (`follows_z`, `au_response`, `au_change_follows`, `clip_reads_motions`)."""
+    import torch
+
+    from lgfa_lite.nets import lite_weights
+    from lgfa_lite.nets.blocks import to_unit
+    from lgfa_lite.nets.stylegan2 import sample_z
+    from lgfa_lite.synthface.dataset import images_of, load_faces
+
+    res = {}
     n = 128 if quick else 1024
     # the standard cached sets (100 test identities; the training set's first n faces, 800 identities)
     test = images_of(load_faces("test", n, n_identities=100, world=G.world), slice(0, n))
@@ -140,7 +175,7 @@ def generator(quick: bool) -> dict:
     res.update(au_response(G, world=G.world, au_weights=lite_weights("au-synthfaces-64", G.world)))
     res.update(au_change_follows(G, G.world))
     res.update(clip_reads_motions(G))
-    return {**res, **card_minutes(GENERATOR_WEIGHTS)}
+    return res
 
 
 def follows_z(G, n: int) -> dict:
@@ -264,52 +299,77 @@ def au_change_follows(G, world=None, n: int = 64) -> dict:
     return res
 
 
+REFINE_STEPS = 20  # the encoder group's refined inversion: encoder guess + this many W+ steps
+
+
 @register("encoder")
 def encoder(quick: bool) -> dict:
+    """Each world's encoder with its generator (no suffix: v2, `_v1`: v1), `encoder_world`."""
+    from lgfa_lite import hub
+
+    res = {}
+    for world, suffix in WORLDS.items():
+        g_name, e_name = checkpoints(world)
+        try:
+            G, E = hub.load(g_name).eval(), hub.load(e_name).eval()
+        except hub.CheckpointError:
+            continue
+        scores = {**encoder_world(G, E, quick), **card_minutes(e_name)}
+        res.update({k + suffix: v for k, v in scores.items()})
+    return res or {"checkpoint_missing": 1.0}
+
+
+def encoder_world(G, E, quick: bool) -> dict:
+    """Reconstructions of held-out faces of G's world, from the encoder alone and refined (`invert(...,
+    refine_steps=REFINE_STEPS)`, keys `*_refined`, on the first 64 faces; `ms_per_image_refined`)."""
     import torch
 
     from lgfa_lite import hub
     from lgfa_lite.bench.group_ganimation import psnr
     from lgfa_lite.nets import lite_weights
     from lgfa_lite.nets.blocks import to_unit
-    from lgfa_lite.nets.encoder import ENCODER_WEIGHTS
+    from lgfa_lite.nets.encoder import invert
     from lgfa_lite.nets.landmarks import inter_ocular
-    from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS
     from lgfa_lite.synthface.dataset import images_of, load_faces
 
-    try:
-        G, E = hub.load(GENERATOR_WEIGHTS).eval(), hub.load(ENCODER_WEIGHTS).eval()
-    except hub.CheckpointError:
-        return {"checkpoint_missing": 1.0}
-    n = 64 if quick else 512
+    n, n_refined = (64, 8) if quick else (512, 64)
     faces = load_faces("test", n, n_identities=100, world=G.world)  # the faces its generator learnt
     x = images_of(faces, slice(0, n))
+    fan, ident = (hub.load(lite_weights(name, G.world)) for name in ("fan-synthfaces-64", "identity-synthfaces-64"))
+    try:
+        au_net = hub.load(lite_weights("au-synthfaces-64", G.world))
+    except hub.CheckpointError:
+        au_net = None  # the AU key needs the lite AU regressor
+
+    def scores(recon, k: int, suffix: str = "") -> dict:
+        with torch.no_grad():
+            lmk_true = faces["landmarks"][:k].float()
+            lmk = torch.cat([fan(recon[i : i + 128]) for i in range(0, k, 128)])
+            sim = torch.cat([ident.similarity(recon[i : i + 128], x[:k][i : i + 128]) for i in range(0, k, 128)])
+            res = {
+                f"psnr{suffix}": float(psnr(recon, x[:k]).mean()),
+                f"id_sim{suffix}": float(sim.mean()),
+                f"landmark_nme{suffix}": float(((lmk - lmk_true).norm(dim=-1).mean(1) / inter_ocular(lmk_true)).mean()),
+            }
+            if au_net is not None:
+                aus = torch.cat([au_net(recon[i : i + 128]) for i in range(0, k, 128)])
+                res[f"au_mae{suffix}"] = float((aus - faces["aus"][:k].float()).abs().mean())
+        return res
+
     with torch.no_grad():
         recon = torch.cat([to_unit(G.synthesis(E(x[i : i + 64]))) for i in range(0, n, 64)])
-        fan, ident = (hub.load(lite_weights(n, G.world)) for n in ("fan-synthfaces-64", "identity-synthfaces-64"))
-        lmk_true = faces["landmarks"][:n].float()
-        lmk = torch.cat([fan(recon[i : i + 128]) for i in range(0, n, 128)])
-        res = {
-            "n_faces": float(n),
-            "psnr": float(psnr(recon, x).mean()),
-            "id_sim": float(
-                torch.cat([ident.similarity(recon[i : i + 128], x[i : i + 128]) for i in range(0, n, 128)]).mean()
-            ),
-            "landmark_nme": float(((lmk - lmk_true).norm(dim=-1).mean(1) / inter_ocular(lmk_true)).mean()),
-        }
-        try:
-            au_net = hub.load(lite_weights("au-synthfaces-64", G.world))
-            res["au_mae"] = float(
-                (torch.cat([au_net(recon[i : i + 128]) for i in range(0, n, 128)]) - faces["aus"][:n].float())
-                .abs()
-                .mean()
-            )
-        except hub.CheckpointError:
-            pass  # the AU key needs the lite AU regressor
-        one = x[:1]
+    res = {"n_faces": float(n), "n_faces_refined": float(n_refined), **scores(recon, n)}
+    refined = to_unit(G.synthesis(invert(G, E, x[:n_refined], refine_steps=REFINE_STEPS)).detach())
+    res.update(scores(refined, n_refined, "_refined"))
+    res.update({f"{k}_unrefined_same_faces": v for k, v in scores(recon[:n_refined], n_refined).items()})
+    one = x[:1]
+    with torch.no_grad():
         res["ms_per_image"] = 1000 * median_seconds(lambda: E(one), 3 if quick else 20)
         res["ms_per_image_with_synthesis"] = 1000 * median_seconds(lambda: G.synthesis(E(one)), 3 if quick else 20)
-    return {**res, **card_minutes(ENCODER_WEIGHTS)}
+    res["ms_per_image_refined"] = 1000 * median_seconds(
+        lambda: invert(G, E, one, refine_steps=REFINE_STEPS), 1 if quick else 5
+    )
+    return res
 
 
 def clip_reads_motions(G, n_faces: int = 16) -> dict:

@@ -8,8 +8,8 @@
 # optional perceptual and adversarial terms). The e4e-style encoder then maps any image to W+.
 #
 # This notebook trains both (parameters below; training resumes if interrupted), shows a
-# sample grid, a truncation sweep, a latent interpolation video, and inversions of held-out
-# faces side by side.
+# sample grid, an AU sweep (G next to the renderer, every action unit), a truncation sweep, a
+# latent interpolation video, and inversions of held-out faces side by side.
 
 # %% include _setup.py
 
@@ -34,11 +34,12 @@ import torch
 
 from lgfa_lite import hub
 from lgfa_lite.bench.group_ganimation import psnr
+from lgfa_lite.bench.group_generator import au_change_follows
 from lgfa_lite.figures import show_row
 from lgfa_lite.nets.blocks import to_unit
 from lgfa_lite.nets.encoder import ENCODER_WEIGHTS, invert, load_encoder
 from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS, load_generator, params_to_z, sample_z
-from lgfa_lite.synthface import FaceParams, render
+from lgfa_lite.synthface import AU_NAMES, FaceParams, render
 from lgfa_lite.synthface.dataset import identities
 from lgfa_lite.train import stylegan2 as SG
 from lgfa_lite.video import frames_to_strip, to_uint8_frames, write_mp4
@@ -90,6 +91,31 @@ show_row(samples, path=out / "samples.png")
 teacher = render(p, G.size, world=G.world).image  # the world G was taught
 show_row(teacher, path=out / "teacher.png")
 print(f"PSNR of samples vs the renders of their parameters: {float(psnr(samples, teacher).mean()):.2f} dB")
+
+# %% [markdown]
+# ## AU sweep: does the generator draw each action unit?
+# For a few held-out identities with no expression, each AU of z set to 1 in turn (columns:
+# neutral, then the 15 AUs). Per identity, top: the renderer (what z asks for), bottom: G(z).
+# Below the grid, per AU, the cosine between G's change and the render's change from the
+# neutral face (`au_change_follows`, 64 faces; >= 0.5 counts as followed).
+
+# %%
+aus = torch.cat([torch.zeros(1, len(AU_NAMES)), torch.eye(len(AU_NAMES))])  # neutral + one AU each
+rows = []
+for ident in identities("test", 3):
+    sweep = FaceParams.identity(ident, batch=len(aus)).replace(aus=aus)
+    rows += [render(sweep, G.size, world=G.world).image, to_unit(G(params_to_z(sweep)))]
+grid = torch.cat([torch.cat(list(row), 2) for row in rows], 1)  # (3, rows * H, columns * W)
+fig, ax = plt.subplots(figsize=(14, 14 * grid.shape[1] / grid.shape[2] + 0.4))
+ax.imshow(grid.permute(1, 2, 0).numpy())
+ax.set_xticks([(k + 0.5) * G.size for k in range(len(aus))], ["neutral"] + AU_NAMES, fontsize=7)
+ax.set_yticks([(k + 0.5) * G.size for k in range(len(rows))], ["render", "G(z)"] * (len(rows) // 2), fontsize=7)
+fig.tight_layout()
+fig.savefig(out / "au_sweep.png", dpi=90)
+plt.show()
+follows = au_change_follows(G, G.world)
+print(f"world {G.world}: {follows['au_change_followed']:.0f} of {len(AU_NAMES)} AUs followed")
+print("  ".join(f"{a} {follows[f'au_change_cosine_{a}']:.2f}" for a in AU_NAMES))
 
 # %% [markdown]
 # ## Truncation sweep: one z pulled toward the average face (w_avg)
