@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from lgfa_lite import hub
+from lgfa_lite.nets import lite_weights
 from lgfa_lite.nets.blocks import to_unit
 from lgfa_lite.nets.encoder import ENCODER_WEIGHTS, LatentEncoder
 from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS, Z_DIM, Discriminator, Generator, params_to_z, sample_z
@@ -214,13 +215,14 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
                 G_ema, fixed_z, Path(c.work_dir).with_name(Path(c.work_dir).name + "-samples") / f"{step:06d}.png"
             )
     if loop.is_main:
-        out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / GENERATOR_WEIGHTS
+        name = lite_weights(GENERATOR_WEIGHTS, c.synthfaces)  # stylegan2-synthfaces2-64 for v2
+        out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / name
         hub.save(
             G_ema.eval(),
             out_dir,
             dtype=torch.float16,
             card={
-                "name": GENERATOR_WEIGHTS,
+                "name": name,
                 "description": (
                     "StyleGAN2 generator (64 px, lite profile). z is the scaled SynthFaces parameter "
                     "vector (`lgfa_lite.train.stylegan2.params_to_z` / `sample_z`)."
@@ -264,7 +266,7 @@ class EncoderConfig(TrainConfig):
     steps: int = 2000
     batch: int = 32
     lr: float = 1e-3
-    generator: str = GENERATOR_WEIGHTS
+    generator: str = lite_weights(GENERATOR_WEIGHTS, "v2")  # the default world's; its encoder is named after it
     latent_weight: float = 1.0  # MSE to the true W (renders of known z)
     pixel_weight: float = 1.0
     perceptual_weight: float = 0.0
@@ -284,7 +286,8 @@ def train_encoder(config: EncoderConfig, G: Generator | None = None) -> tuple[La
     E.w_avg.copy_(G.w_avg)
     opt = torch.optim.Adam(E.parameters(), c.lr)
     perceptual = _losses_perceptual(c.perceptual_weight)
-    identity = hub.load("identity-synthfaces-64").eval().requires_grad_(False) if c.identity_weight > 0 else None
+    identity_net = lite_weights("identity-synthfaces-64", G.world)
+    identity = hub.load(identity_net).eval().requires_grad_(False) if c.identity_weight > 0 else None
     loop = TrainLoop(c, {"E": E}, {"E": opt})
     for step in loop:
         loop.set_lr(opt, cosine_lr(c.lr, loop.progress))
@@ -310,19 +313,20 @@ def train_encoder(config: EncoderConfig, G: Generator | None = None) -> tuple[La
         loop.step(opt, loss, E, clip=10.0)
         loop.log(**logs)
     if loop.is_main:
-        out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / ENCODER_WEIGHTS
+        name = lite_weights(ENCODER_WEIGHTS, G.world)  # encoder-synthfaces2-64 for a v2 generator
+        out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / name
         hub.save(
             E.eval(),
             out_dir,
             dtype=torch.float16,
             card={
-                "name": ENCODER_WEIGHTS,
+                "name": name,
                 "description": f"e4e-style W+ encoder for `{c.generator}` (lite profile).",
                 "task": "feature-extraction",
                 "metrics": {"train_minutes": round(loop.minutes, 1)},
                 "training": (
                     f"`python -m lgfa_lite.train.stylegan2 encoder` ({loop.state.step} steps, batch {c.batch}, "
-                    f"{loop.minutes:.1f} min on a 2-core CPU) on fresh SynthFaces renders with known w: "
+                    f"{loop.minutes:.1f} min on {loop.hardware}) on fresh SynthFaces ({G.world}) renders with known w: "
                     f"latent MSE x{c.latent_weight} + pixel L1 x{c.pixel_weight} + perceptual x{c.perceptual_weight}"
                     f" + identity x{c.identity_weight} + delta regulariser x{c.delta_weight}."
                 ),
