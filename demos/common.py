@@ -246,7 +246,7 @@ def prepare_face(image, notes: list[str] | None = None, world: str = "v1") -> np
             ]
         else:
             t = face_tensor(pixels, SIZE)
-            require_face(t)
+            require_face(t, world=world)
     except FaceInputError as e:
         raise InputError(str(e)) from None
     return (t[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)

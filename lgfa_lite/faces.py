@@ -130,27 +130,30 @@ def _net(name: str):
 
 
 @torch.no_grad()
-def face_score(images: torch.Tensor) -> torch.Tensor:
+def face_score(images: torch.Tensor, world: str = "v1") -> torch.Tensor:
     """(B, 3, H, W) in [0, 1] -> (B,) disagreement of two independent lite nets about where the
     68 landmarks are (FAN heatmaps vs the 3D fitter's model), in inter-ocular units. On faces
     they agree (held-out faces: mean 0.07, max 0.29); on noise, blank or shifted pictures each
-    guesses differently (>= 0.43). Heatmap peaks alone do not work: noise scores as high as faces."""
+    guesses differently (>= 0.43). Heatmap peaks alone do not work: noise scores as high as faces.
+    `world`: the SynthFaces world whose framing the faces should have (its nets judge them)."""
+    from lgfa_lite.nets import lite_weights
     from lgfa_lite.nets.blocks import resize
     from lgfa_lite.nets.fitter import landmarks_2d
     from lgfa_lite.nets.landmarks import inter_ocular
 
     x = resize(images, 64)
-    fitter = _net("fitter-synthfaces-64")
-    fan_points, model_points = _net("fan-synthfaces-64")(x), landmarks_2d(fitter(x), 64, fitter.world)
+    fitter = _net(lite_weights("fitter-synthfaces-64", world))
+    fan_points = _net(lite_weights("fan-synthfaces-64", world))(x)
+    model_points = landmarks_2d(fitter(x), 64, fitter.world)
     return (fan_points - model_points).norm(dim=-1).mean(1) / inter_ocular(model_points).clamp(min=4.0)
 
 
 FACE_THRESHOLD = 0.35
 
 
-def require_face(images: torch.Tensor, threshold: float = FACE_THRESHOLD) -> torch.Tensor:
-    """Raise FaceInputError when an image shows no face the lite models can read; return the scores."""
-    scores = face_score(images)
+def require_face(images: torch.Tensor, threshold: float = FACE_THRESHOLD, world: str = "v1") -> torch.Tensor:
+    """Raise FaceInputError when an image shows no face the lite models of `world` can read; return the scores."""
+    scores = face_score(images, world)
     if (scores > threshold).any():
         raise FaceInputError(
             f"No face found (landmark disagreement {float(scores.max()):.2f} > {threshold}). "
