@@ -92,7 +92,7 @@ def test_synthface_group_quick(tmp_path):
     runner.discover()
     metrics = bench.GROUPS["synthface"](True)
     speeds = {
-        f"images_per_s_{r}{w}{s}" for r in (64, 128) for w in ("", "_v2") for s in ("", "_median_batch", "_best_batch")
+        f"images_per_s_{r}{w}{s}" for r in (64, 128) for w in ("", "_v1") for s in ("", "_median_batch", "_best_batch")
     }
     from lgfa_lite.synthface import AU_NAMES
 
