@@ -137,8 +137,10 @@ def build() -> None:
             anim_btn = gr.Button("Animate")
             video, strip = animation_outputs()
 
-    w = method_world(pipeline)  # the world its generator learnt
-    _from_sample = wire_face(TITLE, "auclip", face_state, face_view, upload, sample, sample_btn, sliders, preset, w)
+    def world():  # the world its generator learnt, asked per event: building the tab loads nothing
+        return method_world(pipeline)
+
+    _from_sample = wire_face(TITLE, "auclip", face_state, face_view, upload, sample, sample_btn, sliders, preset, world)
     copy_reference(guarded_here(reference_aus), sliders)
     preset.input(
         api(guarded_here(preset_aus), ["preset"]), preset, sliders, api_name="auclip_preset", show_progress="hidden"

@@ -223,24 +223,24 @@ def au_params() -> list[str]:
     return [param_name(au_label(n)) for n in au_names()]
 
 
-def wire_face(tab: str, prefix: str, face_state, face_view, upload, sample, sample_btn, sliders, preset, world="v1"):
-    """An upload or a sample face (drawn, cropped and read as SynthFaces `world` does) -> the face
-    state, its view, the AU sliders at the face's own AUs and the preset cleared. Returns the sample
-    handler (examples call it)."""
+def wire_face(tab: str, prefix: str, face_state, face_view, upload, sample, sample_btn, sliders, preset, world):
+    """An upload or a sample face (drawn, cropped and read as the SynthFaces world `world()` names,
+    asked per event so building the tab loads no checkpoint) -> the face state, its view, the AU
+    sliders at the face's own AUs and the preset cleared. Returns the sample handler (examples call it)."""
     import gradio as gr
 
     face_outputs = [face_state, face_view, *sliders, preset]
 
     def _use_face(face):
-        return face, display(face)[0], *read_aus(face, world), None
+        return face, display(face)[0], *read_aus(face, world()), None
 
     def _from_upload(path):
         if not path:  # the upload was cleared: keep the current face
             return (gr.skip(),) * len(face_outputs)
-        return guarded(_use_face, tab)(load_upload(path, tab, world))
+        return guarded(_use_face, tab)(load_upload(path, tab, world()))
 
     def _from_sample(n):
-        return guarded(_use_face, tab)(guarded(sample_face, tab)(n, world))
+        return guarded(_use_face, tab)(guarded(sample_face, tab)(n, world()))
 
     wire_upload(upload, _from_upload, face_outputs, f"{prefix}_load_face")
     sample_btn.click(
@@ -294,7 +294,9 @@ def build() -> None:
             video, strip = animation_outputs()
 
     w = world()
-    _from_sample = wire_face(TITLE, "ganimation", face_state, face_view, upload, sample, sample_btn, sliders, preset, w)
+    _from_sample = wire_face(
+        TITLE, "ganimation", face_state, face_view, upload, sample, sample_btn, sliders, preset, world
+    )
 
     copy_reference(guarded_here(functools.partial(reference_aus, world=w)), sliders)
     preset.input(
