@@ -184,11 +184,11 @@ def test_generator_and_encoder_groups_quick(monkeypatch):
     assert 0 <= res["precision"] <= 1 and 0 <= res["recall"] <= 1 and res["kid"] > res["kid_real_vs_real"]
     from lgfa_lite.train.perception import is_shipped
 
-    assert res["feature_space_clip" if is_shipped("clip") else "feature_space_fitter_identity"] == 1.0
-    if is_shipped("au") and is_shipped("landmarks"):  # follows_z: the untrained G draws nothing of z
+    assert res["feature_space_clip" if is_shipped("clip", G.world) else "feature_space_fitter_identity"] == 1.0
+    if is_shipped("au", G.world) and is_shipped("landmarks", G.world):  # follows_z: the untrained G draws nothing of z
         assert res["l1_vs_z_render"] > 0.1 and res["au_mae_vs_z_render"] < res["au_mae_vs_z_neutral_baseline"]
         assert res["landmark_nme_vs_z_eyes_mouth"] > res["landmark_nme_vs_z_eyes_mouth_neutral_baseline"]
-    if is_shipped("clip"):  # the lite CLIP reads the motions' end states in renders, not in an untrained G
+    if is_shipped("clip", G.world):  # the lite CLIP reads the motions' end states in renders, not in an untrained G
         assert res["clip_motion_top1_render"] > 0.5 > res["clip_motion_top1"]
 
     real_load = hub.load

@@ -372,7 +372,7 @@ def _beats_baseline(net, model, faces):
 def test_shipped_lite_net_beats_trivial_baseline(net, held_out):
     """Every checkpoint in weights/ must beat a trivial baseline on held-out identities.
     A net that has not been trained to that point yet is not shipped (and is skipped here)."""
-    if not is_shipped(net):
+    if not is_shipped(net, "v1"):
         pytest.skip(f"{NET_WEIGHTS[net]} is not shipped yet")
     name, value, base, ok = _beats_baseline(net, hub.load(NET_WEIGHTS[net]), held_out)
     assert ok, f"{name} = {value:.4f} does not beat the trivial baseline {base:.4f}"
@@ -382,7 +382,7 @@ def test_shipped_lite_net_beats_trivial_baseline(net, held_out):
 def test_shipped_v2_net_beats_trivial_baseline_on_v2_faces(net):
     """The same check for nets retrained on SynthFaces v2 (`*-synthfaces2-64`), on v2 renders."""
     name = T.weights_name(net, "v2")
-    if not (hub.default_weights_dir() / name / "config.json").exists():
+    if not is_shipped(net, "v2"):
         pytest.skip(f"{name} is not shipped yet")
     faces = dataset.standard_faces("test", 32, world="v2")
     metric, value, base, ok = _beats_baseline(net, hub.load(name), faces)
@@ -396,7 +396,7 @@ def test_untrained_net_fails_the_baseline_check(held_out):
 
 
 def test_lite_perceptual_orders_faces(held_out):
-    if not (is_shipped("landmarks") and is_shipped("identity")):
+    if not (is_shipped("landmarks", "v1") and is_shipped("identity", "v1")):
         pytest.skip("the lite perceptual distance needs the shipped landmark and identity nets")
     d = PerceptualDistance("lite")
     x = dataset.images_of(held_out, slice(0, 8))

@@ -302,7 +302,7 @@ def weights_name(net: str, synthfaces: str = "v2") -> str:
     return lite_weights(NET_WEIGHTS[net], synthfaces)
 
 
-def is_shipped(net: str, synthfaces: str = "v1") -> bool:
+def is_shipped(net: str, synthfaces: str) -> bool:
     """Whether `weights/` holds this net's lite checkpoint for that SynthFaces world."""
     return (hub.default_weights_dir() / weights_name(net, synthfaces) / "config.json").exists()
 
