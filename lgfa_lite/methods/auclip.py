@@ -272,7 +272,7 @@ class AUCLIPPipeline:
     @property
     def world(self) -> str:
         """The SynthFaces world its generator learnt: photos are cropped, faces sampled for it."""
-        return getattr(self.nets.generator, "world", "v1")
+        return self.nets.generator.world
 
     def to(self, device) -> "AUCLIPPipeline":
         self.mapper.to(device)

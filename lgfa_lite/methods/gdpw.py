@@ -53,8 +53,10 @@ from lgfa_lite.synthface.render import _renderer as shared_renderer
 from lgfa_lite.synthface.world import get_world
 
 WEIGHTS = "gdpw-synthfaces-64"
-FITTER = "fitter-synthfaces-64"  # reads SynthFaces faces (its twin for the pipeline's world, `lite_weights`);
-LANDMARKS = "fan-synthfaces-64"  # its 68 points refine the fitter's reading; real photos: FaceMesh + fit_landmarks
+# The fitter reads SynthFaces faces and the landmark net's 68 points refine its reading (real photos:
+# FaceMesh + fit_landmarks); the pipeline loads their twins for its world (`lite_weights`).
+FITTER = "fitter-synthfaces-64"
+LANDMARKS = "fan-synthfaces-64"
 GUIDANCE = ("geom_disp", "neural_codes", "both")
 # The original's loss weights (L1, VGG pyramid, feature matching, LSGAN); its warp loss weight is
 # not stated: 10, like the other perceptual terms.

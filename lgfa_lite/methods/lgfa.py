@@ -274,7 +274,7 @@ class LGFAPipeline:
     @property
     def world(self) -> str:
         """The SynthFaces world its generator learnt: photos are cropped, faces sampled for it."""
-        return getattr(self.nets.generator, "world", "v1")
+        return self.nets.generator.world
 
     def to(self, device) -> "LGFAPipeline":
         self.model.to(device)

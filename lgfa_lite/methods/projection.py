@@ -222,7 +222,7 @@ class ProjectionPipeline:
     @property
     def world(self) -> str:
         """The SynthFaces world its generator learnt: photos are cropped, faces sampled for it."""
-        return getattr(self.G, "world", "v1")
+        return self.G.world
 
     # ------------------------------------------------------------------ targets
     def target_heatmaps(self, landmarks, points_size: int | None = None, sigma: float = 1.0):
