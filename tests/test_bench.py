@@ -54,6 +54,26 @@ def test_run_merges_and_renders(tmp_path, fake_group):
     ]
 
 
+def test_run_keeps_groups_a_parallel_run_merged(tmp_path):
+    """Two bench runs at once: the one that ends last keeps what the other merged while it ran."""
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"env": {}}))
+
+    @bench.register("slow")
+    def slow(quick):
+        runner.run(["quick_one"], results=results, log=lambda *a: None)  # finishes while "slow" runs
+        return {"x": 1.0}
+
+    bench.register("quick_one")(lambda quick: {"y": 2.0})
+    try:
+        runner.run(["slow"], results=results, log=lambda *a: None)
+    finally:
+        del bench.GROUPS["slow"], bench.GROUPS["quick_one"]
+    saved = json.loads(results.read_text())
+    assert saved["slow"] == {"x": 1.0} and saved["quick_one"] == {"y": 2.0}
+    assert set(saved["env"]["dates"]) == {"slow", "quick_one"}
+
+
 def test_unknown_group(tmp_path, fake_group):
     with pytest.raises(runner.UnknownGroupError, match=r"nope.*known.*'fake'"):
         runner.run(["nope"], results=tmp_path / "r.json")

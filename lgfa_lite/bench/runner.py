@@ -70,11 +70,13 @@ def run(groups: list[str] | None = None, *, quick: bool = False, results=DEFAULT
         raise UnknownGroupError(f"unknown benchmark group(s) {unknown}; known: {sorted(known)}{broken}")
 
     results = Path(results)
-    data = json.loads(results.read_text()) if results.is_file() else {}
-    env = data.get("env", {})
+    data = {}
     for name in groups:
         log(f"[bench] {name}{' (quick)' if quick else ''} ...")
         metrics = known[name](quick)
+        # read the file as it is now: a bench run beside this one may have merged its groups meanwhile
+        data = json.loads(results.read_text()) if results.is_file() else {}
+        env = data.get("env", {})
         bad = {
             k: v
             for k, v in metrics.items()
