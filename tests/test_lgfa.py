@@ -171,9 +171,9 @@ def test_apex_targets_guide_out_and_back_motions_at_their_apex(nets, tmp_path):
     assert all(torch.isfinite(torch.tensor(h["clip_apex"])) for h in history)
 
 
-def test_head_pairs_hold_the_true_head_motions_in_w_plus(nets, tmp_path):
+def test_motion_pairs_hold_the_true_motions_in_w_plus(nets, tmp_path):
     assert set(T.HEAD_MOTIONS) == {"turn left", "turn right", "look up", "look down", "nod", "shake head", "tilt"}
-    pairs = T.head_pairs(nets, 40, 2, 16)
+    pairs = T.motion_pairs(nets, 40, 2, 16)
     n = len(T.HEAD_MOTIONS)
     assert pairs["w"].shape == (2, nets.generator.n_latent, 16) and pairs["v"].shape == (2, 128)
     assert pairs["face"].tolist() == [0] * n + [1] * n and pairs["frames"].tolist() == [4, 8, 11, 15]
@@ -182,6 +182,12 @@ def test_head_pairs_hold_the_true_head_motions_in_w_plus(nets, tmp_path):
     # a nod comes back to the first frame's face, a look down stays down
     nod, down = pairs["delta"][T.HEAD_MOTIONS.index("nod")], pairs["delta"][T.HEAD_MOTIONS.index("look down")]
     assert nod[-1].abs().max() < 1e-4 < nod[1].abs().max() and down[-1].abs().max() > 1e-4
+    # the expressions' paths: every motion with AUs, a wink (a pulse) back at its start at the end
+    assert set(T.EXPRESSION_MOTIONS) == set(L.MOTIONS) - set(T.HEAD_MOTIONS) and "smile" in T.EXPRESSION_MOTIONS
+    expr = T.motion_pairs(nets, 40, 1, 16, T.EXPRESSION_MOTIONS)
+    wink = expr["delta"][T.EXPRESSION_MOTIONS.index("wink")]
+    smile = expr["delta"][T.EXPRESSION_MOTIONS.index("smile")]
+    assert wink[-1].abs().max() < 1e-7 < min(wink[1].abs().max(), smile[-1].abs().max())  # a random encoder: small
     # trains with the term on, logging it
     images = torch.rand(4, 3, 16, 16)
     with torch.no_grad():
@@ -196,12 +202,12 @@ def test_head_pairs_hold_the_true_head_motions_in_w_plus(nets, tmp_path):
         schedule="linear",
         train_faces=40,
         pair_faces=2,
-        loss_weights={**L.LOSS_WEIGHTS, "head_pairs": 1.0},
+        loss_weights={**L.LOSS_WEIGHTS, "head_pairs": 1.0, "expression_pairs": 1.0},
         work_dir=str(tmp_path / "s"),
         out_dir=str(tmp_path / "o"),
     )
     _, history = L.train(cfg, nets=nets, data=data)
-    assert all(h["head_pairs"] > 0 for h in history)
+    assert all(h["head_pairs"] > 0 and h["expression_pairs"] > 0 for h in history)
 
 
 def train_term_alone(term, nets, data, tmp_path):

@@ -34,6 +34,7 @@ from torch import nn
 from lgfa_lite import hub
 from lgfa_lite.config import TrainConfig
 from lgfa_lite.hub import register_model
+from lgfa_lite.nets import lite_weights
 from lgfa_lite.nets.stylegan2 import EqualLinear, PixelNorm
 from lgfa_lite.synthface.motions import LGFA_WORDS, MOTIONS
 
@@ -53,6 +54,7 @@ LOSS_WEIGHTS = {
     "identity": 0.0,
     "clip_apex": 0.0,
     "head_pairs": 0.0,
+    "expression_pairs": 0.0,
     "identity_steps": 0.0,
     "colour": 0.0,
 }
@@ -205,7 +207,7 @@ class LGFAConfig(TrainConfig):
     hidden: int = 384
     loss_weights: dict = dataclasses.field(default_factory=lambda: dict(LOSS_WEIGHTS))
     train_faces: int = 2048  # SynthFaces training faces whose inversions the model animates
-    pair_faces: int = 256  # training faces whose true head motions `loss_weights.head_pairs` uses
+    pair_faces: int = 256  # training faces whose true motions `loss_weights.head_pairs` / `expression_pairs` use
     # The original fine-tunes its CLIP at 1e-5; 0 keeps the lite CLIP frozen. > 0: a copy of its text tower,
     # which feeds the recurrence, trains at this lr and is saved in the animator's checkpoint (the
     # contrastive term keeps judging with the named CLIP).
@@ -244,8 +246,10 @@ class Frozen:
             hub.load(generator),
             hub.load(encoder),
             PerceptualDistance("lite") if perceptual else None,
-            hub.load("identity-synthfaces-64") if identity else None,
+            None,
         )
+        if identity:  # the identity net of the world the generator learnt
+            nets.identity = hub.load(lite_weights("identity-synthfaces-64", nets.generator.world))
         for net in (nets.clip, nets.generator, nets.encoder, nets.perceptual, nets.identity):
             if net is not None:
                 net.eval().requires_grad_(False)

@@ -5,7 +5,8 @@ of its own (`PROMPTS`), over `frames` frames. Losses (`loss_weights`): smoothnes
 the W+ path; perceptual on the first and last frames; identity on the last frame (weight 0 in the
 original); contrastive CLIP on the last frame (the original's sum over all j), judged by the named
 CLIP. Options (`--opts KEY VAL`), off by default:
-  schedule: train on an inference schedule;  loss_weights.head_pairs: follow true head-motion W+ paths;
+  schedule: train on an inference schedule;  loss_weights.head_pairs / expression_pairs: follow the
+  true W+ paths of the head motions / of the expression motions (encoder inversions of their renders);
   clip_lr: fine-tune a copy of the CLIP text tower;  motion_norm_eps: the text mapper's PixelNorm eps;
   loss_weights.colour: the expressions' colour change;  loss_weights.clip_apex: CLIP on out-and-back
   apex frames;  loss_weights.identity_steps: identity between two consecutive frames;
@@ -29,8 +30,11 @@ from lgfa_lite.synthface.motions import MOTIONS
 from lgfa_lite.train.loop import TrainLoop
 
 log = logging.getLogger(__name__)
-# Motions of the head alone: the encoder carries their renders into W+ (an expression's it does not).
+# Motions of the head alone, and the expressions: the v1 encoder carries only the first into W+; the
+# v2 generator and encoder draw and read brows, lids and mouths too (`loss_weights.expression_pairs`).
 HEAD_MOTIONS = [name for name, m in MOTIONS.items() if not m.aus and not m.jaw]
+EXPRESSION_MOTIONS = [name for name in MOTIONS if name not in HEAD_MOTIONS]
+PAIR_MOTIONS = {"head_pairs": HEAD_MOTIONS, "expression_pairs": EXPRESSION_MOTIONS}  # loss weight -> motions
 
 
 # ----------------------------------------------------------------------------- losses
@@ -122,9 +126,9 @@ def training_faces(nets: Frozen, n: int, batch: int = 128) -> dict:
 
 
 @torch.no_grad()
-def head_pairs(nets: Frozen, n_train: int, n_faces: int, frames: int) -> dict:
-    """Ground-truth head motions in W+: each of the first `n_faces` SynthFaces training faces rendered
-    along every head motion (`HEAD_MOTIONS`, as `motion_clip` plays it over `frames` frames) and
+def motion_pairs(nets: Frozen, n_train: int, n_faces: int, frames: int, motions=HEAD_MOTIONS) -> dict:
+    """Ground-truth motions in W+: each of the first `n_faces` SynthFaces training faces rendered
+    along every motion named in `motions` (as `motion_clip` plays it over `frames` frames) and
     inverted by the encoder. -> {"w", "v": (F, L, D) inversions and (F, E) CLIP embeddings of the
     faces, "face", "prompt": (N,) rows of those and of PROMPTS, "frames": (K,) sampled frame
     indices, "delta": (N, K, L, D) each sampled frame's inversion minus frame 0's}."""
@@ -142,11 +146,11 @@ def head_pairs(nets: Frozen, n_train: int, n_faces: int, frames: int) -> dict:
         w0 = nets.encoder(image)
         out["w"].append(w0)
         out["v"].append(nets.clip.encode_image(image))
-        seqs = [motion_clip(face, name, frames)[0][ks] for name in HEAD_MOTIONS]
+        seqs = [motion_clip(face, name, frames)[0][ks] for name in motions]
         w = nets.encoder(render(FaceParams.cat(seqs), 64, world=world).image)
-        out["delta"].append(w.view(len(HEAD_MOTIONS), len(ks), *w.shape[1:]) - w0[:, None])
-        out["face"] += [i] * len(HEAD_MOTIONS)
-        out["prompt"] += [PROMPTS.index(f"The person {MOTIONS[name].verb}.") for name in HEAD_MOTIONS]
+        out["delta"].append(w.view(len(motions), len(ks), *w.shape[1:]) - w0[:, None])
+        out["face"] += [i] * len(motions)
+        out["prompt"] += [PROMPTS.index(f"The person {MOTIONS[name].verb}.") for name in motions]
     return {
         "w": torch.cat(out["w"]),
         "v": torch.cat(out["v"]),
@@ -199,7 +203,11 @@ def train(
             "the terms are left out"
         )
     data = data or training_faces(nets, c.train_faces)
-    pairs = head_pairs(nets, c.train_faces, c.pair_faces, c.frames) if wt.get("head_pairs", 0) > 0 else None
+    pair_sets = {  # loss name -> true W+ paths of its motions
+        key: motion_pairs(nets, c.train_faces, c.pair_faces, c.frames, motions)
+        for key, motions in PAIR_MOTIONS.items()
+        if wt.get(key, 0) > 0
+    }
     G = nets.generator
     model = LGFA(
         data["v"].shape[1],
@@ -235,8 +243,7 @@ def train(
     nets.to(device)
     data = {k: v.to(device) for k, v in data.items()}
     judge_text = judge_text.to(device)
-    pairs = {k: v.to(device) for k, v in pairs.items()} if pairs else None
-    head_prompts = pairs["prompt"].unique() if pairs else None
+    pair_sets = {key: {k: v.to(device) for k, v in pairs.items()} for key, pairs in pair_sets.items()}
     prompt_tokens = nets.clip.tokenize(PROMPTS).to(device)
     with torch.no_grad():
         prompt_emb = nets.clip.encode_text(prompt_tokens)
@@ -275,17 +282,18 @@ def train(
             )
         # with head_pairs on, the head-motion prompts follow their true paths: the last-frame CLIP term,
         # which sees neither roll nor a return (its text for "nods" is its text for "looks down"), leaves them
-        anchors = ~torch.isin(which, head_prompts) if pairs is not None else None
+        # (expression prompts keep it beside their paths)
+        anchors = ~torch.isin(which, pair_sets["head_pairs"]["prompt"]) if "head_pairs" in pair_sets else None
         if wt.get("colour", 0) > 0:  # the expression prompts' colour change, last frame vs first
             logs["colour"] = mean_over((chroma(last) - chroma(first)).abs().flatten(1).mean(1), anchors)
         logs["clip"] = contrastive_clip_loss(nets.clip.encode_image(last), judge_text[which], rows=anchors)
-        if pairs is not None:  # true head motions of training faces: their W+ path, frame by frame
+        for key, pairs in pair_sets.items():  # true motions of training faces: their W+ path, frame by frame
             j = torch.randint(len(pairs["face"]), (c.batch,), generator=loop.generator).to(device)
             f = pairs["face"][j]
             moved = model(
                 pairs["w"][f], prompt_emb[pairs["prompt"][j]], pairs["v"][f], c.frames, h0, c.schedule or None
             )
-            logs["head_pairs"] = F.mse_loss(moved["txt_ws"][:, pairs["frames"]], pairs["delta"][j])
+            logs[key] = F.mse_loss(moved["txt_ws"][:, pairs["frames"]], pairs["delta"][j])
         if wt.get("clip_apex", 0) > 0:
             logs["clip_apex"] = decoded.new_zeros(())
             if len(rows_b):
