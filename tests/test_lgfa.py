@@ -10,6 +10,7 @@ import torch
 
 from lgfa_lite import hub
 from lgfa_lite.methods import lgfa as L
+from lgfa_lite.nets import lite_weights
 from lgfa_lite.nets.clip import TextImageModel
 from lgfa_lite.nets.encoder import LatentEncoder
 from lgfa_lite.nets.stylegan2 import Z_DIM, Generator
@@ -458,7 +459,7 @@ def test_shipped_animator_turns_the_head_the_way_the_prompt_says():
     from lgfa_lite.synthface import FaceParams, render
 
     pipe = L.load()
-    fitter = hub.load("fitter-synthfaces-64").eval()
+    fitter = hub.load(lite_weights("fitter-synthfaces-64", pipe.world)).eval()
     p = FaceParams.sample(4, seed=2024)
     faces = render(p.replace(aus=torch.zeros_like(p.aus), pose=torch.zeros_like(p.pose)), 64, world=pipe.world).image
     with torch.no_grad():
@@ -479,7 +480,7 @@ def test_shipped_animator_nods_down_and_back_but_looks_down_and_stays():
 
     pipe = L.load()
     assert pipe.model.clip is not None and pipe.nets.clip is pipe.model.clip
-    fitter = hub.load("fitter-synthfaces-64").eval()
+    fitter = hub.load(lite_weights("fitter-synthfaces-64", pipe.world)).eval()
     p = FaceParams.sample(4, seed=2024)
     faces = render(p.replace(aus=torch.zeros_like(p.aus), pose=torch.zeros_like(p.pose)), 64, world=pipe.world).image
     with torch.no_grad():

@@ -247,6 +247,15 @@ def test_train_resumes_and_writes_checkpoint(tmp_path):
         _train("nose", steps=1, **kw)
 
 
+def test_width_sets_a_nets_channels_and_the_checkpoint_keeps_them(tmp_path):
+    model, _ = _train("au", steps=1, batch=4, train_size=40, test_size=16, width=8, progress=False,
+                      work_dir=tmp_path / "work", cache_dir=tmp_path / "cache", out_dir=tmp_path / "au")  # fmt: skip
+    assert model.config["channels"] == [8, 16, 32, 64] == hub.load(tmp_path / "au").config["channels"]
+    assert T.NETS["au"].build(64, 0).config["channels"] == [24, 48, 96, 192]  # 0: the shipped width
+    with pytest.raises(ValueError, match="open_clip config"):
+        T.train(T.PerceptionConfig(net="clip", width=32))
+
+
 def test_v2_nets_train_on_v2_renders_under_their_own_names(tmp_path):
     kw = dict(
         batch=4,

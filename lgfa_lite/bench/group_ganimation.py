@@ -120,7 +120,7 @@ def ganimation(quick: bool) -> dict:
     except hub.CheckpointError:
         return {"checkpoint_missing": 1.0}  # not trained yet: nothing to measure
     world = pipe.world  # scored on the world it learnt, read by that world's AU regressor and landmark net
-    id_net = hub.load("identity-synthfaces-64")
+    id_net = hub.load(lite_weights("identity-synthfaces-64", world))
     try:
         au_net = hub.load(lite_weights("au-synthfaces-64", world))
         read = lambda imgs: in_batches(au_net, imgs)

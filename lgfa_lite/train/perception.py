@@ -132,7 +132,7 @@ class CosFace(nn.Module):
 @dataclass
 class NetSpec:
     weights: str  # checkpoint folder name in weights/
-    build: Callable[[int], nn.Module]
+    build: Callable[[int, int], nn.Module]  # (resolution, width; 0 = the net's default) -> the net
     loss: Callable  # (model, aux, data, idx, rng) -> (loss, logs)
     lr: float
     steps: int
@@ -238,13 +238,18 @@ def identity_groups(
     return order[(starts[pick, None] + offs).flatten()][:batch]
 
 
+def widths(first: int) -> tuple[int, ...]:
+    """A small ResNet's stage widths: `first`, doubling over four stages."""
+    return tuple(first * 2**k for k in range(4))
+
+
 CLIP_AU_WEIGHT = 4.0  # BCE + L1 as the AU regressor's loss; x4 to weigh about as much as ClipLoss
 
 
 NETS: dict[str, NetSpec] = {
     "au": NetSpec(
         "au-synthfaces-64",
-        lambda r: AURegressor(input_size=r, channels=(24, 48, 96, 192)),
+        lambda r, w: AURegressor(input_size=r, channels=widths(w or 24)),
         _au_loss,
         2e-3,
         8000,
@@ -253,7 +258,7 @@ NETS: dict[str, NetSpec] = {
     ),
     "identity": NetSpec(
         "identity-synthfaces-64",
-        lambda r: IdentityNet(input_size=r, channels=(24, 48, 96, 192)),
+        lambda r, w: IdentityNet(input_size=r, channels=widths(w or 24)),
         _identity_loss,
         2e-3,
         8000,
@@ -263,7 +268,7 @@ NETS: dict[str, NetSpec] = {
     ),
     "fitter": NetSpec(
         "fitter-synthfaces-64",
-        lambda r: FaceFitter(input_size=r, channels=(24, 48, 96, 192)),
+        lambda r, w: FaceFitter(input_size=r, channels=widths(w or 24)),
         _fitter_loss,
         2e-3,
         8000,
@@ -272,7 +277,7 @@ NETS: dict[str, NetSpec] = {
     ),
     "landmarks": NetSpec(
         "fan-synthfaces-64",
-        lambda r: LandmarkNet(num_modules=1, input_size=r, width=64),
+        lambda r, w: LandmarkNet(num_modules=1, input_size=r, width=w or 64),
         _landmark_loss,
         1e-3,
         8000,
@@ -281,7 +286,7 @@ NETS: dict[str, NetSpec] = {
     ),
     "clip": NetSpec(
         "clip-synthfaces-64",
-        lambda r: TextImageModel(),
+        lambda r, w: TextImageModel(),  # its width is its open_clip config's
         _clip_loss,
         1e-3,
         3000,
@@ -317,6 +322,7 @@ class PerceptionConfig(TrainConfig):
     batch: int = 0
     lr: float = 0.0
     resolution: int = 64
+    width: int = 0  # the first stage's channels (doubling per stage; the FAN's features); 0 = the net's default
     train_size: int = TRAIN_SIZE
     test_size: int = TEST_SIZE
     identities: int = 0  # training identities the renders spread over; 0 = the standard faces (~20 each)
@@ -352,7 +358,9 @@ def train(config: PerceptionConfig) -> tuple[nn.Module, dict]:
         if c.identities
         else standard_faces("train", c.train_size, c.resolution, cache_dir, c.synthfaces)
     )
-    model = spec.build(c.resolution)
+    if c.width and c.net == "clip":
+        raise ValueError("width: the lite CLIP's size is its open_clip config (lgfa_lite/nets/configs)")
+    model = spec.build(c.resolution, c.width)
     if c.net == "fitter":
         model = FaceFitter(**{**model.config, "world": c.synthfaces})
     if c.init:
