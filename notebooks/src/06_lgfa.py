@@ -8,9 +8,10 @@
 # Training uses no videos: smoothness, loop and latent regularisers, a perceptual identity term
 # on the first and last frames, and a contrastive CLIP loss that pulls the last frame toward
 # its sentence and away from the other sentences of the batch. The lite recipe adds one term the
-# original does not have (`head_pairs_weight`; 0 turns it off): SynthFaces renders training faces
-# along the true head motions, and the head-motion prompts learn those W+ paths, so a shake or a
-# tilt, which a still last frame cannot show, is learnt too.
+# original does not have (`head_pairs_weight`, `expression_pairs_weight`; 0 turns them off): SynthFaces
+# renders training faces along the true motions, and the motion prompts learn those W+ paths (the
+# encoder's inversions of the renders), so a shake or a tilt, which a still last frame cannot show,
+# is learnt too, and an expression is pulled toward the generator's own way of drawing it.
 #
 # This notebook trains the animator (parameters below; resumes if interrupted), plots the
 # losses, and shows a prompt x face grid of videos, the diversity that seeds give, and the
@@ -31,7 +32,8 @@ clip_weight = 2.0  # the shipped recipe's (the original: 0.5)
 perceptual_weight = 0.25  # the shipped recipe's (the original: 1.0; a 30-degree head turn costs 0.22 of it)
 identity_weight = 1.0  # the shipped recipe's lite identity loss (the original: 0, unused)
 head_pairs_weight = 30.0  # head motions follow their true W+ paths (0 = the original, which has no such term)
-pair_faces = 64  # training faces rendered along every head motion for that term (the shipped recipe: 256)
+expression_pairs_weight = 30.0  # the same for the expression motions (useful with a generator that draws them: v2)
+pair_faces = 64  # training faces rendered along every motion for those terms (the shipped recipe: 256)
 identity_steps_weight = 0.0  # identity kept frame to frame (0 = the shipped recipe; 120 halved acd, cost accuracy)
 colour_weight = 30.0  # expression prompts' colour change, last vs first frame (shipped: 30; the original: 0)
 motion_norm_eps = 1.0  # the text mapper's PixelNorm eps (the original: 1e-8, which makes frame 0 -> 1 jump)
@@ -91,6 +93,7 @@ config = L.LGFAConfig(
         "perceptual": perceptual_weight,
         "identity": identity_weight,
         "head_pairs": head_pairs_weight,
+        "expression_pairs": expression_pairs_weight,
         "identity_steps": identity_steps_weight,
         "colour": colour_weight,
     },
@@ -112,7 +115,7 @@ pipe_trained, history = L.train(config, nets=nets)
 print(f"{len(history)} log rows; last: {json.dumps(history[-1] if history else {}, indent=1)}")
 keys = [
     k
-    for k in ("clip", "head_pairs", "perceptual", "identity", "smoothness", "loop", "latent")
+    for k in ("clip", "head_pairs", "expression_pairs", "perceptual", "identity", "smoothness", "loop", "latent")
     if any(k in h for h in history)
 ]
 fig, axes = plt.subplots(1, len(keys), figsize=(3 * len(keys), 2.4), squeeze=False)
@@ -132,8 +135,9 @@ print("showing", "the shipped animator" if shipped else "the animator trained ab
 # %% [markdown]
 # ## Prompt x face: the last frame of each video (held-out test faces)
 # Each row is a face (first column: the input), each column a sentence; the mp4s are in `out_dir`.
-# The lite generator draws head motions and an opening mouth; it has not learnt brows, eyelids or smiles,
-# so a smile comes out as shading and colour around the features (README, "LGFA"; `bench lgfa` change_* keys).
+# What the animator draws is what its generator can draw: `pipe.world` says which SynthFaces world it
+# learnt (v1's generator draws head motions and an opening mouth, not brows, eyelids or smiles; `bench lgfa`
+# change_* keys measure how much of an expression is shape and how much is colour).
 
 # %%
 prompts = ["The person turns left.", "The person is surprised.", "The person looks up.", "The person is smiling."]
@@ -145,6 +149,26 @@ for f, face in enumerate(faces):
         write_mp4(to_uint8_frames(video), out / f"face{f}_prompt{p}.mp4", fps=8)
         lasts.append(video[-1:])
     show_row(torch.cat(lasts), ["input"] + prompts if f == 0 else None, path=out / f"grid_face{f}.png")
+
+# %% [markdown]
+# ## Every motion, against the truth: each motion's apex frame (its last frame; a nod's, a wink's or a
+# shake's furthest frame) for each face, above the same face rendered along the true motion.
+
+# %%
+from lgfa_lite.synthface import MOTIONS, FaceParams, motion_clip, render
+
+test = standard_faces("test", 1024, world=pipe.world)
+u = torch.linspace(0, 1, video_frames)
+for f in range(n_faces):
+    params = FaceParams.from_data(test, slice(10 * f, 10 * f + 1))
+    made, truth = [], []
+    for name, motion in MOTIONS.items():
+        apex = int(motion.weight(u).abs().argmax())  # first frame of the furthest point
+        made.append(pipe(faces[f : f + 1], f"The person {motion.verb}.", video_frames, seed=0)[apex : apex + 1])
+        true_frame = motion_clip(params, name, video_frames)[0][apex : apex + 1]
+        truth.append(render(true_frame, pipe.nets.generator.size, world=pipe.world).image)
+    show_row(torch.cat(made), list(MOTIONS) if f == 0 else None, path=out / f"motions_face{f}.png", scale=0.9)
+    show_row(torch.cat(truth), None, path=out / f"motions_face{f}_truth.png", scale=0.9)
 
 # %% [markdown]
 # ## Diversity: one face, one sentence, four seeds (the seed draws the recurrence's start noise h0)
