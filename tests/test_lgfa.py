@@ -492,3 +492,15 @@ def test_shipped_animator_nods_down_and_back_but_looks_down_and_stays():
         nod, down = pitch_path("The person nods."), pitch_path("The person looks down.")
     assert nod[0] < -4 and down[0] < -4, (nod, down)  # both look down by mid-clip
     assert nod[1].abs() < 0.5 * nod[0].abs() and down[1].abs() > 0.7 * down[0].abs(), (nod, down)
+
+
+def test_paraphrases_are_new_sentences_of_known_words():
+    """`motion_accuracy_paraphrases` asks with one sentence per motion that no training prompt is, made
+    of words the lite CLIP was trained on (an unknown word would test the tokenizer, not the animator)."""
+    from lgfa_lite.bench.group_lgfa import PARAPHRASES
+    from lgfa_lite.synthface.captions import caption_words, words
+
+    assert list(PARAPHRASES) == list(L.MOTIONS)
+    assert not set(PARAPHRASES.values()) & set(L.PROMPTS) and len(set(PARAPHRASES.values())) == len(PARAPHRASES)
+    for sentence in PARAPHRASES.values():
+        assert set(words(sentence)) <= caption_words(), sentence

@@ -9,6 +9,8 @@ every motion's own trajectory (`motion_templates`), and the most similar is the 
 motion_accuracy (_expressions, _head): read == prompted; _ground_truth_renders: the same reader on
   the true renders (its ceiling); _fitter_aus: AUs read by the fitter's own AU head (the old reader);
   _colour_reset: the expression clips read again with every frame's colour (CbCr) set to frame 0's.
+motion_accuracy_paraphrases: the same clips prompted with `PARAPHRASES`, one new sentence per motion
+  made of words the lite CLIP knows (it was trained on none of these sentences).
 clip_r_precision: the last frame, embedded by the named lite CLIP, retrieves its prompt among all.
 id_sim_first_last: lite identity net, first vs last frame.
 acd (_head, _expressions, _one_way): mean 1 - cosine of the identity net between consecutive frames
@@ -29,6 +31,27 @@ from pathlib import Path
 
 from lgfa_lite.bench import card_minutes, register
 
+# One sentence per motion, words from the SynthFaces captions in sentences no training prompt has.
+PARAPHRASES = {
+    "smile": "The face smiles.",
+    "frown": "The face is frowning.",
+    "surprise": "A surprised face.",
+    "open mouth": "The face opens the mouth.",
+    "raise eyebrows": "The person is raising the eyebrows.",
+    "close eyes": "A person closing the eyes.",
+    "wink": "The face winks.",
+    "pout": "The face pouts.",
+    "angry": "The face looks angry.",
+    "sad": "A sad face.",
+    "disgust": "A disgusted face.",
+    "turn left": "The head turns to the left.",
+    "turn right": "The head turns to the right.",
+    "look up": "The face looks up.",
+    "look down": "The face looks down.",
+    "nod": "The head nods.",
+    "shake head": "A person shakes the head.",
+    "tilt": "The head tilts.",
+}
 POSE_SCALE = 20.0  # degrees of head rotation that count as much as a full AU
 SAMPLE_AT = (0.25, 0.5, 0.75, 1.0)  # where in the clip a trajectory is compared
 
@@ -158,6 +181,7 @@ def lgfa(quick: bool) -> dict:
     params = FaceParams.from_data(test, which)
     frames = 16
     one_way = {n for n in names if MOTIONS[n].envelope == "hold"}
+    hits_paraphrases = []
     hits, hits_fitter_aus, hits_truth, r_hits, id_sims, acds, acds_lin = [], [], [], [], [], [], []
     acds_truth, acds_keys = [], []  # acds_keys: (motion name, acd of its key-frame walk)
     changes = []  # one-way motions: (is head motion, change_vs_truth)
@@ -166,6 +190,7 @@ def lgfa(quick: bool) -> dict:
     judge = nets.clip if model.clip is None else hub.load(model.config["clip"]).eval()
     with torch.no_grad():
         text, judge_text = nets.clip.encode_text(prompts), judge.encode_text(prompts)
+        text_paraphrases = nets.clip.encode_text([PARAPHRASES[n] for n in names])
         for k, face in enumerate(faces):
             w_inv, v = nets.encoder(face[None]), nets.clip.encode_image(face[None])
             for i in range(len(prompts)):
@@ -176,6 +201,11 @@ def lgfa(quick: bool) -> dict:
                 reading, reading_fitter_aus = read_video(video, fitter, au_net)
                 hits.append((names[i], read_motion(reading, names, templates) == names[i]))
                 hits_fitter_aus.append(read_motion(reading_fitter_aus, names, templates) == names[i])
+                h0 = model.h0(1, torch.Generator().manual_seed(i))
+                paraphrased = nets.decode(model(w_inv, text_paraphrases[i : i + 1], v, frames, h0, "linear")["ws"][0])
+                hits_paraphrases.append(
+                    read_motion(read_video(paraphrased, fitter, au_net)[0], names, templates) == names[i]
+                )
                 truth = render(motion_clip(params[k], names[i], frames)[0], video.shape[-1], world=world).image
                 read_truth = read_motion(read_video(truth, fitter, au_net)[0], names, templates)
                 hits_truth.append((names[i], read_truth == names[i]))
@@ -220,6 +250,7 @@ def lgfa(quick: bool) -> dict:
         "motion_accuracy_ground_truth_renders_expressions": statistics.mean(h for n, h in hits_truth if n not in head),
         "motion_accuracy_ground_truth_renders_expressions_colour_reset": statistics.mean(colour_reset_truth),
         "motion_accuracy_fitter_aus": statistics.mean(hits_fitter_aus),
+        "motion_accuracy_paraphrases": statistics.mean(hits_paraphrases),
         "motion_accuracy_chance": 1 / len(names),
         "n_motions": float(len(names)),
         "n_videos": float(len(hits)),
