@@ -44,8 +44,8 @@ ALPHA_RANGE, FRAMES_RANGE, FPS_RANGE = (0.0, 1.0), (2, 64), (1, 30)
 MODES = {"scale the AU change (Δau)": "delta", "scale the strength (α)": "alpha"}
 EXAMPLES = [[3, "opening mouth", 0.2], [11, "closing eyes", 0.2], [25, "surprised", 0.3], [58, "smiling", 0.2]]
 LIMITS = (
-    "The lite generator draws head pose, eyes and an opening mouth but not brows or smiles, so "
-    "those AUs barely move (per-AU results: bench/RESULTS.md, group `auclip`)."
+    "The lite generator (SynthFaces v2) draws head pose, eyes and lids, an opening mouth and a pucker; brows "
+    "and smiles only faintly, so those AUs move least (per-AU results: bench/RESULTS.md, group `auclip`)."
 )
 
 

@@ -50,7 +50,8 @@ MAX_ALPHA = 2.0  # |α| the pipeline accepts (10x the training scale)
 GROUP_STARTS = {"coarse": 0, "medium": 4, "fine": 8}  # first W+ layer of each group (same at every size)
 # The original's loss weights: CLIP 0.8, identity (ArcFace) 0.2, latent L2 0.5, AU L1 1.
 LOSS_WEIGHTS = {"clip": 0.8, "identity": 0.2, "latent": 0.5, "au": 1.0}
-FROZEN = {"generator": "stylegan2-synthfaces-64", "encoder": "encoder-synthfaces-64", "au": "au-synthfaces-64"}
+# the frozen nets of the shipped mapper: SynthFaces v2's (v1's generator draws no brows, lids or smiles)
+FROZEN = {"generator": "stylegan2-synthfaces2-64", "encoder": "encoder-synthfaces2-64", "au": "au-synthfaces2-64"}
 
 # ----------------------------------------------------------------------------- prompts
 
@@ -197,8 +198,8 @@ class AUCLIPConfig(TrainConfig):
     generator: str = FROZEN["generator"]
     encoder: str = FROZEN["encoder"]
     au: str = FROZEN["au"]
-    clip: str = "clip-synthfaces-64"
-    identity: str = "identity-synthfaces-64"
+    clip: str = "clip-synthfaces2-64"
+    identity: str = "identity-synthfaces2-64"
     out_dir: str = ""  # default weights/auclip-synthfaces-64
     work_dir: str = str(Path.home() / ".cache" / "lgfa_lite" / "train" / "auclip-64")
 

@@ -90,7 +90,7 @@ def train(config: AUCLIPConfig, *, nets: Frozen | None = None, data: dict | None
             out_dir,
             card={
                 "name": WEIGHTS,
-                "description": "AU-CLIP mapper: AU increment -> W+ offsets of stylegan2-synthfaces-64 (lite profile)"
+                "description": f"AU-CLIP mapper: AU increment -> W+ offsets of {c.generator} (lite profile)"
                 + (", with the original's sign quirk." if c.sign_quirk else ", magnitude-fixed."),
                 "task": "image-to-image",
                 "metrics": {"train_minutes": round(loop.minutes, 1)},
@@ -98,7 +98,8 @@ def train(config: AUCLIPConfig, *, nets: Frozen | None = None, data: dict | None
                     f"`python -m lgfa_lite.methods.auclip train` ({loop.state.step} steps, batch {c.batch}, "
                     f"Adam lr {c.lr}, alpha {c.alpha}, {loop.minutes:.1f} min on {loop.hardware}) on the encoder "
                     f"codes of {n} SynthFaces training faces, random source/target pairs; loss weights {dict(wt)}; "
-                    f"prompts '{c.prompt_style}'."
+                    f"prompts '{c.prompt_style}'; frozen nets: generator {c.generator}, encoder {c.encoder}, AU "
+                    f"regressor {c.au}, CLIP {c.clip}, identity {c.identity}."
                 ),
             },
         )

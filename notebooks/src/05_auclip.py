@@ -11,8 +11,8 @@
 #
 # This notebook trains a mapper (parameters below; resumes if interrupted), plots its losses,
 # shows per-AU edits, magnitude sweeps (fixed vs the original's quirk), an expression-transfer
-# grid and an animation. The lite generator draws head pose, eyes and an opening mouth but not
-# brows or smiles, so expect those AUs to barely move.
+# grid and an animation. The shipped mapper's generator (SynthFaces v2) draws head pose, eyes and lids,
+# an opening mouth and a pucker, but brows and smiles only faintly: expect those AUs to move least.
 
 # %% include _setup.py
 
