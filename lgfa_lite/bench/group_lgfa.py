@@ -11,6 +11,10 @@ motion_accuracy (_expressions, _head): read == prompted; _ground_truth_renders: 
   _colour_reset: the expression clips read again with every frame's colour (CbCr) set to frame 0's.
 motion_accuracy_paraphrases: the same clips prompted with `PARAPHRASES`, one new sentence per motion
   made of words the lite CLIP knows (it was trained on none of these sentences).
+*_inverted_truth (motion_accuracy_expressions, _expressions_colour_reset, change_*_expressions): the
+  true expression clip inverted frame by frame by the encoder and decoded, G(E(truth)): an animator that follows
+  the true motion's W+ path exactly. What the generator and encoder let any animator show, its ceiling
+  on the paint-free keys (an animator that paints can beat it on motion_accuracy, not on those).
 clip_r_precision: the last frame, embedded by the named lite CLIP, retrieves its prompt among all.
 id_sim_first_last: lite identity net, first vs last frame.
 acd (_head, _expressions, _one_way): mean 1 - cosine of the identity net between consecutive frames
@@ -186,6 +190,7 @@ def lgfa(quick: bool) -> dict:
     acds_truth, acds_keys = [], []  # acds_keys: (motion name, acd of its key-frame walk)
     changes = []  # one-way motions: (is head motion, change_vs_truth)
     colour_reset, colour_reset_truth = [], []  # expression clips
+    hits_inverted, colour_reset_inverted, changes_inverted = [], [], []  # G(E(truth)); expressions only
     # the named CLIP judges retrieval, also for an animator that fine-tuned its own text tower
     judge = nets.clip if model.clip is None else hub.load(model.config["clip"]).eval()
     with torch.no_grad():
@@ -227,7 +232,17 @@ def lgfa(quick: bool) -> dict:
                 if names[i] in one_way:
                     changes.append((names[i] in head, change_vs_truth(video, truth)))
                 if names[i] not in head:
-                    for out, clip in ((colour_reset, video), (colour_reset_truth, truth)):
+                    inverted = nets.decode(nets.encoder(truth))
+                    hits_inverted.append(
+                        (names[i], read_motion(read_video(inverted, fitter, au_net)[0], names, templates) == names[i])
+                    )
+                    if names[i] in one_way:
+                        changes_inverted.append((False, change_vs_truth(inverted, truth)))
+                    for out, clip in (
+                        (colour_reset, video),
+                        (colour_reset_truth, truth),
+                        (colour_reset_inverted, inverted),
+                    ):
                         out.append(
                             read_motion(read_video(with_first_frame_colour(clip), fitter, au_net)[0], names, templates)
                             == names[i]
@@ -251,6 +266,12 @@ def lgfa(quick: bool) -> dict:
         "motion_accuracy_ground_truth_renders_expressions_colour_reset": statistics.mean(colour_reset_truth),
         "motion_accuracy_fitter_aus": statistics.mean(hits_fitter_aus),
         "motion_accuracy_paraphrases": statistics.mean(hits_paraphrases),
+        "motion_accuracy_expressions_inverted_truth": statistics.mean(h for _, h in hits_inverted),
+        "motion_accuracy_expressions_colour_reset_inverted_truth": statistics.mean(colour_reset_inverted),
+        **{
+            f"change_{k}_expressions_inverted_truth": v
+            for k, v in summarize_changes([c for _, c in changes_inverted]).items()
+        },
         "motion_accuracy_chance": 1 / len(names),
         "n_motions": float(len(names)),
         "n_videos": float(len(hits)),
