@@ -89,15 +89,18 @@ def expression_words() -> frozenset[str]:
     return frozenset(words(" ".join(phrases))) - {"the", "looks"}
 
 
-EXPRESSION_NOTE = (
-    "The lite generator draws head motions and an opening mouth, not brows, eyelids or smiles: "
-    "this expression comes out as shading and colour around the eyes, brows and mouth "
-    "(measured; README, “LGFA”)."
-)
+EXPRESSION_NOTES = {  # per world of the animator's generator: what it draws of an expression (bench lgfa)
+    "v1": "The lite generator (SynthFaces v1) draws head motions and an opening mouth, not brows, eyelids or "
+    "smiles: this expression comes out as shading and colour around the eyes, brows and mouth "
+    "(measured; README, “LGFA”).",
+    "v2": "The lite generator (SynthFaces v2) draws eyes and lids, an opening mouth and a faint smile, but "
+    "brows barely: part of this expression comes out as shading and colour (measured; README, “LGFA”).",
+}
 
 
-def check_prompt(prompt) -> tuple[str, list[str]]:
-    """(prompt, notes): the prompt stripped, or InputError when there is nothing to read."""
+def check_prompt(prompt, world: str = "v2") -> tuple[str, list[str]]:
+    """(prompt, notes): the prompt stripped, or InputError when there is nothing to read; `world`, that
+    of the animator's generator, says what an expression prompt will show."""
     from lgfa_lite.nets.clip import MAX_PROMPT_CHARS
     from lgfa_lite.synthface.captions import caption_words
     from lgfa_lite.synthface.captions import words as words_of
@@ -119,7 +122,7 @@ def check_prompt(prompt) -> tuple[str, list[str]]:
     if len(prompt) > MAX_PROMPT_CHARS:
         notes.append(f"The sentence is {len(prompt)} characters long; the text model reads only its beginning.")
     if set(words) & expression_words():
-        notes.append(EXPRESSION_NOTE)
+        notes.append(EXPRESSION_NOTES[world])
     unknown = sorted(set(words) - caption_words())
     if unknown:
         notes.append(
@@ -146,7 +149,7 @@ def animate_prompt(
     from lgfa_lite.video import frames_to_strip, write_mp4
 
     warnings: list[str] = []
-    text, notes = check_prompt(prompt)
+    text, notes = check_prompt(prompt, method_world(pipeline))
     n = int_in(frames, "Frames", FRAMES_RANGE, warnings)
     rate = int_in(fps, "FPS", FPS_RANGE, warnings)
     k = int_in(seeds, "Seeds side by side", SEEDS_RANGE, warnings)
@@ -187,9 +190,9 @@ def build() -> None:
         "motion path, and two mappers turn it into W+ offsets, one per frame. Frame 0 is the inverted face. "
         "The seed draws the recurrence's start noise: other seeds, other motions for the same sentence. "
         "Lite profile: 64 px, a text model trained on SynthFaces captions only. "
-        "What it can show (measured, README): head motions (turns, looks up and down, tilts, nods, shakes) "
-        "and an opening mouth; other expressions come out as colour and shading around the eyes, brows and "
-        "mouth, because the lite generator has not learnt to draw them."
+        "What it can show (measured, README): head motions (turns, looks up and down, tilts, nods, shakes), "
+        "eyes opening wide and closing, an opening mouth and a faint smile; raised brows and frowns barely "
+        "move and come out partly as colour and shading, because the lite generator draws brows only faintly."
     )
     face_state = gr.State(None)
     with gr.Row():

@@ -32,8 +32,9 @@ def test_prompt_checks():
         "The person looks angry.",
         "The person closes the eyes.",
         "The person is shocked.",
-    ):  # what the lite generator paints rather than draws
-        assert tab.check_prompt(expression)[1] == [tab.EXPRESSION_NOTE], expression
+    ):  # what the lite generator paints rather than draws, in part (v2) or all (v1)
+        assert tab.check_prompt(expression)[1] == [tab.EXPRESSION_NOTES["v2"]], expression
+        assert tab.check_prompt(expression, "v1")[1] == [tab.EXPRESSION_NOTES["v1"]], expression
     for drawn in ("The person opens the mouth.", "The person nods.", "The person looks up."):
         assert tab.check_prompt(drawn)[1] == [], drawn
     _, notes = tab.check_prompt("The person is juggling flamingos.")

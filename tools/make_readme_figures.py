@@ -6,7 +6,8 @@
 Each picture is one small PNG strip of real output, drawn the same way every time (fixed seeds):
   synthfaces.png         8 random SynthFaces renders (identity, expression, pose, camera), 128 px;
   lgfa_nods.png          8 of the 16 frames LGFA makes of a held-out test face for "The person nods.";
-  lgfa_opens_mouth.png   the same face and "The person opens the mouth.".
+  lgfa_opens_mouth.png   the same face and "The person opens the mouth.";
+  lgfa_smiles.png        the same face and "The person smiles.".
 The LGFA strips use the shipped `lgfa-synthfaces-64` (64 px frames, shown 2x with sharp pixels).
 It runs on a CPU in well under a minute.
 """
@@ -28,7 +29,11 @@ from lgfa_lite.synthface import FaceParams, identities, render  # noqa: E402
 from lgfa_lite.video import frames_to_strip, to_uint8_frames, upscale_frames  # noqa: E402
 
 FACE = 3  # the held-out test identity the LGFA strips animate (the Space's default sample face)
-PROMPTS = {"lgfa_nods.png": "The person nods.", "lgfa_opens_mouth.png": "The person opens the mouth."}
+PROMPTS = {
+    "lgfa_nods.png": "The person nods.",
+    "lgfa_opens_mouth.png": "The person opens the mouth.",
+    "lgfa_smiles.png": "The person smiles.",
+}
 MAX_BYTES = 150_000  # keep every picture small: the README loads them all
 
 

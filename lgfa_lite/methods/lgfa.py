@@ -217,9 +217,9 @@ class LGFAConfig(TrainConfig):
     # 16 frames) keeps the first steps small.
     motion_norm_eps: float = 1e-8
     init: str = ""  # an LGFA checkpoint (name or folder) to start from (a fine-tuning stage); a work_dir state wins
-    clip: str = "clip-synthfaces-64"
-    generator: str = "stylegan2-synthfaces-64"
-    encoder: str = "encoder-synthfaces-64"
+    clip: str = "clip-synthfaces2-64"  # SynthFaces v2's nets, as the shipped animator's
+    generator: str = "stylegan2-synthfaces2-64"
+    encoder: str = "encoder-synthfaces2-64"
     out_dir: str = ""
     work_dir: str = str(Path.home() / ".cache" / "lgfa_lite" / "train" / "lgfa-64")
 

@@ -320,10 +320,13 @@ def train(
                 "metrics": {"train_minutes": round(before + loop.minutes, 1)},
                 "training": (
                     f"`python -m lgfa_lite.methods.lgfa train` ({loop.state.step} steps, batch {c.batch}, "
-                    f"{c.frames} frames, {loop.minutes:.1f} min on {loop.hardware}"
+                    f"{c.frames} frames, schedule {c.schedule or 'constant'}, lr {c.lr}, motion_norm_eps "
+                    f"{c.motion_norm_eps}, {loop.minutes:.1f} min on {loop.hardware}"
                     + (f", from {c.init} ({before:.1f} min)" if c.init else "")
                     + f") on the inversions of {n} SynthFaces training faces with {len(PROMPTS)} prompts; "
-                    f"loss weights {dict(wt)}" + (f"; CLIP text tower lr {c.clip_lr}" if text_params else "") + "."
+                    f"loss weights {dict(wt)}"
+                    + (f"; CLIP text tower lr {c.clip_lr}" if text_params else "")
+                    + f"; frozen nets: CLIP {c.clip}, generator {c.generator}, encoder {c.encoder}."
                 ),
             },
         )

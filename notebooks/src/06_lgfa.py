@@ -136,8 +136,9 @@ print("showing", "the shipped animator" if shipped else "the animator trained ab
 # ## Prompt x face: the last frame of each video (held-out test faces)
 # Each row is a face (first column: the input), each column a sentence; the mp4s are in `out_dir`.
 # What the animator draws is what its generator can draw: `pipe.world` says which SynthFaces world it
-# learnt (v1's generator draws head motions and an opening mouth, not brows, eyelids or smiles; `bench lgfa`
-# change_* keys measure how much of an expression is shape and how much is colour).
+# learnt (v1's generator draws head motions and an opening mouth, not brows, eyelids or smiles; v2's, which the
+# shipped animator uses, draws eyes, lids, mouths and a faint smile, brows barely; `bench lgfa` change_* keys
+# measure how much of an expression is shape and how much is colour).
 
 # %%
 prompts = ["The person turns left.", "The person is surprised.", "The person looks up.", "The person is smiling."]
