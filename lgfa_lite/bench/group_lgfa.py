@@ -199,14 +199,12 @@ def lgfa(quick: bool) -> dict:
         for k, face in enumerate(faces):
             w_inv, v = nets.encoder(face[None]), nets.clip.encode_image(face[None])
             for i in range(len(prompts)):
-                ws = model(w_inv, text[i : i + 1], v, frames, model.h0(1, torch.Generator().manual_seed(i)), "linear")[
-                    "ws"
-                ][0]
+                h0 = model.h0(1, torch.Generator().manual_seed(i))  # the same start for the prompt and its paraphrase
+                ws = model(w_inv, text[i : i + 1], v, frames, h0, "linear")["ws"][0]
                 video = nets.decode(ws)
                 reading, reading_fitter_aus = read_video(video, fitter, au_net)
                 hits.append((names[i], read_motion(reading, names, templates) == names[i]))
                 hits_fitter_aus.append(read_motion(reading_fitter_aus, names, templates) == names[i])
-                h0 = model.h0(1, torch.Generator().manual_seed(i))
                 paraphrased = nets.decode(model(w_inv, text_paraphrases[i : i + 1], v, frames, h0, "linear")["ws"][0])
                 hits_paraphrases.append(
                     read_motion(read_video(paraphrased, fitter, au_net)[0], names, templates) == names[i]

@@ -241,15 +241,14 @@ class Frozen:
         """Checkpoint names (`clip` may also be a loaded CLIP: an animator's fine-tuned one)."""
         from lgfa_lite.nets.perceptual import PerceptualDistance
 
+        G = hub.load(generator)
         nets = Frozen(
             hub.load(clip) if isinstance(clip, str) else clip,
-            hub.load(generator),
+            G,
             hub.load(encoder),
             PerceptualDistance("lite") if perceptual else None,
-            None,
+            hub.load(lite_weights("identity-synthfaces-64", G.world)) if identity else None,  # of G's world
         )
-        if identity:  # the identity net of the world the generator learnt
-            nets.identity = hub.load(lite_weights("identity-synthfaces-64", nets.generator.world))
         for net in (nets.clip, nets.generator, nets.encoder, nets.perceptual, nets.identity):
             if net is not None:
                 net.eval().requires_grad_(False)

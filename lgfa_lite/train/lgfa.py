@@ -244,6 +244,7 @@ def train(
     data = {k: v.to(device) for k, v in data.items()}
     judge_text = judge_text.to(device)
     pair_sets = {key: {k: v.to(device) for k, v in pairs.items()} for key, pairs in pair_sets.items()}
+    head_prompts = pair_sets["head_pairs"]["prompt"].unique() if "head_pairs" in pair_sets else None
     prompt_tokens = nets.clip.tokenize(PROMPTS).to(device)
     with torch.no_grad():
         prompt_emb = nets.clip.encode_text(prompt_tokens)
@@ -283,7 +284,7 @@ def train(
         # with head_pairs on, the head-motion prompts follow their true paths: the last-frame CLIP term,
         # which sees neither roll nor a return (its text for "nods" is its text for "looks down"), leaves them
         # (expression prompts keep it beside their paths)
-        anchors = ~torch.isin(which, pair_sets["head_pairs"]["prompt"]) if "head_pairs" in pair_sets else None
+        anchors = ~torch.isin(which, head_prompts) if head_prompts is not None else None
         if wt.get("colour", 0) > 0:  # the expression prompts' colour change, last frame vs first
             logs["colour"] = mean_over((chroma(last) - chroma(first)).abs().flatten(1).mean(1), anchors)
         logs["clip"] = contrastive_clip_loss(nets.clip.encode_image(last), judge_text[which], rows=anchors)

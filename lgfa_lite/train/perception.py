@@ -398,8 +398,19 @@ def train(config: PerceptionConfig) -> tuple[nn.Module, dict]:
     metrics[f"train_minutes_{c.net}"] = state.seconds / 60
     # the command line that reproduces this run: the options that differ from the defaults
     default = PerceptionConfig()
-    keep = ("net", "steps", "batch", "lr", "resolution", "width", "train_size", "identities", "init", "freeze")
-    keep += ("synthfaces",)
+    keep = (
+        "net",
+        "steps",
+        "batch",
+        "lr",
+        "resolution",
+        "width",
+        "train_size",
+        "identities",
+        "init",
+        "freeze",
+        "synthfaces",
+    )
     opts = " ".join(f"{k} {getattr(run, k)}" for k in keep if getattr(run, k) != getattr(default, k) or k == "net")
     minutes = f" --minutes {c.minutes:g}" if c.minutes else ""
     hub.save(
