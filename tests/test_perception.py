@@ -416,22 +416,34 @@ def test_lite_perceptual_orders_faces(held_out):
         assert (d(x, other) > 0.01).all()
 
 
-def test_clip_fine_tune_from_a_checkpoint_keeps_the_frozen_image_tower(tmp_path):
+def _clip_tuned(tmp_path, **tune) -> tuple[dict, dict]:
+    """A 1-step CLIP, then 2 steps from it with the `tune` options -> both state dicts."""
     kw = dict(batch=8, train_size=40, test_size=16, progress=False, log_every=1)
-    first, _ = _train("clip", steps=1, out_dir=tmp_path / "a", work_dir=tmp_path / "wa", **kw)
-    tuned, _ = _train(
-        "clip",
-        steps=2,
-        lr=1e-2,
-        out_dir=tmp_path / "b",
-        work_dir=tmp_path / "wb",
-        init=str(tmp_path / "a"),
-        freeze="model.visual",
-        **kw,
-    )
-    a, b = hub.load(tmp_path / "a").state_dict(), hub.load(tmp_path / "b").state_dict()
+    _train("clip", steps=1, out_dir=tmp_path / "a", work_dir=tmp_path / "wa", **kw)
+    _train("clip", steps=2, lr=1e-2, out_dir=tmp_path / "b", work_dir=tmp_path / "wb", init=str(tmp_path / "a"),
+           **tune, **kw)  # fmt: skip
+    return hub.load(tmp_path / "a").state_dict(), hub.load(tmp_path / "b").state_dict()
+
+
+def test_clip_fine_tune_from_a_checkpoint_keeps_the_frozen_image_tower(tmp_path):
+    a, b = _clip_tuned(tmp_path, freeze="model.visual")
     visual = [k for k in a if k.startswith("model.visual.")]
     assert visual and all(torch.equal(a[k], b[k]) for k in visual)  # batch-norm statistics too
     assert any(not torch.equal(a[k], b[k]) for k in a if k not in visual)  # the text tower learnt
     card = (tmp_path / "b" / "README.md").read_text()  # the command line that reproduces it
     assert f"--opts net clip steps 2 batch 8 lr 0.01 train_size 40 init {tmp_path / 'a'} freeze model.visual`" in card
+
+
+def test_clip_image_tower_alone_learns_the_expression_prompts(tmp_path):
+    """freeze CLIP_TEXT_TOWER keeps every text embedding (LGFA's prompts) while the prompt term
+    trains the image tower; a name that is not in the model is refused."""
+    from lgfa_lite.train.perception import CLIP_TEXT_TOWER
+
+    a, b = _clip_tuned(tmp_path, freeze=CLIP_TEXT_TOWER, clip_prompt_weight=1.0)
+    visual = [k for k in a if k.startswith("model.visual.")]
+    assert all(torch.equal(a[k], b[k]) for k in a if k not in visual)  # the text tower and logit scale
+    assert any(not torch.equal(a[k], b[k]) for k in visual)
+    assert "clip_prompt_weight 1.0" in (tmp_path / "b" / "README.md").read_text()
+    with pytest.raises(ValueError, match="neither a submodule nor a parameter"):
+        _train("clip", steps=1, train_size=40, test_size=16, progress=False, freeze="model.nothing",
+               out_dir=tmp_path / "c", work_dir=tmp_path / "wc")  # fmt: skip

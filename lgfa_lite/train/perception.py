@@ -165,7 +165,7 @@ def _identity_loss(model, aux, data, idx, rng):
     return loss, {}
 
 
-def _identity_aux(model, data):
+def _identity_aux(model, data, config):
     ids = data["identity"]
     uniq = torch.unique(ids)
     head = CosFace(model.config["dim"], len(uniq))
@@ -205,23 +205,58 @@ def _clip_loss(model, aux, data, idx, rng):
     # the net, not shipped) makes the embedding carry the expression for ClipLoss to name.
     target, logits = data["aus"][idx], aux.au_head(features)
     au = F.binary_cross_entropy_with_logits(logits, target) + (torch.sigmoid(logits) - target).abs().mean()
-    return loss + aux.au_weight * au, {"scale": float(model.logit_scale.detach()), "au_loss": float(au.detach())}
+    logs = {"scale": float(model.logit_scale.detach()), "au_loss": float(au.detach())}
+    loss = loss + aux.au_weight * au
+    if aux.prompt_weight:
+        # The still captions open with their expression's sentence; ClipLoss contrasts it with the
+        # batch's other captions only (mostly the same few expressions). This contrasts each face
+        # with all expression sentences at once: cross-entropy over the zero-shot prompts.
+        prompts = model.encode_text([expression_sentence(e) for e in EXPRESSIONS])
+        scores = model.logit_scale * F.normalize(features, dim=-1) @ prompts.T
+        prompt = F.cross_entropy(scores, aux.expression[idx], ignore_index=-1)
+        loss = loss + aux.prompt_weight * prompt
+        logs["prompt_loss"] = float(prompt.detach())
+    return loss, logs
 
 
 class _ClipAux(nn.Module):
-    def __init__(self, embed_dim: int, n_aus: int, au_weight: float):
+    def __init__(self, embed_dim: int, aus: torch.Tensor, au_weight: float, prompt_weight: float):
         super().__init__()
         from open_clip.loss import ClipLoss
 
-        self.clip_loss, self.au_head, self.au_weight = ClipLoss(), nn.Linear(embed_dim, n_aus), au_weight
+        self.clip_loss, self.au_head, self.au_weight = ClipLoss(), nn.Linear(embed_dim, aus.shape[1]), au_weight
+        self.prompt_weight = prompt_weight
+        vocab = list(EXPRESSIONS)  # each face's zero-shot class; -1: "making a face" (no prompt)
+        names = [expression_name(a) for a in aus] if prompt_weight else []
+        self.expression = torch.tensor([vocab.index(n) if n in vocab else -1 for n in names], dtype=torch.long)
 
 
-def _clip_aux(model, data):
+def _clip_aux(model, data, config):
     # The 49408-row token table would be most of each step's CPU time (a dense gradient and
     # Adam update); its random rows are distinct codes already, so the lite text tower learns
     # on top of them.
     model.model.token_embedding.weight.requires_grad_(False)
-    return _ClipAux(model.model.visual.output_dim, data["aus"].shape[1], CLIP_AU_WEIGHT)
+    return _ClipAux(model.model.visual.output_dim, data["aus"], CLIP_AU_WEIGHT, config.clip_prompt_weight)
+
+
+# CLIP's text tower (for `freeze`): what LGFA's prompts go through at inference
+CLIP_TEXT_TOWER = ",".join(
+    f"model.{n}"
+    for n in ("transformer", "token_embedding", "ln_final", "positional_embedding", "text_projection", "logit_scale")
+)
+
+
+def freeze(model: nn.Module, name: str) -> nn.Module | nn.Parameter:
+    """Stop training one submodule or parameter of `model` (by its dotted name)."""
+    try:
+        part = model.get_submodule(name)
+    except AttributeError:
+        try:
+            part = model.get_parameter(name)
+        except AttributeError:
+            kind = type(model).__name__
+            raise ValueError(f"freeze: {name!r} is neither a submodule nor a parameter of the {kind}") from None
+    return part.requires_grad_(False)
 
 
 def identity_groups(
@@ -327,9 +362,12 @@ class PerceptionConfig(TrainConfig):
     test_size: int = TEST_SIZE
     identities: int = 0  # training identities the renders spread over; 0 = the standard faces (~20 each)
     init: str = ""  # start from this checkpoint's weights (a weights name or Hub folder)
-    # a submodule kept as it is, batch-norm statistics included (e.g. "model.visual", CLIP's image
-    # tower: to teach the text tower new words without moving the image embeddings others rely on)
+    # submodules or parameters kept as they are (comma-separated), batch-norm statistics included:
+    # "model.visual", CLIP's image tower, to teach the text tower new words without moving the image
+    # embeddings others rely on; CLIP_TEXT_TOWER, to move the image tower only
     freeze: str = ""
+    # CLIP only: cross-entropy of each face over the zero-shot expression prompts (`_clip_loss`)
+    clip_prompt_weight: float = 0.0
     synthfaces: str = "v2"  # the SynthFaces world; v2 nets are saved as *-synthfaces2-64, v1 as *-synthfaces-64
     cache_dir: str = ""  # rendered faces; "" = $LGFA_CACHE_DIR or ~/.cache/lgfa_lite/synthfaces
     out_dir: str = ""  # "" = weights/<the net's checkpoint name>
@@ -365,8 +403,8 @@ def train(config: PerceptionConfig) -> tuple[nn.Module, dict]:
         model = FaceFitter(**{**model.config, "world": c.synthfaces})
     if c.init:
         model.load_state_dict(hub.load(c.init).state_dict())
-    frozen = model.get_submodule(c.freeze).requires_grad_(False) if c.freeze else None
-    aux = spec.aux(model, data) if spec.aux else nn.Module()
+    frozen = [freeze(model, name) for name in c.freeze.split(",")] if c.freeze else []
+    aux = spec.aux(model, data, c) if spec.aux else nn.Module()
     trainable = nn.ModuleDict({"model": model, "aux": aux})
     opt = torch.optim.AdamW(
         [p for p in trainable.parameters() if p.requires_grad], lr=lr, weight_decay=1e-4 if c.net != "clip" else 0.05
@@ -377,8 +415,9 @@ def train(config: PerceptionConfig) -> tuple[nn.Module, dict]:
     warmup = max(1, min(200, steps // 10))
     n = len(data["image"])
     for step in loop:
-        if frozen is not None:
-            frozen.eval()  # the loop put every module in training mode
+        for part in frozen:
+            if isinstance(part, nn.Module):
+                part.eval()  # the loop put every module in training mode
         # linear warm-up over the first steps, then cosine decay over the run's progress
         loop.set_lr(opt, lr * (step + 1) / warmup if step < warmup else cosine_lr(lr, loop.progress, warmup=0.0))
         g = loop.generator  # seeded per rank and step: each torchrun rank draws its own batches
@@ -409,6 +448,7 @@ def train(config: PerceptionConfig) -> tuple[nn.Module, dict]:
         "identities",
         "init",
         "freeze",
+        "clip_prompt_weight",
         "synthfaces",
     )
     opts = " ".join(f"{k} {getattr(run, k)}" for k in keep if getattr(run, k) != getattr(default, k) or k == "net")
