@@ -226,8 +226,8 @@ def test_paired_term_is_zero_for_a_perfect_edit_and_trains_towards_the_pair(tmp_
         out_dir=str(tmp_path / "out"),
         work_dir=str(tmp_path / "state"),
         progress=False,
-        loss_weights={**GA.LOSS_WEIGHTS, "paired": 10.0, "paired_mask": 1.0},
+        loss_weights={**GA.LOSS_WEIGHTS, "paired": 10.0, "paired_mask": 1.0, "paired_perceptual": 1.0},
     )
     _, history = GA.train(cfg, data=data)
-    assert all("paired" in row and "paired_mask" in row for row in history)
+    assert all("paired" in row and "paired_mask" in row and "paired_perceptual" in row for row in history)
     assert "paired (loss weights" in (tmp_path / "out" / "README.md").read_text()

@@ -3,8 +3,9 @@
 The critic has a PatchGAN head (WGAN-GP) and an AU-regression head. The target AUs of an
 edit are another training face's AUs (+ U(-0.1, 0.1) noise). The original trains unpaired
 (CelebA has no pairs); SynthFaces has the same face, pose and light rendered with the target
-AUs, and `loss_weights.paired` (L1 to that render) and `.paired_mask` (the attention mask towards
-where the pair differs, `pair_mask`) use it; both 0 = the original recipe.
+AUs, and `loss_weights.paired` (L1 to that render), `.paired_perceptual` (the lite perceptual
+distance to it, whose default trunks are v1 nets, not the v2 bench's judges) and `.paired_mask`
+(the attention mask towards where the pair differs, `pair_mask`) use it; all 0 = the original recipe.
 Losses (`loss_weights`): WGAN-GP, AU regression, cycle, attention saturation and smoothness; the lr
 decays linearly over the run after `decay_start`; `critic_warmup` critic-only steps come first.
 Under `torchrun` every rank draws its own batches (`TrainLoop`). The generator goes to `out_dir`
@@ -102,7 +103,7 @@ def paired_loss(fake, att, real, truth, focus: float = 0.0) -> tuple[torch.Tenso
     return ((fake - truth).abs() * (1 + focus * (1 - keep))).mean(), (att - keep).abs().mean()
 
 
-def generator_loss(G: Generator, D: Critic, real, real_aus, target_aus, w=LOSS_WEIGHTS, truth=None):
+def generator_loss(G: Generator, D: Critic, real, real_aus, target_aus, w=LOSS_WEIGHTS, truth=None, perceptual=None):
     fake, att, _ = G(real, target_aus)
     fake_score, fake_au = D(fake)
     back, att_back, _ = G(fake, real_aus)
@@ -116,6 +117,9 @@ def generator_loss(G: Generator, D: Critic, real, real_aus, target_aus, w=LOSS_W
     if truth is not None:  # the paired terms (SynthFaces)
         logs["paired"], logs["paired_mask"] = paired_loss(fake, att, real, truth, w.get("paired_focus", 0.0))
         loss = loss + w.get("paired", 0.0) * logs["paired"] + w.get("paired_mask", 0.0) * logs["paired_mask"]
+        if perceptual is not None:  # an L1 optimum is a blurred colour image; features ask for edges
+            logs["paired_perceptual"] = perceptual(fake, truth).mean()
+            loss = loss + w.get("paired_perceptual", 0.0) * logs["paired_perceptual"]
     return loss, {k: v.detach() for k, v in logs.items()}
 
 
@@ -140,12 +144,17 @@ def train(config: GANimationConfig, *, data: dict | None = None) -> tuple[GANima
     c = config
     torch.manual_seed(c.seed)
     data = data if data is not None else standard_faces("train", c.train_size, c.resolution, world=c.synthfaces)
-    paired = c.loss_weights.get("paired", 0.0) > 0 or c.loss_weights.get("paired_mask", 0.0) > 0
+    paired = any(c.loss_weights.get(k, 0.0) > 0 for k in ("paired", "paired_mask", "paired_perceptual"))
     G = Generator(N_AUS, c.conv_dim, c.repeat_num, c.edge_kernel, world=c.synthfaces)
     D = Critic(c.resolution, N_AUS, c.critic_dim)
     opt_g = torch.optim.Adam(G.parameters(), c.lr, betas=tuple(c.betas))
     opt_d = torch.optim.Adam(D.parameters(), c.lr, betas=tuple(c.betas))
     loop = TrainLoop(c, {"G": G, "D": D}, {"G": opt_g, "D": opt_d}, device_ready=True)
+    perceptual = None
+    if c.loss_weights.get("paired_perceptual", 0.0) > 0:
+        from lgfa_lite.nets.perceptual import PerceptualDistance
+
+        perceptual = PerceptualDistance().to(loop.device)
     n = len(data["image"])
     # the uint8 faces fit on any GPU (16k at 64 px: 200 MB); indices and noise are drawn on the CPU
     # generator either way, so a run's batches do not depend on the device
@@ -165,7 +174,7 @@ def train(config: GANimationConfig, *, data: dict | None = None) -> tuple[GANima
         loop.log(**d_logs)
         if step >= c.critic_warmup and step % c.n_critic == 0:
             truth = paired_truth(data, idx, target, c.resolution, c.synthfaces) if paired else None
-            g_loss, g_logs = generator_loss(G, D, real, real_aus, target, c.loss_weights, truth)
+            g_loss, g_logs = generator_loss(G, D, real, real_aus, target, c.loss_weights, truth, perceptual)
             loop.step(opt_g, g_loss, G, clip=None)
             loop.log(**g_logs)
             problem = mask_saturated(float(g_logs["mask_mean"]))
