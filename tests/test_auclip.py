@@ -32,7 +32,8 @@ def test_mapper_shapes_one_offset_per_layer_group():
 
 
 def test_magnitude_controls_the_offset_and_the_quirk_reduces_it_to_a_sign():
-    delta = torch.rand(2, N_AUS) - 0.5
+    g = torch.Generator().manual_seed(1)  # |elements| >= 0.1: PixelNorm's epsilon stays negligible at k = 0.25
+    delta = (torch.rand(2, N_AUS, generator=g) * 0.4 + 0.1) * torch.randint(0, 2, (2, N_AUS), generator=g).mul(2).sub(1)
     for quirk in (False, True):
         m = mapper(sign_quirk=quirk)
         sizes = [float(m(k * delta).detach().norm()) for k in (0.25, 0.5, 1.0)]
@@ -41,6 +42,14 @@ def test_magnitude_controls_the_offset_and_the_quirk_reduces_it_to_a_sign():
             assert torch.allclose(m.group_input(delta, 4), delta.sign(), atol=1e-4)
         else:
             assert sizes[0] < sizes[1] < sizes[2]
+    linear = mapper(linear_magnitude=True)  # the recipe's: the offset scales exactly with Δau
+    assert torch.allclose(linear(0.25 * delta), 0.25 * linear(delta), atol=1e-6)
+    assert torch.equal(linear(torch.zeros(1, N_AUS)), torch.zeros(1, 10, 128))
+    with pytest.raises(ValueError, match="excludes"):
+        mapper(sign_quirk=True, linear_magnitude=True)
+    quirk = linear.with_sign_quirk()  # the same weights, the original's normalisation
+    assert quirk.sign_quirk and not quirk.linear_magnitude
+    assert torch.allclose(quirk(0.25 * delta), quirk(delta), atol=1e-5)
 
 
 def test_prompts_follow_the_original_and_use_the_lite_clips_words():

@@ -90,8 +90,7 @@ def auclip(quick: bool) -> dict:
             res["baseline_no_edit_expression_nme"] = nme(x)
             res["reconstruction_expression_nme"] = nme(recon)
         m = 32 if quick else 128
-        quirk = AC.AUMapper(**{**pipe.mapper.config, "sign_quirk": True})
-        quirk.load_state_dict(pipe.mapper.state_dict())
+        quirk = pipe.mapper.with_sign_quirk()
         for suffix, p in (("", pipe), ("_original_quirk", AC.AUCLIPPipeline(quirk, pipe.nets, pipe.alpha))):
             per_face, of_mean = magnitude_spearman(p, x[:m], target[:m], read)
             res[f"magnitude_spearman{suffix}"] = per_face

@@ -12,8 +12,11 @@ generator); each maps Δau to one offset shared by its group's layers.
 The magnitude fix: the original repeats Δau per W+ layer and normalises it with StyleGAN's PixelNorm
 over the layer axis, i.e. over identical copies, so every element becomes its sign and the AU
 *magnitude* never reaches the mapper. Here Δau goes in as it is (it is already in [-1, 1]) and the
-offset is mapper(Δau) - mapper(0), so a zero increment is no edit and scaling Δau scales the edit.
-`sign_quirk=True` restores the original's normalisation (for the benchmark's comparison).
+offset is mapper(Δau) - mapper(0), so a zero increment is no edit. With `linear_magnitude` the
+MLPs see only the direction and the offset is |Δau| · (mapper(Δau / |Δau|) - mapper(0)): scaling Δau
+by k scales the W+ offset by exactly k (tried with `scale_min` 0.25, not shipped:
+docs/experiments/auclip.md). `sign_quirk=True` restores the original's normalisation (for the
+benchmark's comparison).
 
     pipe = load()                                            # AUCLIPPipeline: mapper + frozen nets
     edit = pipe(face, target_aus)                            # faces (B, 3, H, W) in [0, 1]
@@ -134,11 +137,14 @@ class AUMapper(nn.Module):
         depth: int = 4,
         sign_quirk: bool = False,
         frozen: dict | None = None,
+        linear_magnitude: bool = False,
     ):
         """frozen: the checkpoints ({"generator", "encoder", "au"}) the mapper edits with (`load`)."""
         super().__init__()
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
+        if sign_quirk and linear_magnitude:
+            raise ValueError("sign_quirk reduces Δau to its sign: it excludes linear_magnitude")
         self.config = {
             "n_aus": n_aus,
             "n_latent": n_latent,
@@ -147,8 +153,10 @@ class AUMapper(nn.Module):
             "depth": depth,
             "sign_quirk": sign_quirk,
             "frozen": {**FROZEN, **(frozen or {})},
+            "linear_magnitude": linear_magnitude,
         }
         self.n_aus, self.n_latent, self.style_dim, self.sign_quirk = n_aus, n_latent, style_dim, sign_quirk
+        self.linear_magnitude = linear_magnitude
         self.groups = {k: g for k, g in layer_groups(n_latent).items() if len(g)}
         self.norm = PixelNorm()
 
@@ -166,15 +174,26 @@ class AUMapper(nn.Module):
             return delta
         return self.norm(delta[:, None].expand(-1, copies, -1))[:, 0]
 
+    def with_sign_quirk(self) -> "AUMapper":
+        """The same weights behind the original's normalisation (Δau -> its sign, no linear
+        magnitude): what the original's mapper would make of them (the benchmark's comparison)."""
+        quirk = AUMapper(**{**self.config, "sign_quirk": True, "linear_magnitude": False})
+        quirk.load_state_dict(self.state_dict())
+        return quirk.train(self.training)
+
     def forward(self, delta: torch.Tensor) -> torch.Tensor:
         if not torch.is_tensor(delta) or delta.dim() != 2 or delta.shape[1] != self.n_aus:
             got = tuple(delta.shape) if torch.is_tensor(delta) else type(delta).__name__
             raise ValueError(f"Δau must be a (B, {self.n_aus}) tensor, got {got}")
+        size = delta.norm(dim=1, keepdim=True) if self.linear_magnitude else None
+        if size is not None:
+            delta = delta / size.clamp(min=1e-6)
         both = torch.cat([delta, torch.zeros_like(delta[:1])])  # the last row: zero increment
         parts = []
         for name, layers in self.groups.items():
             y = self.mappers[name](self.group_input(both, len(layers)))
-            parts.append((y[:-1] - y[-1:])[:, None].expand(-1, len(layers), -1))  # zero Δau -> zero offset
+            y = y[:-1] - y[-1:]  # zero Δau -> zero offset
+            parts.append((y if size is None else size * y)[:, None].expand(-1, len(layers), -1))
         return torch.cat(parts, 1)
 
 
@@ -192,6 +211,8 @@ class AUCLIPConfig(TrainConfig):
     hidden: int = 128
     depth: int = 4
     sign_quirk: bool = False  # True: the original's PixelNorm over layer copies (Δau -> sign(Δau))
+    linear_magnitude: bool = False  # the offset is |Δau| x the direction's offset (`AUMapper`); tried, not shipped
+    scale_min: float = 1.0  # training increments go k ~ U(scale_min, 1) of the way to the target; 1 = the original
     prompt_style: str = "lite"  # "original": the original's wording, words the lite CLIP never saw
     loss_weights: dict = dataclasses.field(default_factory=lambda: dict(LOSS_WEIGHTS))
     train_faces: int = 4096  # SynthFaces training faces whose inversions are the sources and targets

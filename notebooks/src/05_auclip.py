@@ -127,8 +127,7 @@ print("AU reading gained (asked +0.8):", {a: round(float(g), 3) for a, g in zip(
 # same edit, so the AU magnitude a user sets has no effect.
 
 # %%
-quirk = AC.AUCLIPPipeline(AC.AUMapper(**{**pipe.mapper.config, "sign_quirk": True}), pipe.nets, pipe.alpha)
-quirk.mapper.load_state_dict(pipe.mapper.state_dict())
+quirk = AC.AUCLIPPipeline(pipe.mapper.with_sign_quirk(), pipe.nets, pipe.alpha)
 ks = [0.0, *SCALES]
 target = torch.zeros(len(AU_NAMES))
 target[[AU_INDEX["AU25"], AU_INDEX["AU26"]]] = 0.9
