@@ -199,7 +199,8 @@ ORIGINAL_LOSS_WEIGHTS = {
 }
 # The lite recipe (SynthFaces has pairs): `paired` is the L1 to the same face rendered with the target
 # AUs, the pixels that pair changes weighted 1 + `paired_focus` times; `paired_mask` pulls the
-# attention mask towards where the pair differs. The AU weight drops to 10: at 160 the generator
+# attention mask towards where the pair differs; `paired_perceptual` is the lite perceptual distance
+# to the pair (sharper edits than L1 alone). The AU weight drops to 10: at 160 the generator
 # paints what its AU judge reads (docs/experiments/ganimation.md). The original's terms all stay.
 LOSS_WEIGHTS = {
     **ORIGINAL_LOSS_WEIGHTS,
@@ -207,7 +208,7 @@ LOSS_WEIGHTS = {
     "paired": 100.0,
     "paired_mask": 10.0,
     "paired_focus": 10.0,
-    "paired_perceptual": 0.0,
+    "paired_perceptual": 100.0,
 }
 # The original recipe, for `--opts` or `GANimationConfig(**ORIGINAL_RECIPE)`: unpaired, 5 critic steps per G step.
 ORIGINAL_RECIPE = {"n_critic": 5, "lr": 1e-4, "loss_weights": dict(ORIGINAL_LOSS_WEIGHTS)}

@@ -4,7 +4,7 @@ The critic has a PatchGAN head (WGAN-GP) and an AU-regression head. The target A
 edit are another training face's AUs (+ U(-0.1, 0.1) noise). The original trains unpaired
 (CelebA has no pairs); SynthFaces has the same face, pose and light rendered with the target
 AUs, and `loss_weights.paired` (L1 to that render), `.paired_perceptual` (the lite perceptual
-distance to it, whose default trunks are v1 nets, not the v2 bench's judges) and `.paired_mask`
+distance to it, on the v1 landmark and identity nets' features) and `.paired_mask`
 (the attention mask towards where the pair differs, `pair_mask`) use it; all 0 = the original recipe.
 Losses (`loss_weights`): WGAN-GP, AU regression, cycle, attention saturation and smoothness; the lr
 decays linearly over the run after `decay_start`; `critic_warmup` critic-only steps come first.
