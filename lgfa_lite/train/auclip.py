@@ -99,7 +99,7 @@ def train(config: AUCLIPConfig, *, nets: Frozen | None = None, data: dict | None
                 "name": WEIGHTS,
                 "description": f"AU-CLIP mapper: AU increment -> W+ offsets of {c.generator} (lite profile)"
                 + (", with the original's sign quirk." if c.sign_quirk else ", magnitude-fixed.")
-                + (" The offset is linear in |Δau|." if c.linear_magnitude and not c.sign_quirk else ""),
+                + (" The offset is linear in |Δau|." if mapper.linear_magnitude else ""),
                 "task": "image-to-image",
                 "metrics": {"train_minutes": round(loop.minutes, 1)},
                 "training": (

@@ -90,15 +90,20 @@ def evaluate(net: str, model: nn.Module, data: dict) -> dict:
     raise ValueError(f"unknown net {net!r}")
 
 
+def expression_classes(aus: torch.Tensor) -> torch.Tensor:
+    """Each face's zero-shot class: its index in EXPRESSIONS, -1 for "making a face" (no prompt)."""
+    vocab = list(EXPRESSIONS)
+    return torch.tensor([vocab.index(n) if n in vocab else -1 for n in map(expression_name, aus)], dtype=torch.long)
+
+
 @torch.no_grad()
 def evaluate_clip(model: TextImageModel, data: dict) -> dict:
     img = _batched(model.encode_image, data)
-    names = [expression_name(a) for a in data["aus"]]
-    vocab = list(EXPRESSIONS)
-    keep = [i for i, n in enumerate(names) if n in vocab]
-    txt = model.encode_text([expression_sentence(e) for e in vocab])
+    classes = expression_classes(data["aus"])
+    keep = (classes >= 0).nonzero().flatten()
+    txt = model.encode_text([expression_sentence(e) for e in EXPRESSIONS])
     pred = (img[keep] @ txt.T).argmax(1)
-    truth = torch.tensor([vocab.index(names[i]) for i in keep])
+    truth = classes[keep]
     # image -> text retrieval among 100 test captions (distinct), each image's own among them
     seen, uniq = set(), []
     for i, c in enumerate(data["caption"]):
@@ -226,9 +231,7 @@ class _ClipAux(nn.Module):
 
         self.clip_loss, self.au_head, self.au_weight = ClipLoss(), nn.Linear(embed_dim, aus.shape[1]), au_weight
         self.prompt_weight = prompt_weight
-        vocab = list(EXPRESSIONS)  # each face's zero-shot class; -1: "making a face" (no prompt)
-        names = [expression_name(a) for a in aus] if prompt_weight else []
-        self.expression = torch.tensor([vocab.index(n) if n in vocab else -1 for n in names], dtype=torch.long)
+        self.expression = expression_classes(aus) if prompt_weight else None
 
 
 def _clip_aux(model, data, config):
