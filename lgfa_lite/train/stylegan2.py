@@ -85,8 +85,10 @@ class GeneratorConfig(TrainConfig):
     lr_mlp: float = 1.0  # mapping-network lr multiplier (StyleGAN2: 0.01; the teacher makes a faster one safe)
     channels: dict = dataclasses.field(default_factory=lambda: {"4": 128, "8": 128, "16": 64, "32": 32, "64": 16})
     l1_weight: float = 1.0
-    # Off in the lite recipe: on the 2-core VM the perceptual nets and the discriminator together
-    # made a step about 4x slower (one 6-step smoke run: 2.9 s -> 12 s per step at batch 32).
+    # The lite perceptual distance to the render (`nets/perceptual.py`). The shipped v2 generator added
+    # 5.0 for its last 75 minutes (from step 21,314): AUs readable 4 -> 7, eye/mouth landmarks under the
+    # neutral baseline (docs/experiments/stylegan2.md); a step cost about the same (1.3-1.7 s on one
+    # thread, batch 32). Off by default: the L1 phase from scratch has not been tried with it.
     perceptual_weight: float = 0.0
     adv_weight: float = 0.02  # > 0 adds the discriminator (non-saturating loss, lazy R1); 0.05 measured worse
     # The discriminator joins after this many steps: the L1 teacher lays out the faces at 2.25x
