@@ -126,7 +126,8 @@ class SynthFaceImages(Dataset):
             "caption": np.array(caption(p)),
         }
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        # A per-process temporary name: two trainings filling the same cache must not collide.
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
         np.savez_compressed(tmp, **data)
         tmp.replace(path)
         return data
