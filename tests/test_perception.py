@@ -447,3 +447,20 @@ def test_clip_image_tower_alone_learns_the_expression_prompts(tmp_path):
     with pytest.raises(ValueError, match="neither a submodule nor a parameter"):
         _train("clip", steps=1, train_size=40, test_size=16, progress=False, freeze="model.nothing",
                out_dir=tmp_path / "c", work_dir=tmp_path / "wc")  # fmt: skip
+
+
+def test_clip_new_image_tower_keeps_the_init_text_tower(tmp_path):
+    """clip_model builds another open_clip config; from an init of another config only the text
+    tower loads, so every prompt embeds as before while the new image tower trains."""
+    from lgfa_lite.train.perception import CLIP_TEXT_TOWER
+
+    a, b = _clip_tuned(tmp_path, clip_model="lgfa-small-clip", freeze=CLIP_TEXT_TOWER)
+    assert hub.load(tmp_path / "b").config["model_name"] == "lgfa-small-clip"
+    text = [k for k in a if not k.startswith("model.visual.")]
+    assert text and all(torch.equal(a[k], b[k]) for k in text)
+    assert a["model.visual.conv1.weight"].shape != b["model.visual.conv1.weight"].shape  # width 16 -> 32
+    card = (tmp_path / "b" / "README.md").read_text()
+    assert "clip_model lgfa-small-clip" in card and "layers [2, 2, 2, 2], width 32" in card
+    with pytest.raises(ValueError, match="only the CLIP"):
+        _train("au", steps=1, train_size=40, test_size=16, progress=False, clip_model="lgfa-small-clip",
+               out_dir=tmp_path / "c", work_dir=tmp_path / "wc")  # fmt: skip

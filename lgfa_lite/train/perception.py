@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import open_clip
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -371,6 +372,10 @@ class PerceptionConfig(TrainConfig):
     freeze: str = ""
     # CLIP only: cross-entropy of each face over the zero-shot expression prompts (`_clip_loss`)
     clip_prompt_weight: float = 0.0
+    # CLIP only: its open_clip config (lgfa_lite/nets/configs; "" = lgfa-tiny-clip). With an `init`
+    # of another config, only the text tower and logit scale load: a new image tower learns to
+    # meet the prompts' embeddings the init CLIP already gives (LGFA's words included).
+    clip_model: str = ""
     synthfaces: str = "v2"  # the SynthFaces world; v2 nets are saved as *-synthfaces2-64, v1 as *-synthfaces-64
     cache_dir: str = ""  # rendered faces; "" = $LGFA_CACHE_DIR or ~/.cache/lgfa_lite/synthfaces
     out_dir: str = ""  # "" = weights/<the net's checkpoint name>
@@ -401,11 +406,19 @@ def train(config: PerceptionConfig) -> tuple[nn.Module, dict]:
     )
     if c.width and c.net == "clip":
         raise ValueError("width: the lite CLIP's size is its open_clip config (lgfa_lite/nets/configs)")
-    model = spec.build(c.resolution, c.width)
+    if c.clip_model and c.net != "clip":
+        raise ValueError("clip_model: only the CLIP (net clip) has an open_clip config")
+    model = TextImageModel(c.clip_model) if c.clip_model else spec.build(c.resolution, c.width)
     if c.net == "fitter":
         model = FaceFitter(**{**model.config, "world": c.synthfaces})
     if c.init:
-        model.load_state_dict(hub.load(c.init).state_dict())
+        init = hub.load(c.init)
+        if c.net == "clip" and init.config["model_name"] != model.config["model_name"]:
+            text = {k: v for k, v in init.state_dict().items() if not k.startswith("model.visual.")}
+            model.load_state_dict(text, strict=False)
+            print(f"init: the text tower of {c.init} ({init.config['model_name']}); a new image tower")
+        else:
+            model.load_state_dict(init.state_dict())
     frozen = [freeze(model, name) for name in c.freeze.split(",")] if c.freeze else []
     aux = spec.aux(model, data, c) if spec.aux else nn.Module()
     trainable = nn.ModuleDict({"model": model, "aux": aux})
@@ -452,6 +465,7 @@ def train(config: PerceptionConfig) -> tuple[nn.Module, dict]:
         "init",
         "freeze",
         "clip_prompt_weight",
+        "clip_model",
         "synthfaces",
     )
     opts = " ".join(f"{k} {getattr(run, k)}" for k in keep if getattr(run, k) != getattr(default, k) or k == "net")
@@ -462,7 +476,7 @@ def train(config: PerceptionConfig) -> tuple[nn.Module, dict]:
         dtype=torch.float16,
         card={
             "name": name,
-            "description": spec.description,
+            "description": _clip_description(model) if c.net == "clip" else spec.description,
             "tags": [f"synthfaces-{c.synthfaces}"],
             "metrics": metrics,
             "task": "face-perception",
@@ -476,6 +490,16 @@ def train(config: PerceptionConfig) -> tuple[nn.Module, dict]:
         },
     )
     return model, metrics
+
+
+def _clip_description(model: TextImageModel) -> str:
+    """The CLIP spec's description, naming the image tower this model was built with."""
+    visual = open_clip.get_model_config(model.config["model_name"])["vision_cfg"]
+    tower = f"layers {visual['layers']}, width {visual['width']}"
+    return NETS["clip"].description.replace(
+        "`lgfa-tiny-clip`: ModifiedResNet image tower (64 px, width 16)",
+        f"`{model.config['model_name']}`: ModifiedResNet image tower (64 px, {tower})",
+    )
 
 
 def main(argv=None):
