@@ -252,8 +252,9 @@ def test_width_sets_a_nets_channels_and_the_checkpoint_keeps_them(tmp_path):
                       work_dir=tmp_path / "work", cache_dir=tmp_path / "cache", out_dir=tmp_path / "au")  # fmt: skip
     assert model.config["channels"] == [8, 16, 32, 64] == hub.load(tmp_path / "au").config["channels"]
     assert T.NETS["au"].build(64, 0).config["channels"] == [24, 48, 96, 192]  # 0: the shipped width
-    with pytest.raises(ValueError, match="open_clip config"):
-        T.train(T.PerceptionConfig(net="clip", width=32))
+    with pytest.raises(ValueError, match="open_clip config"):  # refused before rendering the training set
+        T.train(T.PerceptionConfig(net="clip", width=32, cache_dir=str(tmp_path / "unused")))
+    assert not (tmp_path / "unused").exists()
 
 
 def test_v2_nets_train_on_v2_renders_under_their_own_names(tmp_path):
@@ -462,5 +463,5 @@ def test_clip_new_image_tower_keeps_the_init_text_tower(tmp_path):
     card = (tmp_path / "b" / "README.md").read_text()
     assert "clip_model lgfa-small-clip" in card and "layers [2, 2, 2, 2], width 32" in card
     with pytest.raises(ValueError, match="only the CLIP"):
-        _train("au", steps=1, train_size=40, test_size=16, progress=False, clip_model="lgfa-small-clip",
-               out_dir=tmp_path / "c", work_dir=tmp_path / "wc")  # fmt: skip
+        T.train(T.PerceptionConfig(net="au", clip_model="lgfa-small-clip", cache_dir=str(tmp_path / "unused")))
+    assert not (tmp_path / "unused").exists()

@@ -391,6 +391,10 @@ def train(config: PerceptionConfig) -> tuple[nn.Module, dict]:
     c = config
     if c.net not in NETS:
         raise ValueError(f"unknown net {c.net!r}; choose from {sorted(NETS)}")
+    if c.width and c.net == "clip":
+        raise ValueError("width: the lite CLIP's size is its open_clip config (lgfa_lite/nets/configs)")
+    if c.clip_model and c.net != "clip":
+        raise ValueError("clip_model: only the CLIP (net clip) has an open_clip config")
     spec = NETS[c.net]
     steps, batch, lr = int(c.steps or spec.steps), int(c.batch or spec.batch), float(c.lr or spec.lr)
     name = weights_name(c.net, c.synthfaces)
@@ -404,10 +408,6 @@ def train(config: PerceptionConfig) -> tuple[nn.Module, dict]:
         if c.identities
         else standard_faces("train", c.train_size, c.resolution, cache_dir, c.synthfaces)
     )
-    if c.width and c.net == "clip":
-        raise ValueError("width: the lite CLIP's size is its open_clip config (lgfa_lite/nets/configs)")
-    if c.clip_model and c.net != "clip":
-        raise ValueError("clip_model: only the CLIP (net clip) has an open_clip config")
     model = TextImageModel(c.clip_model) if c.clip_model else spec.build(c.resolution, c.width)
     if c.net == "fitter":
         model = FaceFitter(**{**model.config, "world": c.synthfaces})
