@@ -14,9 +14,9 @@ over the layer axis, i.e. over identical copies, so every element becomes its si
 *magnitude* never reaches the mapper. Here Δau goes in as it is (it is already in [-1, 1]) and the
 offset is mapper(Δau) - mapper(0), so a zero increment is no edit. With `linear_magnitude` the
 MLPs see only the direction and the offset is |Δau| · (mapper(Δau / |Δau|) - mapper(0)): scaling Δau
-by k scales the W+ offset by exactly k (tried with `scale_min` 0.25, not shipped:
-docs/experiments/auclip.md). `sign_quirk=True` restores the original's normalisation (for the
-benchmark's comparison).
+by k scales the W+ offset by exactly k. That is the recipe and the shipped mapper (it ranks edit
+strengths best: docs/experiments/auclip.md). `sign_quirk=True` restores the original's
+normalisation (for the benchmark's comparison; the trainer then turns `linear_magnitude` off).
 
     pipe = load()                                            # AUCLIPPipeline: mapper + frozen nets
     edit = pipe(face, target_aus)                            # faces (B, 3, H, W) in [0, 1]
@@ -211,7 +211,7 @@ class AUCLIPConfig(TrainConfig):
     hidden: int = 128
     depth: int = 4
     sign_quirk: bool = False  # True: the original's PixelNorm over layer copies (Δau -> sign(Δau))
-    linear_magnitude: bool = False  # the offset is |Δau| x the direction's offset (`AUMapper`); tried, not shipped
+    linear_magnitude: bool = True  # the offset is |Δau| x the direction's offset (`AUMapper`); off with sign_quirk
     scale_min: float = 1.0  # training increments go k ~ U(scale_min, 1) of the way to the target; 1 = the original
     prompt_style: str = "lite"  # "original": the original's wording, words the lite CLIP never saw
     loss_weights: dict = dataclasses.field(default_factory=lambda: dict(LOSS_WEIGHTS))

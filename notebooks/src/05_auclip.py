@@ -6,8 +6,8 @@
 # `ŵ = w_src + α · mapper(Δau)` (α = 0.2 in training). It is trained on inverted faces with four
 # losses: CLIP (the original's prompt engineering), identity, latent L2 and AU (the AU regressor
 # reads the edit). The original normalises Δau so that only its sign reaches the mapper; the
-# lite version feeds Δau as it is, so its magnitude sets the edit's strength (the quirk is
-# behind `sign_quirk`, compared below).
+# lite mapper sees Δau's direction and scales its offset by |Δau|, so the magnitude sets the edit's
+# strength (the quirk is behind `sign_quirk`, compared below).
 #
 # This notebook trains a mapper (parameters below; resumes if interrupted), plots its losses,
 # shows per-AU edits, magnitude sweeps (fixed vs the original's quirk), an expression-transfer
