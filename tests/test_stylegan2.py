@@ -228,6 +228,31 @@ def test_generator_recipe_trains_and_resumes(tmp_path):
     assert "(v2) render" in (tmp_path / "g2" / "README.md").read_text()
 
 
+def test_generator_and_encoder_recipes_start_from_a_checkpoint(tmp_path):
+    """init: a new stage starts from a saved generator (D fresh) or encoder, not from scratch; a
+    checkpoint of another architecture is refused before training."""
+    c = recipe.GeneratorConfig(size=16, style_dim=16, n_mlp=2, channels={"4": 16, "8": 16, "16": 8}, steps=1,
+                               batch=4, adv_weight=0.0, work_dir=str(tmp_path / "a"), out_dir=str(tmp_path / "g"),
+                               progress=False, sample_every=100)  # fmt: skip
+    recipe.train_generator(c)
+    stage = dataclasses.replace(c, lr=0.0, seed=1, init=str(tmp_path / "g"), work_dir=str(tmp_path / "b"),
+                                out_dir=str(tmp_path / "g2"))  # fmt: skip
+    G, _ = recipe.train_generator(stage)  # lr 0: the stage's weights are its start's (w_avg moves on)
+    assert f"started from `{tmp_path / 'g'}`" in (tmp_path / "g2" / "README.md").read_text()
+    start = dict(hub.load(tmp_path / "g").named_parameters())
+    assert all(torch.allclose(v.float(), start[k].float(), atol=1e-3) for k, v in G.named_parameters())
+    with pytest.raises(ValueError, match="was built as"):
+        recipe.train_generator(dataclasses.replace(stage, style_dim=8, work_dir=str(tmp_path / "c")))
+    e = recipe.EncoderConfig(generator=str(tmp_path / "g"), steps=1, batch=2, work_dir=str(tmp_path / "e"),
+                             out_dir=str(tmp_path / "enc"), progress=False)  # fmt: skip
+    recipe.train_encoder(e)
+    e2 = dataclasses.replace(e, lr=0.0, seed=1, init=str(tmp_path / "enc"), work_dir=str(tmp_path / "e2"),
+                             out_dir=str(tmp_path / "enc2"))  # fmt: skip
+    E, _ = recipe.train_encoder(e2)
+    start = dict(hub.load(tmp_path / "enc").named_parameters())
+    assert all(torch.allclose(v.float(), start[k].float(), atol=1e-3) for k, v in E.named_parameters())
+
+
 def test_encoder_shapes_and_refinement():
     G = tiny_generator()
     E = LatentEncoder(G.n_latent, 16, input_size=16, channels=(8, 8, 16, 16), hidden=32)

@@ -4,7 +4,9 @@
 #   bash tools/gpu_generator.sh [MINUTES] [--opts KEY VAL ...]     (WORLD=v2 by default)
 #
 # Resumes from runs/stylegan2-$WORLD when that training state is there (carry it to the GPU
-# machine), trains on cuda with the lite recipe (renders on the CPU cores, steps on the GPU),
+# machine); without it, a new stage starts from the shipped checkpoint (`init`, a fresh
+# discriminator from step 0, the perceptual leg's weight 5.0). Trains on cuda with the lite recipe
+# (renders on the CPU cores, steps on the GPU),
 # writes the checkpoint to weights/stylegan2-synthfaces2-64 (v2) or weights/stylegan2-synthfaces-64
 # (v1), whose model card records the hardware and minutes; with $OUT set (the device machine's
 # return folder) it copies the checkpoint and the training state there too.
@@ -17,8 +19,13 @@ NAME=$([ "$WORLD" = v1 ] && echo stylegan2-synthfaces-64 || echo stylegan2-synth
 PY="${PYTHON:-python3}"
 "$PY" -c "import torch, lgfa_lite" 2>/dev/null || "$PY" -m pip install -q -r requirements.txt -e .
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'no GPU here: use the CPU recipe'"
+STAGE=()
+if [ ! -f "runs/stylegan2-$WORLD/state.json" ] && [ -f "weights/$NAME/config.json" ]; then
+    echo "== no training state in runs/stylegan2-$WORLD: a new stage from weights/$NAME"
+    STAGE=(init "weights/$NAME" adv_after 0 perceptual_weight 5.0)
+fi
 "$PY" -m lgfa_lite.train.stylegan2 generator --minutes "$MINUTES" --steps 100000000 \
-    --opts device cuda synthfaces "$WORLD" work_dir "runs/stylegan2-$WORLD" out_dir "weights/$NAME" "$@"
+    --opts device cuda synthfaces "$WORLD" work_dir "runs/stylegan2-$WORLD" out_dir "weights/$NAME" "${STAGE[@]}" "$@"
 if [ -n "${OUT:-}" ]; then
     mkdir -p "$OUT/weights" "$OUT/runs"
     cp -r "weights/$NAME" "$OUT/weights/"

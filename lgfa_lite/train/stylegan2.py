@@ -103,6 +103,9 @@ class GeneratorConfig(TrainConfig):
     pl_every: int = 4
     ema_kimg: float = 2.0  # EMA half-life in thousands of images
     sample_every: int = 250
+    # A generator checkpoint (name or folder) that G and G_ema start from, the discriminator fresh:
+    # a new stage after a shipped generator when its training state is gone. A work_dir state wins.
+    init: str = ""
     out_dir: str = ""
     work_dir: str = str(WORK_ROOT / "stylegan2-64")
 
@@ -148,11 +151,21 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, beta: float):
         e.copy_(m)
 
 
+def _start_from(net: torch.nn.Module, init: str) -> None:
+    """Copy a checkpoint's weights into `net`, which must have its architecture (and world)."""
+    start = hub.load(init)
+    if start.config != net.config:
+        raise ValueError(f"init {init!r} was built as {start.config}, this run builds {net.config}")
+    net.load_state_dict(start.state_dict())
+
+
 def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
     """Train the lite generator (resumable); rank 0 writes G_ema as a Hub folder."""
     c = config
     torch.manual_seed(c.seed)
     G = Generator(c.size, c.style_dim, c.n_mlp, c.channels, c.lr_mlp, Z_DIM, normalize_z=False, world=c.synthfaces)
+    if c.init:
+        _start_from(G, c.init)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     modules = {"G": G, "G_ema": G_ema}
     opt_g = torch.optim.Adam(G.parameters(), c.lr, betas=tuple(c.betas))
@@ -241,6 +254,7 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
                     f"distance, + {c.adv_weight} x non-saturating GAN loss after step {c.adv_after} (lazy R1 gamma "
                     f"{c.r1_gamma}); "
                     f"Adam lr {c.lr}, betas {tuple(c.betas)}; EMA half-life {c.ema_kimg} kimg."
+                    + (f" A stage started from `{c.init}` (its steps and minutes not counted here)." if c.init else "")
                 ),
             },
         )
@@ -275,6 +289,7 @@ class EncoderConfig(TrainConfig):
     identity_weight: float = 0.0
     delta_weight: float = 2e-4  # e4e's delta regulariser
     image_every: int = 2  # image losses (through G) every k steps; the others skip G
+    init: str = ""  # an encoder checkpoint (name or folder) to start from; a work_dir state wins
     out_dir: str = ""
     work_dir: str = str(WORK_ROOT / "encoder-64")
 
@@ -285,6 +300,8 @@ def train_encoder(config: EncoderConfig, G: Generator | None = None) -> tuple[La
     torch.manual_seed(c.seed)
     G = (G or hub.load(c.generator)).eval().requires_grad_(False)
     E = LatentEncoder(G.n_latent, G.style_dim, G.size)
+    if c.init:
+        _start_from(E, c.init)
     E.w_avg.copy_(G.w_avg)
     opt = torch.optim.Adam(E.parameters(), c.lr)
     perceptual = _losses_perceptual(c.perceptual_weight)
@@ -331,6 +348,7 @@ def train_encoder(config: EncoderConfig, G: Generator | None = None) -> tuple[La
                     f"{loop.minutes:.1f} min on {loop.hardware}) on fresh SynthFaces ({G.world}) renders with known w: "
                     f"latent MSE x{c.latent_weight} + pixel L1 x{c.pixel_weight} + perceptual x{c.perceptual_weight}"
                     f" + identity x{c.identity_weight} + delta regulariser x{c.delta_weight}."
+                    + (f" A stage started from `{c.init}` (its steps and minutes not counted here)." if c.init else "")
                 ),
             },
         )
