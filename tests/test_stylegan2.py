@@ -300,8 +300,8 @@ def test_shipped_generator_draws_the_faces_it_is_asked_for(world):
 def test_shipped_v2_generator_draws_action_units_the_v1_one_does_not():
     """An AU of z set from 0 to 1 raises the AU regressor's reading of G(z) by more than 0.1 for
     several AUs (`au_response_readable`, each world read by its own regressor): on these 64 faces the
-    shipped v2 generator 4 of 15 with the width-32 v2 regressor (5 or more with the narrower one it replaced,
-    which read more paint), the v1 generator 1 (and 0 for an untrained one)."""
+    shipped v2 generator 7 of 15 (4 before its perceptual leg), the v1 generator 1 (and 0 for an
+    untrained one)."""
     from lgfa_lite.bench.group_generator import au_response
 
     G2 = _world_checkpoint(lite.GENERATOR_WEIGHTS, "v2")
@@ -310,7 +310,7 @@ def test_shipped_v2_generator_draws_action_units_the_v1_one_does_not():
         w: au_response(G, 64, world=w, au_weights=lite_weights("au-synthfaces-64", w))["au_response_readable"]
         for w, G in (("v2", G2), ("v1", G1))
     }
-    assert readable["v2"] >= 3 and readable["v2"] >= readable["v1"] + 2 and readable["v1"] <= 2, readable
+    assert readable["v2"] >= 6 and readable["v1"] <= 2, readable
 
 
 @pytest.mark.parametrize("world", WORLDS)
