@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import re
 
 import pytest
 import torch
@@ -235,10 +236,14 @@ def test_generator_and_encoder_recipes_start_from_a_checkpoint(tmp_path):
                                batch=4, adv_weight=0.0, work_dir=str(tmp_path / "a"), out_dir=str(tmp_path / "g"),
                                progress=False, sample_every=100)  # fmt: skip
     recipe.train_generator(c)
+    card = tmp_path / "g" / "README.md"  # say the start trained 100 minutes: the stage's card counts them
+    card.write_text(re.sub(r"(type: train_minutes\n\s+value: )[\d.]+", r"\g<1>100.0", card.read_text()))
+    assert hub.read_card(tmp_path / "g")["results"]["train_minutes"] == 100.0
     stage = dataclasses.replace(c, lr=0.0, seed=1, init=str(tmp_path / "g"), work_dir=str(tmp_path / "b"),
                                 out_dir=str(tmp_path / "g2"))  # fmt: skip
     G, _ = recipe.train_generator(stage)  # lr 0: the stage's weights are its start's (w_avg moves on)
-    assert f"started from `{tmp_path / 'g'}`" in (tmp_path / "g2" / "README.md").read_text()
+    assert f"started from `{tmp_path / 'g'}` (100.0 min before it)" in (tmp_path / "g2" / "README.md").read_text()
+    assert hub.read_card(tmp_path / "g2")["results"]["train_minutes"] >= 100.0
     start = dict(hub.load(tmp_path / "g").named_parameters())
     assert all(torch.allclose(v.float(), start[k].float(), atol=1e-3) for k, v in G.named_parameters())
     with pytest.raises(ValueError, match="was built as"):

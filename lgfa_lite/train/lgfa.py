@@ -27,7 +27,7 @@ from lgfa_lite import hub
 from lgfa_lite.methods.lgfa import LGFA, PROMPTS, WEIGHTS, Frozen, LGFAConfig, LGFAPipeline
 from lgfa_lite.nets.blocks import chroma
 from lgfa_lite.synthface.motions import MOTIONS
-from lgfa_lite.train.loop import TrainLoop
+from lgfa_lite.train.loop import TrainLoop, init_minutes
 
 log = logging.getLogger(__name__)
 # Motions of the head alone, and the expressions: the v1 encoder carries only the first into W+; the
@@ -306,9 +306,7 @@ def train(
     model.cpu()
     if loop.is_main:
         out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / WEIGHTS
-        before = 0.0  # an init checkpoint's own training time counts in the total
-        if c.init:
-            before = float(hub.read_card(hub.resolve(c.init))["results"].get("train_minutes", 0.0))
+        before = init_minutes(c.init)  # an init checkpoint's own training time counts in the total
         hub.save(
             model.eval(),
             out_dir,

@@ -30,6 +30,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
+from lgfa_lite import hub
 from lgfa_lite._memory import keep_freed_memory
 from lgfa_lite.config import TrainConfig
 
@@ -232,6 +233,12 @@ def sync_gradients(params: list[torch.Tensor], world: int):
         n = g.numel()
         p.grad = flat[offset : offset + n].view_as(p).clone()
         offset += n
+
+
+def init_minutes(init: str) -> float:
+    """The training minutes an `init` checkpoint's card reports (0 without one): a stage's card
+    counts them in its total."""
+    return float(hub.read_card(hub.resolve(init))["results"].get("train_minutes", 0.0)) if init else 0.0
 
 
 def cosine_lr(base: float, progress: float, warmup: float = 0.02) -> float:

@@ -42,7 +42,7 @@ from lgfa_lite.nets.encoder import ENCODER_WEIGHTS, LatentEncoder
 from lgfa_lite.nets.stylegan2 import GENERATOR_WEIGHTS, Z_DIM, Discriminator, Generator, params_to_z, sample_z
 from lgfa_lite.synthface import FaceParams
 from lgfa_lite.synthface.render import render
-from lgfa_lite.train.loop import TrainConfig, TrainLoop, cli_parser, config_from_cli, cosine_lr
+from lgfa_lite.train.loop import TrainConfig, TrainLoop, cli_parser, config_from_cli, cosine_lr, init_minutes
 
 log = logging.getLogger(__name__)
 WORK_ROOT = Path.home() / ".cache" / "lgfa_lite" / "train"
@@ -232,6 +232,7 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
     if loop.is_main:
         name = lite_weights(GENERATOR_WEIGHTS, c.synthfaces)  # stylegan2-synthfaces2-64 for v2
         out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / name
+        before = init_minutes(c.init)  # a stage's card counts its start's minutes
         hub.save(
             G_ema.eval(),
             out_dir,
@@ -243,7 +244,7 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
                     "vector (`lgfa_lite.train.stylegan2.params_to_z` / `sample_z`)."
                 ),
                 "task": "unconditional-image-generation",
-                "metrics": {"train_minutes": round(loop.minutes, 1)},
+                "metrics": {"train_minutes": round(before + loop.minutes, 1)},
                 "tags": [f"synthfaces-{c.synthfaces}"],
                 "training": (
                     f"`python -m lgfa_lite.train.stylegan2 generator` ({loop.state.step} steps, batch {c.batch}, "
@@ -254,7 +255,7 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
                     f"distance, + {c.adv_weight} x non-saturating GAN loss after step {c.adv_after} (lazy R1 gamma "
                     f"{c.r1_gamma}); "
                     f"Adam lr {c.lr}, betas {tuple(c.betas)}; EMA half-life {c.ema_kimg} kimg."
-                    + (f" A stage started from `{c.init}` (its steps and minutes not counted here)." if c.init else "")
+                    + (f" A stage started from `{c.init}` ({before:.1f} min before it)." if c.init else "")
                 ),
             },
         )
@@ -334,6 +335,7 @@ def train_encoder(config: EncoderConfig, G: Generator | None = None) -> tuple[La
     if loop.is_main:
         name = lite_weights(ENCODER_WEIGHTS, G.world)  # encoder-synthfaces2-64 for a v2 generator
         out_dir = Path(c.out_dir) if c.out_dir else hub.default_weights_dir() / name
+        before = init_minutes(c.init)  # a stage's card counts its start's minutes
         hub.save(
             E.eval(),
             out_dir,
@@ -342,13 +344,13 @@ def train_encoder(config: EncoderConfig, G: Generator | None = None) -> tuple[La
                 "name": name,
                 "description": f"e4e-style W+ encoder for `{c.generator}` (lite profile).",
                 "task": "feature-extraction",
-                "metrics": {"train_minutes": round(loop.minutes, 1)},
+                "metrics": {"train_minutes": round(before + loop.minutes, 1)},
                 "training": (
                     f"`python -m lgfa_lite.train.stylegan2 encoder` ({loop.state.step} steps, batch {c.batch}, "
                     f"{loop.minutes:.1f} min on {loop.hardware}) on fresh SynthFaces ({G.world}) renders with known w: "
                     f"latent MSE x{c.latent_weight} + pixel L1 x{c.pixel_weight} + perceptual x{c.perceptual_weight}"
                     f" + identity x{c.identity_weight} + delta regulariser x{c.delta_weight}."
-                    + (f" A stage started from `{c.init}` (its steps and minutes not counted here)." if c.init else "")
+                    + (f" A stage started from `{c.init}` ({before:.1f} min before it)." if c.init else "")
                 ),
             },
         )
