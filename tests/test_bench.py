@@ -188,6 +188,24 @@ def test_kid_and_precision_recall_separate_distributions():
     assert p_same > 0.6 and r_same > 0.6 and p_far < 0.2 and r_far < 0.2
 
 
+def test_kid_ratio_divides_by_the_floor_or_its_noise():
+    """Two samples of one distribution: the unbiased real-vs-real KID sits at its noise (here below
+    0); the ratio must then divide by that noise, not by a floor of 1e-12."""
+    import torch
+
+    from lgfa_lite.bench.group_generator import kid_keys
+
+    g = torch.Generator().manual_seed(1)
+    train, test = torch.randn(400, 8, generator=g), torch.randn(400, 8, generator=g)
+    fake = torch.randn(400, 8, generator=g) * 0.3 + 2.0
+    res = kid_keys(fake, test, train, subset_size=200)
+    assert res["kid_real_vs_real_std"] > 0 and res["kid"] > 0.05
+    assert res["kid_ratio"] == res["kid"] / max(res["kid_real_vs_real"], res["kid_real_vs_real_std"])
+    assert res["kid_ratio"] < 1e4  # bounded by the noise; 1e-12 would read ~1e11
+    same = kid_keys(torch.randn(400, 8, generator=g), test, train, subset_size=200)
+    assert abs(same["kid_ratio"]) < 10 < res["kid_ratio"]
+
+
 def test_generator_and_encoder_groups_quick(monkeypatch):
     """Speed keys need no checkpoint; quality keys run on a tiny untrained generator + encoder."""
     from lgfa_lite import hub

@@ -6,7 +6,10 @@ k-NN precision/recall (Kynkaenniemi et al. 2019, k=3) in a feature space of the 
 Feature space: the lite CLIP's unit image embeddings (`feature_space_clip`); without a shipped
 CLIP, the pooled features of the lite 3D fitter (geometry, expression, pose) and identity net
 (appearance), each unit-normalised and concatenated (`feature_space_fitter_identity`). `kid_real_vs_real`
-is the floor: KID between training and test faces. `follows_z`: is G(z) the face z describes?
+is the floor: KID between training and test faces; `kid_ratio` divides by it, or by the spread of
+its subset estimates (`kid_real_vs_real_std`) where that is larger: an unbiased KID of two samples
+of one distribution sits at its noise and can be 0 or below, which would make any ratio meaningless.
+`follows_z`: is G(z) the face z describes?
 `clip_reads_motions`: can the lite CLIP read LGFA's motions in G's images?
 Every comparison uses the SynthFaces world G learnt (`G.world`): its faces, renders and the lite
 nets trained on that world (`lite_weights`).
@@ -52,8 +55,8 @@ def feature_extractor(world: str = "v1"):
     return name, features
 
 
-def kid(a, b, subsets: int = 50, subset_size: int = 500, seed: int = 0) -> float:
-    """Kernel Inception Distance (unbiased MMD^2, cubic polynomial kernel), averaged over subsets."""
+def kid_estimates(a, b, subsets: int = 50, subset_size: int = 500, seed: int = 0) -> list[float]:
+    """Kernel Inception Distance (unbiased MMD^2, cubic polynomial kernel) of `subsets` random subsets."""
     import torch
 
     g = torch.Generator().manual_seed(seed)
@@ -65,7 +68,23 @@ def kid(a, b, subsets: int = 50, subset_size: int = 500, seed: int = 0) -> float
         kxx, kyy, kxy = [(p @ q.T / d + 1) ** 3 for p, q in ((x, x), (y, y), (x, y))]
         off = 1 - torch.eye(m, dtype=torch.float64)
         vals.append(float((kxx * off).sum() / (m * (m - 1)) + (kyy * off).sum() / (m * (m - 1)) - 2 * kxy.mean()))
-    return statistics.mean(vals)
+    return vals
+
+
+def kid(a, b, subsets: int = 50, subset_size: int = 500, seed: int = 0) -> float:
+    """KID: the mean of `kid_estimates`."""
+    return statistics.mean(kid_estimates(a, b, subsets, subset_size, seed))
+
+
+def kid_keys(fake, test, train, subset_size: int = 500) -> dict:
+    """`kid` (fake vs test), its floor `kid_real_vs_real` (train vs test) with the spread of that
+    floor's subset estimates (`kid_real_vs_real_std`), and `kid_ratio`: KID over the larger of the
+    two, so a floor at its noise (near 0, or below: the estimate is unbiased) divides by the noise."""
+    floor = kid_estimates(train, test, subset_size=subset_size)
+    res = {"kid": kid(fake, test, subset_size=subset_size), "kid_real_vs_real": statistics.mean(floor)}
+    res["kid_real_vs_real_std"] = statistics.stdev(floor)
+    res["kid_ratio"] = res["kid"] / max(res["kid_real_vs_real"], res["kid_real_vs_real_std"], 1e-12)
+    return res
 
 
 def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
@@ -165,10 +184,7 @@ def generator_quality(G, quick: bool) -> dict:
         fake = torch.cat([to_unit(G(sample_z(64, seed=1000 + i))) for i in range(0, n, 64)])[:n]
     space, features = feature_extractor(G.world)
     f_test, f_train, f_fake = (features(x) for x in (test, train, fake))
-    sub = min(500, n)
-    res["kid"] = kid(f_fake, f_test, subset_size=sub)
-    res["kid_real_vs_real"] = kid(f_train, f_test, subset_size=sub)
-    res["kid_ratio"] = res["kid"] / max(res["kid_real_vs_real"], 1e-12)
+    res.update(kid_keys(f_fake, f_test, f_train, subset_size=min(500, n)))
     res["precision"], res["recall"] = precision_recall(f_test, f_fake)
     res[f"feature_space_{space}"] = 1.0
     res.update(follows_z(G, n))
