@@ -461,7 +461,14 @@ def test_clip_new_image_tower_keeps_the_init_text_tower(tmp_path):
     assert text and all(torch.equal(a[k], b[k]) for k in text)
     assert a["model.visual.conv1.weight"].shape != b["model.visual.conv1.weight"].shape  # width 16 -> 32
     card = (tmp_path / "b" / "README.md").read_text()
-    assert "clip_model lgfa-small-clip" in card and "layers [2, 2, 2, 2], width 32" in card
+    assert (
+        "clip_model lgfa-small-clip" in card
+        and "`lgfa-small-clip`: ModifiedResNet image tower (64 px, layers [2, 2, 2, 2], width 32)" in card
+    )
+    assert (
+        "`lgfa-tiny-clip`: ModifiedResNet image tower (64 px, layers [1, 1, 1, 1], width 16)"
+        in (tmp_path / "a" / "README.md").read_text()
+    )
     with pytest.raises(ValueError, match="only the CLIP"):
         T.train(T.PerceptionConfig(net="au", clip_model="lgfa-small-clip", cache_dir=str(tmp_path / "unused")))
     assert not (tmp_path / "unused").exists()

@@ -330,7 +330,8 @@ NETS: dict[str, NetSpec] = {
         1e-3,
         3000,
         64,
-        "Lite open_clip `lgfa-tiny-clip`: ModifiedResNet image tower (64 px, width 16); text 3 layers; ClipLoss on "
+        # a template: `_clip_description` names the open_clip config and its image tower
+        "Lite open_clip `{model}`: ModifiedResNet image tower (64 px, {tower}); text 3 layers; ClipLoss on "
         "SynthFaces captions with LGFA-word synonyms, + an AU head on the image features (not shipped); "
         "batches of 16 identities x 4 renders.",
         aux=_clip_aux,
@@ -493,13 +494,10 @@ def train(config: PerceptionConfig) -> tuple[nn.Module, dict]:
 
 
 def _clip_description(model: TextImageModel) -> str:
-    """The CLIP spec's description, naming the image tower this model was built with."""
-    visual = open_clip.get_model_config(model.config["model_name"])["vision_cfg"]
-    tower = f"layers {visual['layers']}, width {visual['width']}"
-    return NETS["clip"].description.replace(
-        "`lgfa-tiny-clip`: ModifiedResNet image tower (64 px, width 16)",
-        f"`{model.config['model_name']}`: ModifiedResNet image tower (64 px, {tower})",
-    )
+    """The CLIP spec's description, naming the open_clip config and image tower this model was built with."""
+    name = model.config["model_name"]
+    visual = open_clip.get_model_config(name)["vision_cfg"]
+    return NETS["clip"].description.format(model=name, tower=f"layers {visual['layers']}, width {visual['width']}")
 
 
 def main(argv=None):
