@@ -5,7 +5,8 @@
 #
 # Resumes from runs/stylegan2-$WORLD when that training state is there (carry it to the GPU
 # machine); without it, a new stage starts from the shipped checkpoint (`init`, a fresh
-# discriminator from step 0, the perceptual leg's weight 5.0). Trains on cuda with the lite recipe
+# discriminator from step 0, the perceptual leg's weight 5.0, lr 1e-3: the CPU stage of
+# 2026-12-04 that took AUs readable 7 -> 10, docs/experiments/stylegan2.md). Trains on cuda with the lite recipe
 # (renders on the CPU cores, steps on the GPU),
 # writes the checkpoint to weights/stylegan2-synthfaces2-64 (v2) or weights/stylegan2-synthfaces-64
 # (v1), whose model card records the hardware and minutes; with $OUT set (the device machine's
@@ -22,7 +23,7 @@ PY="${PYTHON:-python3}"
 STAGE=()
 if [ ! -f "runs/stylegan2-$WORLD/state.json" ] && [ -f "weights/$NAME/config.json" ]; then
     echo "== no training state in runs/stylegan2-$WORLD: a new stage from weights/$NAME"
-    STAGE=(init "weights/$NAME" adv_after 0 perceptual_weight 5.0)
+    STAGE=(init "weights/$NAME" adv_after 0 perceptual_weight 5.0 lr 1e-3)
 fi
 "$PY" -m lgfa_lite.train.stylegan2 generator --minutes "$MINUTES" --steps 100000000 \
     --opts device cuda synthfaces "$WORLD" work_dir "runs/stylegan2-$WORLD" out_dir "weights/$NAME" "${STAGE[@]}" "$@"
