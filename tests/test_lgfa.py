@@ -311,6 +311,12 @@ def test_clip_fine_tuning_trains_the_text_tower_and_ships_it_with_the_animator(n
     assert L.train(again, nets=nets, data=data)[0].model.clip is not None
     with pytest.raises(hub.CheckpointError):
         T.load_init(model3, str(tmp_path / "nothing"))
+    # an animator of another CLIP (its copy in another architecture): its own layers load, the CLIP stays
+    wider = L.LGFA(128, nets.generator.n_latent, 16, hidden=32, clip_config={"model_name": "lgfa-small-clip"})
+    clip_before = {k: v.clone() for k, v in wider.clip.state_dict().items()}
+    T.load_init(wider, str(tmp_path / "o"))
+    assert torch.equal(wider.rnn.fc1.weight, hub.load(tmp_path / "o").rnn.fc1.weight)
+    assert all(torch.equal(v, wider.clip.state_dict()[k]) for k, v in clip_before.items())
 
 
 def test_prompts_cover_lgfa_words_and_motions():

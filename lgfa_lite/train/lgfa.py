@@ -162,11 +162,19 @@ def motion_pairs(nets: Frozen, n_train: int, n_faces: int, frames: int, motions=
 
 
 def load_init(model: LGFA, name: str) -> None:
-    """Start `model` from an LGFA checkpoint; a CLIP the checkpoint lacks keeps its current weights
-    (a first fine-tuning stage from an animator trained on a frozen CLIP)."""
+    """Start `model` from an LGFA checkpoint; a CLIP the checkpoint lacks, or holds in another
+    architecture, keeps its current weights (a first fine-tuning stage from an animator trained on a
+    frozen CLIP, or on an earlier CLIP: the animator's own layers still start from the checkpoint)."""
     config, state = hub.load_state(hub.resolve(name))
     if config.get("model_type") != "lgfa-animator":
         raise hub.CheckpointError(f"init {name!r} is a {config.get('model_type')!r} checkpoint, not an LGFA one")
+    own = model.state_dict()
+    if any(k.startswith("clip.") and (k not in own or own[k].shape != v.shape) for k, v in state.items()):
+        # an animator trained with a CLIP of another architecture: its copy cannot serve this run's
+        logging.getLogger(__name__).warning(
+            "init %s: its CLIP copy has another architecture than this run's CLIP; this run's CLIP is used", name
+        )
+        state = {k: v for k, v in state.items() if not k.startswith("clip.")}
     missing, unexpected = model.load_state_dict(state, strict=False)
     wrong = unexpected + [k for k in missing if not k.startswith("clip.")]
     if wrong:
