@@ -453,9 +453,7 @@ def test_clip_image_tower_alone_learns_the_expression_prompts(tmp_path):
 def test_clip_new_image_tower_keeps_the_init_text_tower(tmp_path):
     """clip_model builds another open_clip config; from an init of another config only the text
     tower loads, so every prompt embeds as before while the new image tower trains."""
-    from lgfa_lite.train.perception import CLIP_TEXT_TOWER
-
-    a, b = _clip_tuned(tmp_path, clip_model="lgfa-small-clip", freeze=CLIP_TEXT_TOWER)
+    a, b = _clip_tuned(tmp_path, clip_model="lgfa-small-clip", freeze="text_tower")  # CLIP_TEXT_TOWER's name
     assert hub.load(tmp_path / "b").config["model_name"] == "lgfa-small-clip"
     text = [k for k in a if not k.startswith("model.visual.")]
     assert text and all(torch.equal(a[k], b[k]) for k in text)

@@ -369,7 +369,7 @@ class PerceptionConfig(TrainConfig):
     init: str = ""  # start from this checkpoint's weights (a weights name or Hub folder)
     # submodules or parameters kept as they are (comma-separated), batch-norm statistics included:
     # "model.visual", CLIP's image tower, to teach the text tower new words without moving the image
-    # embeddings others rely on; CLIP_TEXT_TOWER, to move the image tower only
+    # embeddings others rely on; "text_tower" (CLIP_TEXT_TOWER), to move the image tower only
     freeze: str = ""
     # CLIP only: cross-entropy of each face over the zero-shot expression prompts (`_clip_loss`)
     clip_prompt_weight: float = 0.0
@@ -420,7 +420,8 @@ def train(config: PerceptionConfig) -> tuple[nn.Module, dict]:
             print(f"init: the text tower of {c.init} ({init.config['model_name']}); a new image tower")
         else:
             model.load_state_dict(init.state_dict())
-    frozen = [freeze(model, name) for name in c.freeze.split(",")] if c.freeze else []
+    names = ",".join(CLIP_TEXT_TOWER if n == "text_tower" else n for n in c.freeze.split(",")) if c.freeze else ""
+    frozen = [freeze(model, name) for name in names.split(",")] if names else []
     aux = spec.aux(model, data, c) if spec.aux else nn.Module()
     trainable = nn.ModuleDict({"model": model, "aux": aux})
     opt = torch.optim.AdamW(
