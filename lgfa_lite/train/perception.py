@@ -248,6 +248,7 @@ CLIP_TEXT_TOWER = ",".join(
     f"model.{n}"
     for n in ("transformer", "token_embedding", "ln_final", "positional_embedding", "text_projection", "logit_scale")
 )
+FREEZE_GROUPS = {"text_tower": CLIP_TEXT_TOWER.split(",")}  # names `freeze` expands to several modules
 
 
 def freeze(model: nn.Module, name: str) -> nn.Module | nn.Parameter:
@@ -420,8 +421,8 @@ def train(config: PerceptionConfig) -> tuple[nn.Module, dict]:
             print(f"init: the text tower of {c.init} ({init.config['model_name']}); a new image tower")
         else:
             model.load_state_dict(init.state_dict())
-    names = ",".join(CLIP_TEXT_TOWER if n == "text_tower" else n for n in c.freeze.split(",")) if c.freeze else ""
-    frozen = [freeze(model, name) for name in names.split(",")] if names else []
+    names = [n for name in c.freeze.split(",") if name for n in FREEZE_GROUPS.get(name, [name])]
+    frozen = [freeze(model, name) for name in names]
     aux = spec.aux(model, data, c) if spec.aux else nn.Module()
     trainable = nn.ModuleDict({"model": model, "aux": aux})
     opt = torch.optim.AdamW(
