@@ -229,6 +229,24 @@ def test_generator_recipe_trains_and_resumes(tmp_path):
     assert "(v2) render" in (tmp_path / "g2" / "README.md").read_text()
 
 
+def test_au_pair_batches_differ_in_one_action_unit_and_train(tmp_path):
+    """au_pair_weight: the second half of a batch is the first with one AU moved by >= 0.2, and
+    nothing else; the recipe logs the pair-change loss."""
+    z, images, landmarks = recipe.au_pair_batch(8, torch.Generator().manual_seed(0), 32)
+    assert z.shape == (8, lite.Z_DIM) and images.shape == (8, 3, 32, 32) and landmarks.shape == (8, 68, 2)
+    a, b = lite.z_to_params(z[:4]), lite.z_to_params(z[4:])
+    moved = (a.aus - b.aus).abs()
+    assert ((moved > 1e-4).sum(1) == 1).all() and (moved.amax(1) >= 0.2).all()
+    for name in ("shape", "appearance", "jaw", "pose", "camera"):
+        assert torch.allclose(getattr(a, name), getattr(b, name), atol=1e-5), name
+    c = recipe.GeneratorConfig(size=16, style_dim=16, n_mlp=2, channels={"4": 16, "8": 16, "16": 8}, steps=2,
+                               batch=4, adv_weight=0.0, au_pair_weight=5.0, work_dir=str(tmp_path / "a"),
+                               out_dir=str(tmp_path / "g"), progress=False, log_every=1, sample_every=100)  # fmt: skip
+    _, history = recipe.train_generator(c)
+    assert all(h["au_pair"] > 0 for h in history)
+    assert "5.0 x one-AU pair-change L1" in (tmp_path / "g" / "README.md").read_text()
+
+
 def test_generator_and_encoder_recipes_start_from_a_checkpoint(tmp_path):
     """init: a new stage starts from a saved generator (D fresh) or encoder, not from scratch; a
     checkpoint of another architecture is refused before training."""

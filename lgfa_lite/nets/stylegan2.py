@@ -407,11 +407,10 @@ class Generator(nn.Module):
     def to_wplus(self, w: torch.Tensor) -> torch.Tensor:
         return w.unsqueeze(1).expand(-1, self.n_latent, -1) if w.dim() == 2 else w
 
-    def make_noise(self, generator: torch.Generator | None = None) -> list[torch.Tensor]:
-        return [
-            torch.randn(1, 1, *getattr(self.noises, f"noise_{i}").shape[2:], generator=generator).to(self.w_avg.device)
-            for i in range(self.num_layers)
-        ]
+    def make_noise(self, generator: torch.Generator | None = None, batch: int = 1) -> list[torch.Tensor]:
+        """Fresh per-layer noise maps (batch, 1, H, W), to pass as `synthesis(..., noise=...)`."""
+        shapes = [getattr(self.noises, f"noise_{i}").shape[2:] for i in range(self.num_layers)]
+        return [torch.randn(batch, 1, *hw, generator=generator).to(self.w_avg.device) for hw in shapes]
 
     # -------------------------------------------------------------- synthesis
     def forward(

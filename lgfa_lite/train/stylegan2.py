@@ -8,7 +8,8 @@ loss, when enabled, only sharpens:
              camera), scaled to roughly unit variance (`params_to_z`): 64 numbers;
   G(z)     = an ordinary StyleGAN2 (mapping -> W -> modulated synthesis, noise inputs);
   loss     = L1(G(z), render(params)) [+ L1 of every coarser skip output, multiscale_weight]
-             [+ lite perceptual distance] [+ adv_weight * non-saturating GAN loss, lazy R1],
+             [+ lite perceptual distance] [+ adv_weight * non-saturating GAN loss, lazy R1]
+             [+ au_pair_weight * L1(G(z') - G(z), render(z') - render(z)), z' = z with one AU moved],
              EMA of G.
 
 `synthfaces` picks the world the teacher renders ('v1', 'v2'). Measured runs and what each
@@ -57,6 +58,25 @@ def teacher_batch(batch: int, generator: torch.Generator, resolution: int = 64, 
     return params_to_z(p), out.image * 2 - 1, out.landmarks
 
 
+def au_pair_batch(batch: int, generator: torch.Generator, resolution: int = 64, world: str | None = None):
+    """`teacher_batch` made of batch // 2 pairs: the second half repeats the first with one random
+    AU per face moved across its range (below 0.5 -> U(0.7, 1), else -> U(0, 0.3)), so that
+    G(z') - G(z) can be taught the render's change and nothing else (`au_pair_weight`)."""
+    half = batch // 2
+    p = FaceParams.sample(half, generator=generator)
+    q = p.clone()
+    which = torch.randint(q.aus.shape[1], (half,), generator=generator)
+    rows = torch.arange(half)
+    old = q.aus[rows, which]
+    up = 0.7 + 0.3 * torch.rand(half, generator=generator)
+    down = 0.3 * torch.rand(half, generator=generator)
+    q.aus[rows, which] = torch.where(old < 0.5, up, down)
+    p = FaceParams.cat([p, q])
+    with torch.no_grad():
+        out = render(p, resolution, world=world)
+    return params_to_z(p), out.image * 2 - 1, out.landmarks
+
+
 def feature_weights(landmarks: torch.Tensor, size: int, weight: float, sigma: float = 1.5) -> torch.Tensor:
     """Per-pixel loss weights (B, 1, size, size): 1 + weight near the inner-face landmarks (brows,
     eyes, nose, mouth). Eyes and mouth are a few pixels at 64 px, so a plain L1 learns skin,
@@ -97,6 +117,11 @@ class GeneratorConfig(TrainConfig):
     adv_after: int = 17012
     multiscale_weight: float = 1.0  # L1 of the coarser skip outputs against downsampled renders
     feature_weight: float = 4.0  # extra L1 weight near eyes, brows, nose and mouth (`feature_weights`)
+    # > 0: half of each batch repeats the other half with one AU moved (`au_pair_batch`), and the
+    # change G(z') - G(z) is taught the render's change (L1, feature-weighted). The plain L1 is
+    # dominated by identity detail G cannot match; in the difference that error cancels, leaving
+    # the few pixels a brow or lip-corner AU moves. Noise maps are shared within a pair.
+    au_pair_weight: float = 0.0
     r1_gamma: float = 0.1
     r1_every: int = 16  # lazy R1, as StyleGAN2
     pl_weight: float = 0.0  # path-length regulariser (StyleGAN2: 2); off in the lite recipe
@@ -186,14 +211,26 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
     for step in loop:
         lr = cosine_lr(c.lr, loop.progress, warmup=0.02)
         loop.set_lr(opt_g, lr)
-        z, real, landmarks = (t.to(loop.device) for t in teacher_batch(c.batch, loop.generator, c.size, c.synthfaces))
-        skips = G.synthesis(G.to_wplus(G.mapping(z)), noise="random", return_skips=True)
+        batch_fn = au_pair_batch if c.au_pair_weight > 0 else teacher_batch
+        z, real, landmarks = (t.to(loop.device) for t in batch_fn(c.batch, loop.generator, c.size, c.synthfaces))
+        noise = "random"
+        if c.au_pair_weight > 0:  # one noise draw per pair: the difference shows the AU alone
+            noise = [n.repeat(2, 1, 1, 1) for n in G.make_noise(loop.generator, c.batch // 2)]
+        skips = G.synthesis(G.to_wplus(G.mapping(z)), noise=noise, return_skips=True)
         fake = skips[-1]
         error = (fake - real).abs()
         logs = {"l1": error.mean()}
-        if c.feature_weight > 0:
-            error = error * feature_weights(landmarks, c.size, c.feature_weight)
+        weights = feature_weights(landmarks, c.size, c.feature_weight) if c.feature_weight > 0 else None
+        if weights is not None:
+            error = error * weights
         loss = c.l1_weight * error.mean()
+        if c.au_pair_weight > 0:
+            half = c.batch // 2
+            change = ((fake[half:] - fake[:half]) - (real[half:] - real[:half])).abs()
+            if weights is not None:
+                change = change * torch.maximum(weights[:half], weights[half:])
+            logs["au_pair"] = change.mean()
+            loss = loss + c.au_pair_weight * logs["au_pair"]
         if c.multiscale_weight > 0:  # every resolution's RGB against the downsampled render
             coarse = [(s - F.adaptive_avg_pool2d(real, s.shape[-1])).abs().mean() for s in skips[:-1]]
             logs["l1_coarse"] = sum(coarse) / len(coarse)
@@ -252,7 +289,8 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
                     f"({c.synthfaces}) "
                     f"render of z's parameters (x{c.feature_weight} more near the facial features, + "
                     f"{c.multiscale_weight} x coarse-skip L1), + {c.perceptual_weight} x lite perceptual "
-                    f"distance, + {c.adv_weight} x non-saturating GAN loss after step {c.adv_after} (lazy R1 gamma "
+                    f"distance, + {c.au_pair_weight} x one-AU pair-change L1, + {c.adv_weight} x non-saturating "
+                    f"GAN loss after step {c.adv_after} (lazy R1 gamma "
                     f"{c.r1_gamma}); "
                     f"Adam lr {c.lr}, betas {tuple(c.betas)}; EMA half-life {c.ema_kimg} kimg."
                     + (f" A stage started from `{c.init}` ({before:.1f} min before it)." if c.init else "")
