@@ -300,7 +300,7 @@ def test_clip_training_step_trains_the_au_head(tmp_path):
     _, metrics = _train("clip", steps=2, **kw)
     history = json.loads((tmp_path / "work" / "state.json").read_text())["extra"]["history"]
     assert len(history) == 2 and all(h["au_loss"] > 0 for h in history)
-    assert {"clip_zero_shot_top1", "clip_retrieval_r1"} <= set(metrics)
+    assert {"clip_zero_shot_top1", "clip_zero_shot_top1_jaw_closed", "clip_retrieval_r1"} <= set(metrics)
     from safetensors import safe_open
 
     with safe_open(str(tmp_path / "clip" / "model.safetensors"), "pt") as f:
@@ -470,3 +470,31 @@ def test_clip_new_image_tower_keeps_the_init_text_tower(tmp_path):
     with pytest.raises(ValueError, match="only the CLIP"):
         T.train(T.PerceptionConfig(net="au", clip_model="lgfa-small-clip", cache_dir=str(tmp_path / "unused")))
     assert not (tmp_path / "unused").exists()
+
+
+def test_clip_zero_shot_reports_faces_with_a_closed_jaw_apart():
+    """The expression label reads the AUs; the jaw parameter also opens the mouth. A judge that
+    calls every open-jaw face "opening mouth" loses those faces in the top-1, not in the
+    jaw-closed key."""
+    from lgfa_lite.synthface import EXPRESSIONS, au_vector, expression_sentence
+    from lgfa_lite.train.perception import evaluate_clip
+
+    names = list(EXPRESSIONS)
+    aus = torch.cat([au_vector(EXPRESSIONS[n]) for n in ("smiling", "angry", "neutral", "neutral")])
+    jaw = torch.tensor([[0.0, 0, 0], [0.0, 0, 0], [0.0, 0, 0], [12.0, 0, 0]])
+    data = {"aus": aus, "jaw": jaw, "image": torch.arange(4).view(4, 1, 1, 1).to(torch.uint8).expand(4, 3, 8, 8)}
+    data["caption"] = [f"caption {i}" for i in range(4)]
+    shown = ["smiling", "angry", "neutral", "opening mouth"]
+
+    class Judge:  # sees face i as shown[i]; prompts are embedded one-hot by expression
+        def encode_image(self, images):
+            idx = (images[:, 0, 0, 0] * 255).round().long()
+            return torch.eye(len(names))[[names.index(shown[i]) for i in idx]]
+
+        def encode_text(self, texts):
+            prompts = [expression_sentence(n) for n in names]
+            return torch.stack([torch.eye(len(names))[prompts.index(t)] if t in prompts else torch.zeros(len(names))
+                                for t in texts])  # fmt: skip
+
+    m = evaluate_clip(Judge(), data)
+    assert m["clip_zero_shot_top1"] == 0.75 and m["clip_zero_shot_top1_jaw_closed"] == 1.0
