@@ -108,7 +108,7 @@ def evaluate_clip(model: TextImageModel, data: dict) -> dict:
     right = pred == truth
     # The label reads the AUs only, but the jaw parameter opens the mouth as AU26 does (up to 15 of
     # AU26's 16 degrees, on 1 face in 5): a "neutral" face may show an open mouth. Reported apart.
-    jaw_closed = data["jaw"][keep, 0] < 1.0 if "jaw" in data else torch.ones_like(right)
+    jaw_closed = data["jaw"][keep, 0] < 1.0
     # image -> text retrieval among 100 test captions (distinct), each image's own among them
     seen, uniq = set(), []
     for i, c in enumerate(data["caption"]):
@@ -251,12 +251,11 @@ def _clip_aux(model, data, config):
     return _ClipAux(model.model.visual.output_dim, data["aus"], CLIP_AU_WEIGHT, config.clip_prompt_weight)
 
 
-# CLIP's text tower (for `freeze`): what LGFA's prompts go through at inference
-CLIP_TEXT_TOWER = ",".join(
-    f"model.{n}"
-    for n in ("transformer", "token_embedding", "ln_final", "positional_embedding", "text_projection", "logit_scale")
-)
-FREEZE_GROUPS = {"text_tower": CLIP_TEXT_TOWER.split(",")}  # names `freeze` expands to several modules
+# Names `freeze` expands to several modules. "text_tower": CLIP's text tower, what LGFA's prompts
+# go through at inference (CLIP_TEXT_TOWER: the same list as one `freeze` value).
+_TEXT_TOWER = ("transformer", "token_embedding", "ln_final", "positional_embedding", "text_projection", "logit_scale")
+FREEZE_GROUPS = {"text_tower": [f"model.{n}" for n in _TEXT_TOWER]}
+CLIP_TEXT_TOWER = ",".join(FREEZE_GROUPS["text_tower"])
 
 
 def freeze(model: nn.Module, name: str) -> nn.Module | nn.Parameter:

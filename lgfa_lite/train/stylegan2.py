@@ -52,7 +52,11 @@ WORK_ROOT = Path.home() / ".cache" / "lgfa_lite" / "train"
 def teacher_batch(batch: int, generator: torch.Generator, resolution: int = 64, world: str | None = None):
     """(z, images in [-1, 1], landmarks (B, 68, 2) in pixels) for `batch` fresh random faces of
     the SynthFaces `world` ('v1', 'v2'; None = the default world)."""
-    p = FaceParams.sample(batch, generator=generator)
+    return _taught(FaceParams.sample(batch, generator=generator), resolution, world)
+
+
+def _taught(p: FaceParams, resolution: int, world: str | None):
+    """(z, render in [-1, 1], landmarks) of faces `p`: what G is taught for them."""
     with torch.no_grad():
         out = render(p, resolution, world=world)
     return params_to_z(p), out.image * 2 - 1, out.landmarks
@@ -71,10 +75,7 @@ def au_pair_batch(batch: int, generator: torch.Generator, resolution: int = 64, 
     up = 0.7 + 0.3 * torch.rand(half, generator=generator)
     down = 0.3 * torch.rand(half, generator=generator)
     q.aus[rows, which] = torch.where(old < 0.5, up, down)
-    p = FaceParams.cat([p, q])
-    with torch.no_grad():
-        out = render(p, resolution, world=world)
-    return params_to_z(p), out.image * 2 - 1, out.landmarks
+    return _taught(FaceParams.cat([p, q]), resolution, world)
 
 
 def feature_weights(landmarks: torch.Tensor, size: int, weight: float, sigma: float = 1.5) -> torch.Tensor:
@@ -208,14 +209,15 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
     beta = 0.5 ** (c.batch * loop.world / max(1.0, c.ema_kimg * 1000))
     mean_path = torch.zeros((), device=loop.device)
     fixed_z = sample_z(16, seed=12345).to(loop.device)
+    pairs, half = c.au_pair_weight > 0, c.batch // 2
+    batch_fn = au_pair_batch if pairs else teacher_batch
     for step in loop:
         lr = cosine_lr(c.lr, loop.progress, warmup=0.02)
         loop.set_lr(opt_g, lr)
-        batch_fn = au_pair_batch if c.au_pair_weight > 0 else teacher_batch
         z, real, landmarks = (t.to(loop.device) for t in batch_fn(c.batch, loop.generator, c.size, c.synthfaces))
         noise = "random"
-        if c.au_pair_weight > 0:  # one noise draw per pair: the difference shows the AU alone
-            noise = [n.repeat(2, 1, 1, 1) for n in G.make_noise(loop.generator, c.batch // 2)]
+        if pairs:  # one noise draw per pair: the difference shows the AU alone
+            noise = [n.repeat(2, 1, 1, 1) for n in G.make_noise(loop.generator, half)]
         skips = G.synthesis(G.to_wplus(G.mapping(z)), noise=noise, return_skips=True)
         fake = skips[-1]
         error = (fake - real).abs()
@@ -224,8 +226,7 @@ def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
         if weights is not None:
             error = error * weights
         loss = c.l1_weight * error.mean()
-        if c.au_pair_weight > 0:
-            half = c.batch // 2
+        if pairs:
             change = ((fake[half:] - fake[:half]) - (real[half:] - real[:half])).abs()
             if weights is not None:
                 change = change * torch.maximum(weights[:half], weights[half:])
