@@ -245,6 +245,9 @@ def test_au_pair_batches_differ_in_one_action_unit_and_train(tmp_path):
     _, history = recipe.train_generator(c)
     assert all(h["au_pair"] > 0 for h in history)
     assert "5.0 x one-AU pair-change L1" in (tmp_path / "g" / "README.md").read_text()
+    with pytest.raises(ValueError, match="even batch"):
+        recipe.train_generator(dataclasses.replace(c, batch=3, work_dir=str(tmp_path / "odd")))
+    assert not (tmp_path / "odd").exists()
 
 
 def test_generator_and_encoder_recipes_start_from_a_checkpoint(tmp_path):

@@ -188,6 +188,8 @@ def _start_from(net: torch.nn.Module, init: str) -> None:
 def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
     """Train the lite generator (resumable); rank 0 writes G_ema as a Hub folder."""
     c = config
+    if c.au_pair_weight > 0 and c.batch % 2:
+        raise ValueError(f"au_pair_weight needs an even batch (pairs of faces), got batch {c.batch}")
     torch.manual_seed(c.seed)
     G = Generator(c.size, c.style_dim, c.n_mlp, c.channels, c.lr_mlp, Z_DIM, normalize_z=False, world=c.synthfaces)
     if c.init:
