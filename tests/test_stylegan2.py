@@ -279,6 +279,27 @@ def test_generator_and_encoder_recipes_start_from_a_checkpoint(tmp_path):
     assert all(torch.allclose(v.float(), start[k].float(), atol=1e-3) for k, v in E.named_parameters())
 
 
+def test_a_wider_generator_starts_drawing_what_the_narrow_one_draws(tmp_path):
+    """init from a generator with fewer channels: the wider one draws the same images (new channels
+    reach nothing yet), its new channels still get gradients, and narrower or other shapes are refused."""
+    narrow = tiny_generator()
+    wide = Generator(16, style_dim=16, n_mlp=2, channels={4: 16, 8: 32, 16: 16}).eval()
+    recipe.widen_into(wide, narrow)
+    z = torch.randn(3, 16)
+    noise = narrow.make_noise(torch.Generator().manual_seed(0), 3)
+    assert torch.allclose(wide(z, noise=noise), narrow(z, noise=noise), atol=1e-5)
+    wide(z, noise=noise).square().mean().backward()
+    grad = wide.to_rgbs[-1].conv.weight.grad[0, :, 8:]  # the last toRGB's weights on the 8 new channels
+    assert wide.to_rgbs[-1].conv.weight[0, :, 8:].abs().max() == 0 and grad.abs().max() > 0
+    hub.save(narrow, tmp_path / "narrow")
+    recipe._start_from(wide, str(tmp_path / "narrow"))  # the training entry point's path
+    assert torch.allclose(wide(z, noise=noise), narrow(z, noise=noise), atol=1e-3)  # fp16 weights
+    hub.save(wide, tmp_path / "wide")
+    for other in (narrow, tiny_generator(world="v2")):
+        with pytest.raises(ValueError, match="was built as"):
+            recipe._start_from(other, str(tmp_path / "wide"))
+
+
 def test_encoder_shapes_and_refinement():
     G = tiny_generator()
     E = LatentEncoder(G.n_latent, 16, input_size=16, channels=(8, 8, 16, 16), hidden=32)

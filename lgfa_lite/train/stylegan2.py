@@ -178,11 +178,41 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, beta: float):
 
 
 def _start_from(net: torch.nn.Module, init: str) -> None:
-    """Copy a checkpoint's weights into `net`, which must have its architecture (and world)."""
+    """Copy a checkpoint's weights into `net`, which must have its architecture (and world), or
+    for a generator the same one with more channels at some resolutions (`widen_into`)."""
     start = hub.load(init)
-    if start.config != net.config:
+    if start.config == net.config:
+        net.load_state_dict(start.state_dict())
+    elif isinstance(net, Generator) and _wider(net.config, start.config):
+        widen_into(net, start)
+    else:
         raise ValueError(f"init {init!r} was built as {start.config}, this run builds {net.config}")
-    net.load_state_dict(start.state_dict())
+
+
+def _wider(config: dict, than: dict) -> bool:
+    """Whether a generator config is `than` with at least as many channels at every resolution."""
+    ch, other = config["channels"], than["channels"]
+    if {**config, "channels": None} != {**than, "channels": None} or ch.keys() != other.keys():
+        return False
+    return all(ch[r] >= other[r] for r in ch)
+
+
+@torch.no_grad()
+def widen_into(wide: Generator, narrow: Generator) -> None:
+    """Copy `narrow` into `wide`, a generator with more channels at some resolutions, so that it
+    draws the same images: every tensor's old part is copied; the new channels keep their fresh
+    initialisation, except the weights of old output channels on new input channels, which start
+    at zero. New channels then reach nothing until training moves those weights (demodulation
+    sums their zeros: the old channels' scales are unchanged), and their own filters are random,
+    so they are not dead. A convolution's weights are stored / sqrt(fan-in) (equalized learning
+    rate), so the copied ones are scaled by sqrt(new fan-in / old)."""
+    old = narrow.state_dict()
+    for name, t in wide.state_dict().items():
+        o = old[name]
+        if name.endswith("conv.weight") and o.shape != t.shape:  # (1, out, in, k, k)
+            t[:, : o.shape[1], o.shape[2] :] = 0
+            o = o * (t.shape[2] / o.shape[2]) ** 0.5
+        t[tuple(slice(0, n) for n in o.shape)] = o
 
 
 def train_generator(config: GeneratorConfig) -> tuple[Generator, list[dict]]:
