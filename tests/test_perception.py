@@ -473,8 +473,8 @@ def test_clip_new_image_tower_keeps_the_init_text_tower(tmp_path):
 
 
 def test_clip_zero_shot_reports_faces_with_a_closed_jaw_apart():
-    """The expression label reads the AUs; the jaw parameter also opens the mouth. A judge that
-    calls every open-jaw face "opening mouth" loses those faces in the top-1, not in the
+    """The label is the expression a face shows: AUs neutral but the jaw open 12 degrees is
+    "opening mouth". A judge that calls that face neutral loses it in the top-1, not in the
     jaw-closed key."""
     from lgfa_lite.synthface import EXPRESSIONS, au_vector, expression_sentence
     from lgfa_lite.train.perception import evaluate_clip
@@ -484,7 +484,7 @@ def test_clip_zero_shot_reports_faces_with_a_closed_jaw_apart():
     jaw = torch.tensor([[0.0, 0, 0], [0.0, 0, 0], [0.0, 0, 0], [12.0, 0, 0]])
     data = {"aus": aus, "jaw": jaw, "image": torch.arange(4).view(4, 1, 1, 1).to(torch.uint8).expand(4, 3, 8, 8)}
     data["caption"] = [f"caption {i}" for i in range(4)]
-    shown = ["smiling", "angry", "neutral", "opening mouth"]
+    shown = ["smiling", "angry", "neutral", "neutral"]
 
     class Judge:  # sees face i as shown[i]; prompts are embedded one-hot by expression
         def encode_image(self, images):

@@ -212,6 +212,26 @@ def test_clip_dataset_and_captions():
     assert "neutral" in caps[0] and caps[1].startswith("The person is smiling.")
 
 
+def test_captions_name_a_mouth_the_jaw_opened():
+    """The jaw parameter opens the mouth as AU26 does: a face with neutral AUs and its jaw open
+    12 degrees is captioned opening its mouth; 3 degrees stays neutral."""
+    still = face(1).replace(aus=torch.zeros(1, 15))
+    caps = caption(FaceParams.cat([still.replace(jaw=[[12.0, 0, 0]]), still.replace(jaw=[[3.0, 0, 0]])]))
+    assert caps[0].startswith("The person is opening mouth.") and caps[1].startswith("The person has a neutral")
+
+
+def test_cached_chunks_are_captioned_from_their_parameters(tmp_path):
+    """A cache written with other caption wording serves the current wording."""
+    ds = SynthFaceImages("train", size=4, resolution=32, seed=0, n_identities=2, cache_dir=tmp_path)
+    fresh = ds.chunk(0)
+    (path,) = tmp_path.glob("*.npz")
+    with np.load(path) as z:
+        np.savez_compressed(path, **{**dict(z), "caption": np.array(["old words"] * 4)})
+    again = ds.chunk(0)
+    assert list(again["caption"]) == list(fresh["caption"]) == caption(FaceParams.from_data(ds.batch(range(4))))
+    assert (again["image"] == fresh["image"]).all()
+
+
 def test_bad_values_are_clamped_not_fatal():
     p = FaceParams.sample(2, seed=0).replace(
         aus=torch.tensor([[float("nan")] * 15, [7.0] * 15]), pose=torch.tensor([[1e6, -1e6, float("inf")]] * 2)

@@ -27,6 +27,7 @@ from .motions import (
     expression_sentence,
     motion_clip,
     template_caption,
+    visible_aus,
 )
 from .params import (
     APPEARANCE_NAMES,

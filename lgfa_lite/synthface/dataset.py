@@ -106,14 +106,17 @@ class SynthFaceImages(Dataset):
     def chunk(self, c: int) -> dict:
         """Numpy arrays of items [c * CHUNK, (c + 1) * CHUNK): images uint8 (N, H, W, 3), ground truth,
         captions. Rendered on first use, then read from the cache. Items are the same whatever the
-        dataset's size, so a chunk cached by a smaller dataset (fewer rows) is rendered again, whole."""
+        dataset's size, so a chunk cached by a smaller dataset (fewer rows) is rendered again, whole.
+        Captions are written from the parameters on every read, so a cache never serves old wording."""
         world = "" if self.world.name == "v1" else f"-{self.world.name}"  # v1 keeps its old file names
         path = self.cache_dir / f"{self.split}{world}-s{self.seed}-r{self.resolution}-n{len(self.ids)}-c{c}.npz"
         lo, hi = c * self.CHUNK, min(self.size, (c + 1) * self.CHUNK)
         if path.exists():
             with np.load(path, allow_pickle=False) as z:
                 if len(z["identity"]) >= hi - lo:
-                    return {k: z[k][: hi - lo] for k in z.files}
+                    data = {k: z[k][: hi - lo] for k in z.files if k != "caption"}
+                    params = FaceParams.from_data({k: torch.from_numpy(v) for k, v in data.items()})
+                    return {**data, "caption": np.array(caption(params))}
         p = FaceParams.cat([self.params(i) for i in range(lo, hi)])
         # Small render batches: big ones spend their time allocating temporaries.
         parts = [render(p[j : j + 32], self.resolution, world=self.world) for j in range(0, hi - lo, 32)]
@@ -123,7 +126,7 @@ class SynthFaceImages(Dataset):
             "visibility": torch.cat([o.visibility for o in parts]).numpy(),
             "identity": np.array([self.ids[i % len(self.ids)] for i in range(lo, hi)]),
             **{k: v.numpy() for k, v in p.tensors().items()},
-            "caption": np.array(caption(p)),
+            "caption": np.array(caption(p)),  # for older readers; read back from the parameters
         }
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         # A per-process temporary name: two trainings filling the same cache must not collide.

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import torch
 
-from .params import AU_INDEX, FaceParams
+from .params import AU_INDEX, JAW_DROP_DEG, FaceParams
 from .world import V1, World, align_crop
 
 # Canonical feature positions (radians on the mean head).
@@ -241,7 +241,7 @@ def jaw_rotation(p: FaceParams, world: World = V1) -> torch.Tensor:
     au = p.aus * world.gain("geometry", p.aus.device)
     opening = (
         p.jaw[:, 0]
-        + 16.0 * au[:, AU_INDEX["AU26"]]
+        + JAW_DROP_DEG * au[:, AU_INDEX["AU26"]]
         + 5.0 * au[:, AU_INDEX["AU25"]]
         + world.smile_opens_lips * p.aus[:, AU_INDEX["AU12"]]
     )

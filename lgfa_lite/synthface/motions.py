@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .params import EXPRESSIONS, FaceParams, au_vector
+from .params import AU_INDEX, EXPRESSIONS, JAW_DROP_DEG, FaceParams, au_vector
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,16 @@ def template_caption(name: str) -> str:
 _PROTOS = {k: au_vector(v)[0] for k, v in EXPRESSIONS.items() if v}
 
 
+def visible_aus(aus: torch.Tensor, jaw: torch.Tensor) -> torch.Tensor:
+    """The AUs a face shows: `aus` (..., 15) with AU26 raised to the jaw parameter's opening
+    (jaw (..., 3), degrees) in AU26's units. The jaw parameter opens the mouth as AU26 does, so a
+    face whose AUs are neutral but whose jaw is open is named (and captioned) opening its mouth."""
+    out = aus.clone()
+    k = AU_INDEX["AU26"]
+    out[..., k] = torch.maximum(aus[..., k], (jaw[..., 0] / JAW_DROP_DEG).clamp(0, 1).to(aus.dtype))
+    return out
+
+
 def expression_name(aus: torch.Tensor) -> str:
     """Nearest prototype expression (cosine) of one AU vector; "neutral" when weak."""
     if aus.norm() < 0.35:
@@ -133,7 +143,7 @@ def caption(params: FaceParams) -> list[str]:
     """One caption per face: the LGFA template sentence, then pose and appearance details."""
     out = []
     for i in range(params.batch_size):
-        expr = expression_name(params.aus[i])
+        expr = expression_name(visible_aus(params.aus[i], params.jaw[i]))
         yaw, pitch = float(params.pose[i, 0]), float(params.pose[i, 1])
         details = [f"{hair_word(params.appearance[i])} hair"]
         if yaw > 15:

@@ -50,6 +50,7 @@ SCENE_APPEARANCE = [9, 10, 11, 12, 13, 14]
 
 # Largest absolute angles (degrees) the renderer is meant for; the UI and samplers clamp to them.
 POSE_LIMITS = {"yaw": 45.0, "pitch": 30.0, "roll": 30.0, "jaw": 25.0}
+JAW_DROP_DEG = 16.0  # how far AU26 (jaw drop) at intensity 1 opens the jaw, in degrees
 CAMERA_DEFAULT = (1.0, 0.0, 0.0)  # scale multiplier, tx, ty (normalised image units)
 
 

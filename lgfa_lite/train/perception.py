@@ -30,7 +30,7 @@ from lgfa_lite.nets.clip import TextImageModel
 from lgfa_lite.nets.fitter import FaceFitter, landmarks_2d, params_from_raw, raw_from_params
 from lgfa_lite.nets.identity import IdentityNet
 from lgfa_lite.nets.landmarks import LandmarkNet, decode_heatmaps, inter_ocular, target_heatmaps
-from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, FaceParams, expression_name, expression_sentence
+from lgfa_lite.synthface import AU_NAMES, EXPRESSIONS, FaceParams, expression_name, expression_sentence, visible_aus
 from lgfa_lite.synthface.captions import caption_variant
 from lgfa_lite.synthface.dataset import TEST_SIZE, TRAIN_SIZE, images_of, load_faces, standard_faces
 from lgfa_lite.train.loop import TrainConfig, TrainLoop, cosine_lr, method_cli
@@ -91,23 +91,24 @@ def evaluate(net: str, model: nn.Module, data: dict) -> dict:
     raise ValueError(f"unknown net {net!r}")
 
 
-def expression_classes(aus: torch.Tensor) -> torch.Tensor:
-    """Each face's zero-shot class: its index in EXPRESSIONS, -1 for "making a face" (no prompt)."""
+def expression_classes(aus: torch.Tensor, jaw: torch.Tensor) -> torch.Tensor:
+    """Each face's zero-shot class: the index in EXPRESSIONS of the expression it shows (its AUs
+    and its jaw's opening, as its caption names it), -1 for "making a face" (no prompt)."""
     vocab = list(EXPRESSIONS)
-    return torch.tensor([vocab.index(n) if n in vocab else -1 for n in map(expression_name, aus)], dtype=torch.long)
+    names = map(expression_name, visible_aus(aus.float(), jaw.float()))
+    return torch.tensor([vocab.index(n) if n in vocab else -1 for n in names], dtype=torch.long)
 
 
 @torch.no_grad()
 def evaluate_clip(model: TextImageModel, data: dict) -> dict:
     img = _batched(model.encode_image, data)
-    classes = expression_classes(data["aus"])
+    classes = expression_classes(data["aus"], data["jaw"])
     keep = (classes >= 0).nonzero().flatten()
     txt = model.encode_text([expression_sentence(e) for e in EXPRESSIONS])
     pred = (img[keep] @ txt.T).argmax(1)
     truth = classes[keep]
     right = pred == truth
-    # The label reads the AUs only, but the jaw parameter opens the mouth as AU26 does (up to 15 of
-    # AU26's 16 degrees, on 1 face in 5): a "neutral" face may show an open mouth. Reported apart.
+    # Faces whose jaw parameter is open (1 in 5, up to 15 degrees) are reported apart as well.
     jaw_closed = data["jaw"][keep, 0] < 1.0
     # image -> text retrieval among 100 test captions (distinct), each image's own among them
     seen, uniq = set(), []
@@ -234,13 +235,13 @@ def _clip_loss(model, aux, data, idx, rng):
 
 
 class _ClipAux(nn.Module):
-    def __init__(self, embed_dim: int, aus: torch.Tensor, au_weight: float, prompt_weight: float):
+    def __init__(self, embed_dim: int, aus: torch.Tensor, jaw: torch.Tensor, au_weight: float, prompt_weight: float):
         super().__init__()
         from open_clip.loss import ClipLoss
 
         self.clip_loss, self.au_head, self.au_weight = ClipLoss(), nn.Linear(embed_dim, aus.shape[1]), au_weight
         self.prompt_weight = prompt_weight
-        self.expression = expression_classes(aus) if prompt_weight else None
+        self.expression = expression_classes(aus, jaw) if prompt_weight else None
 
 
 def _clip_aux(model, data, config):
@@ -248,7 +249,7 @@ def _clip_aux(model, data, config):
     # Adam update); its random rows are distinct codes already, so the lite text tower learns
     # on top of them.
     model.model.token_embedding.weight.requires_grad_(False)
-    return _ClipAux(model.model.visual.output_dim, data["aus"], CLIP_AU_WEIGHT, config.clip_prompt_weight)
+    return _ClipAux(model.model.visual.output_dim, data["aus"], data["jaw"], CLIP_AU_WEIGHT, config.clip_prompt_weight)
 
 
 # Names `freeze` expands to several modules. "text_tower": CLIP's text tower, what LGFA's prompts
