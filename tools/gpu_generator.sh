@@ -5,7 +5,7 @@
 #
 # Resumes from runs/stylegan2-$WORLD when that training state is there (carry it to the GPU
 # machine); without it, a new stage starts from the shipped checkpoint (`init`, a fresh
-# discriminator from step 0, the perceptual leg's weight 5.0, lr 1e-3: the CPU stage of
+# discriminator from step 0, at the checkpoint's channel widths, the perceptual leg's weight 5.0, lr 1e-3: the CPU stage of
 # 2026-12-04 that took AUs readable 7 -> 10, docs/experiments/stylegan2.md). Trains on cuda with the lite recipe
 # (renders on the CPU cores, steps on the GPU),
 # writes the checkpoint to weights/stylegan2-synthfaces2-64 (v2) or weights/stylegan2-synthfaces-64
@@ -21,9 +21,12 @@ PY="${PYTHON:-python3}"
 "$PY" -c "import torch, lgfa_lite" 2>/dev/null || "$PY" -m pip install -q -r requirements.txt -e .
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'no GPU here: use the CPU recipe'"
 STAGE=()
+if [ -f "weights/$NAME/config.json" ]; then  # the shipped generator's widths (a stage and its state keep them)
+    read -r -a STAGE < <("$PY" -c "import json; c = json.load(open('weights/$NAME/config.json'))['config']['channels']; print(' '.join(f'channels.{r} {n}' for r, n in c.items()))")
+fi
 if [ ! -f "runs/stylegan2-$WORLD/state.json" ] && [ -f "weights/$NAME/config.json" ]; then
     echo "== no training state in runs/stylegan2-$WORLD: a new stage from weights/$NAME"
-    STAGE=(init "weights/$NAME" adv_after 0 perceptual_weight 5.0 lr 1e-3)
+    STAGE+=(init "weights/$NAME" adv_after 0 perceptual_weight 5.0 lr 1e-3)
 fi
 "$PY" -m lgfa_lite.train.stylegan2 generator --minutes "$MINUTES" --steps 100000000 \
     --opts device cuda synthfaces "$WORLD" work_dir "runs/stylegan2-$WORLD" out_dir "weights/$NAME" "${STAGE[@]}" "$@"
