@@ -230,6 +230,7 @@ def test_cached_chunks_are_captioned_from_their_parameters(tmp_path):
     again = ds.chunk(0)
     assert list(again["caption"]) == list(fresh["caption"]) == caption(FaceParams.from_data(ds.batch(range(4))))
     assert (again["image"] == fresh["image"]).all()
+    assert ds.batch([2, 0])["caption"] == [fresh["caption"][2], fresh["caption"][0]]
 
 
 def test_bad_values_are_clamped_not_fatal():

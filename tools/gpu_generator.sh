@@ -5,8 +5,9 @@
 #
 # Resumes from runs/stylegan2-$WORLD when that training state is there (carry it to the GPU
 # machine); without it, a new stage starts from the shipped checkpoint (`init`, a fresh
-# discriminator from step 0, at the checkpoint's channel widths, the perceptual leg's weight 5.0, lr 1e-3: the CPU stage of
-# 2026-12-04 that took AUs readable 7 -> 10, docs/experiments/stylegan2.md). Trains on cuda with the lite recipe
+# discriminator from step 0, the perceptual leg's weight 5.0, lr 1e-3: the CPU stages in
+# docs/experiments/stylegan2.md). Either way the run takes the shipped checkpoint's channel
+# widths. Trains on cuda with the lite recipe
 # (renders on the CPU cores, steps on the GPU),
 # writes the checkpoint to weights/stylegan2-synthfaces2-64 (v2) or weights/stylegan2-synthfaces-64
 # (v1), whose model card records the hardware and minutes; with $OUT set (the device machine's

@@ -95,12 +95,12 @@ class SynthFaceImages(Dataset):
         return {k: (v[0] if not isinstance(v, list) else v[0]) for k, v in item.items()}
 
     def _cached(self, indices):
-        data = {c: self.chunk(c) for c in {i // self.CHUNK for i in indices}}
+        data = {c: self._stored(c) for c in {i // self.CHUNK for i in indices}}
         rows = [(data[i // self.CHUNK], i % self.CHUNK) for i in indices]
         merged = {k: np.stack([d[k][r] for d, r in rows]) for k in next(iter(data.values()))}
-        out = {k: torch.from_numpy(v) for k, v in merged.items() if k not in ("image", "caption")}
+        out = {k: torch.from_numpy(v) for k, v in merged.items() if k != "image"}
         out["image"] = torch.from_numpy(merged["image"]).permute(0, 3, 1, 2).float() / 255
-        out["caption"] = [str(c) for c in merged["caption"]]
+        out["caption"] = caption(FaceParams.from_data(out))  # the asked rows only
         return out
 
     def chunk(self, c: int) -> dict:
@@ -108,15 +108,19 @@ class SynthFaceImages(Dataset):
         captions. Rendered on first use, then read from the cache. Items are the same whatever the
         dataset's size, so a chunk cached by a smaller dataset (fewer rows) is rendered again, whole.
         Captions are written from the parameters on every read, so a cache never serves old wording."""
+        data = self._stored(c)
+        params = FaceParams.from_data({k: torch.from_numpy(v) for k, v in data.items()})
+        return {**data, "caption": np.array(caption(params))}
+
+    def _stored(self, c: int) -> dict:
+        """`chunk(c)` without its captions: the cached arrays (rendered and cached when missing)."""
         world = "" if self.world.name == "v1" else f"-{self.world.name}"  # v1 keeps its old file names
         path = self.cache_dir / f"{self.split}{world}-s{self.seed}-r{self.resolution}-n{len(self.ids)}-c{c}.npz"
         lo, hi = c * self.CHUNK, min(self.size, (c + 1) * self.CHUNK)
         if path.exists():
             with np.load(path, allow_pickle=False) as z:
                 if len(z["identity"]) >= hi - lo:
-                    data = {k: z[k][: hi - lo] for k in z.files if k != "caption"}
-                    params = FaceParams.from_data({k: torch.from_numpy(v) for k, v in data.items()})
-                    return {**data, "caption": np.array(caption(params))}
+                    return {k: z[k][: hi - lo] for k in z.files if k != "caption"}
         p = FaceParams.cat([self.params(i) for i in range(lo, hi)])
         # Small render batches: big ones spend their time allocating temporaries.
         parts = [render(p[j : j + 32], self.resolution, world=self.world) for j in range(0, hi - lo, 32)]
@@ -126,12 +130,11 @@ class SynthFaceImages(Dataset):
             "visibility": torch.cat([o.visibility for o in parts]).numpy(),
             "identity": np.array([self.ids[i % len(self.ids)] for i in range(lo, hi)]),
             **{k: v.numpy() for k, v in p.tensors().items()},
-            "caption": np.array(caption(p)),  # for older readers; read back from the parameters
         }
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         # A per-process temporary name: two trainings filling the same cache must not collide.
         tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez_compressed(tmp, **data)
+        np.savez_compressed(tmp, **data, caption=np.array(caption(p)))  # captions for older readers
         tmp.replace(path)
         return data
 
