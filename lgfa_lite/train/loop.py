@@ -16,6 +16,7 @@ and writes the resumable state; a budget stop is decided on rank 0 so all ranks 
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import logging
 import math
@@ -90,7 +91,16 @@ def distributed() -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        atexit.register(_leave_process_group)
     return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+def _leave_process_group():
+    """Shut the process group down before the interpreter exits: left to process teardown, gloo's
+    threads can abort a rank that finished cleanly ("terminate called without an active
+    exception", about 1 run in 15 of a two-rank launch on this 2-core machine)."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 class TrainLoop:
