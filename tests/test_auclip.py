@@ -72,8 +72,8 @@ def test_prompts_follow_the_original_and_use_the_lite_clips_words():
 @pytest.fixture(scope="module")
 def nets():
     return A.Frozen.load(
-        "stylegan2-synthfaces-64", "encoder-synthfaces-64", "au-synthfaces-64", "clip-synthfaces-64",
-        "identity-synthfaces-64",
+        "stylegan2-synthfaces2-64", "encoder-synthfaces2-64", "au-synthfaces2-64", "clip-synthfaces2-64",
+        "identity-synthfaces2-64",
     )  # fmt: skip
 
 

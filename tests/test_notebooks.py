@@ -138,10 +138,10 @@ def test_notebook_runs(nb_path, tmp_path):
         (ROOT / "weights" / w).is_dir()
         for w in (
             "lgfa-synthfaces-64",
-            "clip-synthfaces-64",
-            "stylegan2-synthfaces-64",
-            "encoder-synthfaces-64",
-            "identity-synthfaces-64",
+            "clip-synthfaces2-64",
+            "stylegan2-synthfaces2-64",
+            "encoder-synthfaces2-64",
+            "identity-synthfaces2-64",
         )
     ),
     reason="the shipped LGFA animator and its frozen nets are not all in weights/",

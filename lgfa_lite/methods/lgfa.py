@@ -124,9 +124,9 @@ class LGFA(nn.Module):
         style_dim: int = 128,
         hidden: int = 384,
         mapper_hidden: int = 512,
-        clip: str = "clip-synthfaces-64",
-        generator: str = "stylegan2-synthfaces-64",
-        encoder: str = "encoder-synthfaces-64",
+        clip: str = "clip-synthfaces2-64",
+        generator: str = "stylegan2-synthfaces2-64",
+        encoder: str = "encoder-synthfaces2-64",
         clip_config: dict | None = None,
         motion_norm_eps: float = 1e-8,
     ):

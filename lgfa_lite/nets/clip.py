@@ -1,10 +1,11 @@
 """Text-image model: one wrapper over open_clip for both profiles.
 
-Lite: the custom tiny config `lgfa-tiny-clip` (configs/lgfa-tiny-clip.json, registered with
-`open_clip.add_model_config`): open_clip's ModifiedResNet image tower at 64 px (a 4-layer ViT
+Lite: the custom configs `lgfa-tiny-clip` (the default here) and `lgfa-small-clip` (a 4x image
+tower, the same text tower; the shipped one) in configs/, registered with
+`open_clip.add_model_config`: open_clip's ModifiedResNet image tower at 64 px (a 4-layer ViT
 with 8 px patches stayed at chance in 5 minutes of training where the ResNet did not), its
 bundled BPE tokenizer; trained here with `open_clip.loss.ClipLoss` on SynthFaces image/caption
-pairs (`weights/clip-synthfaces-64`, `python -m lgfa_lite.train.perception train --opts net clip`).
+pairs (`weights/clip-synthfaces2-64`, `python -m lgfa_lite.train.perception train --opts net clip`).
 Full: `TextImageModel.pretrained("ViT-B-32", "openai")` builds the upstream model with
 `open_clip.create_model_and_transforms` (downloads on the user's machine).
 
