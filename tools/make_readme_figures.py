@@ -4,7 +4,8 @@
     python tools/make_readme_figures.py --out DIR  # somewhere else
 
 Each picture is one small PNG strip of real output, drawn the same way every time (fixed seeds):
-  synthfaces.png         8 random SynthFaces renders (identity, expression, pose, camera), 128 px;
+  synthfaces.png         8 random SynthFaces renders of the default world (identity, expression, pose,
+                         camera), 128 px;
   lgfa_nods.png          8 of the 16 frames LGFA makes of a held-out test face for "The person nods.";
   lgfa_opens_mouth.png   the same face and "The person opens the mouth.";
   lgfa_smiles.png        the same face and "The person smiles.".
@@ -49,7 +50,7 @@ def save(strip: np.ndarray, path: Path) -> None:
 
 
 def synthfaces_strip() -> np.ndarray:
-    images = render(FaceParams.sample(8, seed=0), 128, world="v1").image  # (8, 3, 128, 128) in [0, 1]
+    images = render(FaceParams.sample(8, seed=0), 128).image  # the default world (v2); (8, 3, 128, 128) in [0, 1]
     return frames_to_strip(images, max_frames=8)
 
 
