@@ -381,9 +381,9 @@ def _beats_baseline(net, model, faces):
 @pytest.mark.parametrize("net", sorted(NET_WEIGHTS))
 def test_shipped_lite_net_beats_trivial_baseline(net, held_out):
     """Every checkpoint in weights/ must beat a trivial baseline on held-out identities.
-    A net that has not been trained to that point yet is not shipped (and is skipped here)."""
+    A net not in weights/ (not trained that far yet, or no longer used: the v1 CLIP) is skipped."""
     if not is_shipped(net, "v1"):
-        pytest.skip(f"{NET_WEIGHTS[net]} is not shipped yet")
+        pytest.skip(f"{NET_WEIGHTS[net]} is not in weights/")
     name, value, base, ok = _beats_baseline(net, hub.load(NET_WEIGHTS[net]), held_out)
     assert ok, f"{name} = {value:.4f} does not beat the trivial baseline {base:.4f}"
 
@@ -393,7 +393,7 @@ def test_shipped_v2_net_beats_trivial_baseline_on_v2_faces(net):
     """The same check for nets retrained on SynthFaces v2 (`*-synthfaces2-64`), on v2 renders."""
     name = T.weights_name(net, "v2")
     if not is_shipped(net, "v2"):
-        pytest.skip(f"{name} is not shipped yet")
+        pytest.skip(f"{name} is not in weights/")
     faces = dataset.standard_faces("test", 32, world="v2")
     metric, value, base, ok = _beats_baseline(net, hub.load(name), faces)
     assert ok, f"{metric} = {value:.4f} does not beat the trivial baseline {base:.4f}"
