@@ -10,9 +10,10 @@ from lgfa_lite.synthface import FaceParams, render
 from lgfa_lite.train import gdpw as recipe
 
 
-def _pair(n=4, seed=0, split="test"):
-    """Pairs in v1, the world of `GDPWGenerator()`'s default pipeline (and of its fitter)."""
-    return recipe.sample_pairs(n, torch.Generator().manual_seed(seed), 64, world="v1", split=split)
+def _pair(n=4, seed=0, split="test", world="v1"):
+    """Pairs in `world`: v1 is the world of `GDPWGenerator()`'s default pipeline (and of its
+    fitter); tests of the shipped checkpoint pass its own (`shipped.world`)."""
+    return recipe.sample_pairs(n, torch.Generator().manual_seed(seed), 64, world=world, split=split)
 
 
 def test_rasterized_flow_of_a_known_shift():
@@ -71,7 +72,7 @@ def shipped():
 def test_trained_model_beats_the_mesh_warp(shipped):
     """Held-out identities with true geometry: the trained net is closer to the exact driving
     render than the source warped by the mesh flow (an untrained net equals that warp)."""
-    source, driving, image, truth = _pair(8, seed=5)
+    source, driving, image, truth = _pair(8, seed=5, world=shipped.world)
     ours, warped = [], []
     for i in range(8):
         ours.append(shipped(image[i : i + 1], source[i], driving[i])[0])
@@ -81,7 +82,7 @@ def test_trained_model_beats_the_mesh_warp(shipped):
 
 
 def test_edits_move_the_geometry_and_reset(shipped):
-    source, _, image, _ = _pair(1, seed=6)
+    source, _, image, _ = _pair(1, seed=6, world=shipped.world)
     assert (shipped.edit(image, source) - image).abs().mean() < 0.02  # no edit: (almost) the input
     turned = shipped.edit(image, source, yaw=25, jaw=12, aus={"AU12": 0.9})
     assert turned.shape == image.shape and (turned - image).abs().mean() > 0.01
@@ -94,7 +95,7 @@ def test_edits_move_the_geometry_and_reset(shipped):
 
 
 def test_photo_path_keeps_the_photo_resolution(shipped):
-    source, driving, image, _ = _pair(3, seed=8)
+    source, driving, image, _ = _pair(3, seed=8, world=shipped.world)
     big = torch.nn.functional.interpolate(image[:1], size=(128, 128), mode="bilinear")
     frames = shipped.reenact_photo(big, source[0], driving)
     assert frames.shape == (3, 3, 128, 128) and torch.isfinite(frames).all()
