@@ -98,7 +98,7 @@ def distributed() -> tuple[int, int]:
 def _leave_process_group():
     """Shut the process group down before the interpreter exits: left to process teardown, gloo's
     threads can abort a rank that finished cleanly ("terminate called without an active
-    exception", about 1 run in 15 of a two-rank launch on this 2-core machine)."""
+    exception")."""
     if dist.is_initialized():
         dist.destroy_process_group()
 
